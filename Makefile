@@ -1,0 +1,45 @@
+# SocialFlow: `make run` to use it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+BIND ?= 127.0.0.1
+export PORT BIND
+
+.PHONY: run test lint migrations-check vendor setup-run setup-test clean
+
+setup-run:
+	@scripts/setup.sh apt-run venv redis envfile
+
+setup-test:
+	@scripts/setup.sh apt-test venv redis postgres
+
+run: setup-run
+	@mkdir -p var
+	@$(PY) manage.py migrate --noinput
+	@$(PY) manage.py seed_demo
+	@echo
+	@echo "SocialFlow is starting (Ctrl-C stops every process):"
+	@echo "  Site        http://$(BIND):$(PORT)/"
+	@echo "  Admin       http://$(BIND):$(PORT)/admin/"
+	@echo "  API docs    http://$(BIND):$(PORT)/api/docs/   (schema: /api/schema/)"
+	@echo
+	@$(VENV)/bin/honcho start -f Procfile -p $(PORT)
+
+test: setup-test
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup-run
+	@$(VENV)/bin/ruff check .
+
+migrations-check: setup-run
+	@$(PY) manage.py makemigrations --check --dry-run
+
+# Refresh the vendored front-end libraries from the npm registry (versions in package.json).
+vendor:
+	npm install --no-audit --no-fund
+	mkdir -p static/vendor/htmx
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE static/vendor/htmx/
+
+clean:
+	rm -rf var staticfiles .pytest_cache

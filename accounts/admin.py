@@ -1,0 +1,87 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from accounts import selectors, services
+from accounts.errors import AccountError
+from accounts.models import Follow, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = (
+        "username",
+        "display_name",
+        "email",
+        "follower_count",
+        "is_active",
+        "go_live_exempt",
+        "is_staff",
+        "date_joined",
+    )
+    list_filter = ("is_active", "go_live_exempt", "is_staff", "is_superuser", "groups")
+    search_fields = ("username", "email", "display_name")
+    ordering = ("-date_joined",)
+    show_full_result_count = False
+    actions = ("ban_users", "unban_users", "exempt_from_threshold", "remove_exemption")
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Profile", {"fields": ("display_name", "bio", "avatar", "email_notifications")}),
+        ("Moderation", {"fields": ("go_live_exempt", "ban_reason", "banned_at")}),
+    )
+    readonly_fields = ("banned_at", "last_login", "date_joined")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(follower_count=selectors._follow_count("followee"))
+
+    @admin.display(ordering="follower_count", description="followers")
+    def follower_count(self, user):
+        return user.follower_count
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # Moderators may ban and exempt, never hand out power or change credentials.
+            fields += ["is_superuser", "is_staff", "groups", "user_permissions", "password"]
+        return fields
+
+    @admin.action(description="Ban selected users (suspend platform-wide)")
+    def ban_users(self, request, queryset):
+        done = 0
+        for user in queryset:
+            try:
+                services.user_ban(
+                    user=user, by=request.user, reason=f"Banned by {request.user.username} in the admin."
+                )
+                done += 1
+            except AccountError as exc:
+                self.message_user(request, f"{user.username}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Banned {done} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Unban selected users")
+    def unban_users(self, request, queryset):
+        for user in queryset:
+            services.user_unban(user=user)
+        self.message_user(request, f"Unbanned {queryset.count()} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Exempt from the go-live follower threshold")
+    def exempt_from_threshold(self, request, queryset):
+        for user in queryset:
+            services.user_set_go_live_exempt(user=user, exempt=True)
+        self.message_user(request, "Exemption granted.", messages.SUCCESS)
+
+    @admin.action(description="Remove the go-live exemption")
+    def remove_exemption(self, request, queryset):
+        for user in queryset:
+            services.user_set_go_live_exempt(user=user, exempt=False)
+        self.message_user(request, "Exemption removed.", messages.SUCCESS)
+
+
+@admin.register(Follow)
+class FollowAdmin(admin.ModelAdmin):
+    list_display = ("follower", "followee", "created_at")
+    list_select_related = ("follower", "followee")
+    search_fields = ("follower__username", "followee__username")
+    raw_id_fields = ("follower", "followee")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    ordering = ("-created_at",)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from accounts import apis
+
+urlpatterns = [
+    path("auth/register/", apis.RegisterApi.as_view(), name="api-register"),
+    path("auth/token/", apis.TokenApi.as_view(), name="api-token"),
+    path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="api-token-refresh"),
+    path("me/", apis.MeApi.as_view(), name="api-me"),
+    path("users/<str:username>/", apis.UserDetailApi.as_view(), name="api-user"),
+    path("users/<str:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
+    path("users/<str:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),
+    path("users/<str:username>/following/", apis.UserFollowingApi.as_view(), name="api-user-following"),
+]

@@ -1,0 +1,179 @@
+"""Accounts API: register, me, profiles, follow/unfollow, follower lists."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts import selectors, services
+from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User
+
+
+def _absolute(request, url: str) -> str:
+    return request.build_absolute_uri(url) if url and url.startswith("/") else url
+
+
+class UserSummarySerializer(serializers.Serializer):
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    avatar_url = serializers.SerializerMethodField()
+
+    def get_avatar_url(self, user) -> str:
+        return _absolute(self.context["request"], user.avatar_url)
+
+
+class ProfileOutputSerializer(UserSummarySerializer):
+    bio = serializers.CharField()
+    follower_count = serializers.IntegerField()
+    following_count = serializers.IntegerField()
+    is_following = serializers.BooleanField()
+    # Broadcasts arrive with the streams app's going-live work; until then nobody is live.
+    is_live = serializers.SerializerMethodField()
+
+    def get_is_live(self, user) -> bool:
+        return False
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_scope = "register"
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(min_length=3, max_length=30)
+        email = serializers.EmailField()
+        password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.EmailField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(TokenObtainPairView):
+    throttle_scope = "login"
+
+
+class TokenRefreshApi(TokenRefreshView):
+    throttle_scope = "login"
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(ProfileOutputSerializer):
+        id = serializers.IntegerField()
+        email = serializers.EmailField()
+        email_notifications = serializers.BooleanField()
+        date_joined = serializers.DateTimeField()
+
+    class InputSerializer(serializers.Serializer):
+        display_name = serializers.CharField(
+            max_length=DISPLAY_NAME_MAX_LENGTH, allow_blank=True, required=False
+        )
+        bio = serializers.CharField(max_length=BIO_MAX_LENGTH, allow_blank=True, required=False)
+        avatar = serializers.ImageField(required=False)
+        remove_avatar = serializers.BooleanField(required=False, default=False)
+        email_notifications = serializers.BooleanField(required=False)
+
+    def _render(self, request):
+        user = selectors.user_get_profile(username=request.user.username, viewer=request.user)
+        return Response(self.OutputSerializer(user, context={"request": request}).data)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return self._render(request)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def patch(self, request):
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.user_update_profile(user=request.user, **data.validated_data)
+        return self._render(request)
+
+
+class UserDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=ProfileOutputSerializer)
+    def get(self, request, username: str):
+        user = selectors.user_get_profile(username=username, viewer=request.user)
+        return Response(ProfileOutputSerializer(user, context={"request": request}).data)
+
+
+class UserFollowApi(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "follow"
+
+    class OutputSerializer(serializers.Serializer):
+        following = serializers.BooleanField()
+        follower_count = serializers.IntegerField()
+
+    def _body(self, followee: User, following: bool) -> dict:
+        return {"following": following, "follower_count": selectors.user_follower_count(user=followee)}
+
+    @extend_schema(request=None, responses={201: OutputSerializer})
+    def post(self, request, username: str):
+        followee = selectors.user_get_active(username=username)
+        services.follow_create(follower=request.user, followee=followee)
+        # 201 on every call: following twice is the same as following once.
+        return Response(self._body(followee, True), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, username: str):
+        followee = selectors.user_get_active(username=username)
+        services.follow_delete(follower=request.user, followee=followee)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FollowEntrySerializer(serializers.Serializer):
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    avatar_url = serializers.CharField()
+    followed_at = serializers.DateTimeField()
+
+
+class _FollowListApi(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = FollowEntrySerializer
+    side: str  # which end of the Follow to list
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        rows = []
+        for follow in page:
+            user = getattr(follow, self.side)
+            rows.append(
+                {
+                    "username": user.username,
+                    "display_name": user.display_name,
+                    "avatar_url": _absolute(request, user.avatar_url),
+                    "followed_at": follow.created_at,
+                }
+            )
+        return self.get_paginated_response(FollowEntrySerializer(rows, many=True).data)
+
+
+class UserFollowersApi(_FollowListApi):
+    side = "follower"
+
+    def get_queryset(self):
+        return selectors.user_followers(user=selectors.user_get_active(username=self.kwargs["username"]))
+
+
+class UserFollowingApi(_FollowListApi):
+    side = "followee"
+
+    def get_queryset(self):
+        return selectors.user_following(user=selectors.user_get_active(username=self.kwargs["username"]))

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import MinLengthValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from accounts.validators import username_validators
+
+BIO_MAX_LENGTH = 500
+DISPLAY_NAME_MAX_LENGTH = 50
+
+
+def avatar_upload_to(instance: User, filename: str) -> str:
+    # A fresh name per upload: no overwrites, no cache staleness, no user-chosen paths.
+    suffix = PurePosixPath(filename).suffix.lower()[:8]
+    return f"avatars/{instance.pk or 'new'}/{uuid.uuid4().hex}{suffix}"
+
+
+class User(AbstractUser):
+    username = models.CharField(
+        "username",
+        max_length=30,
+        unique=True,
+        validators=[MinLengthValidator(3), *username_validators],
+        help_text="3-30 letters, digits or underscores.",
+        error_messages={"unique": "A user with that username already exists."},
+    )
+    email = models.EmailField("email address", blank=True)
+    display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
+    bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
+    avatar = models.ImageField(upload_to=avatar_upload_to, blank=True)
+    go_live_exempt = models.BooleanField(
+        "exempt from the follower threshold",
+        default=False,
+        help_text="Lets this user go live with fewer followers than GO_LIVE_MIN_FOLLOWERS.",
+    )
+    email_notifications = models.BooleanField(
+        default=True, help_text="E-mail me when a channel I follow goes live."
+    )
+    ban_reason = models.CharField(max_length=200, blank=True)
+    banned_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def avatar_url(self) -> str:
+        return self.avatar.url if self.avatar else ""
+
+
+class Follow(models.Model):
+    follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="following_set")
+    followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follower_set")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "followee"], name="accounts_follow_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(follower=models.F("followee")), name="accounts_follow_not_self"
+            ),
+        ]
+        indexes = [
+            # Newest-first follower/following lists and counts.
+            models.Index(fields=["followee", "-created_at"], name="accounts_follow_followee_idx"),
+            models.Index(fields=["follower", "-created_at"], name="accounts_follow_follower_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower} -> {self.followee}"

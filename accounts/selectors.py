@@ -1,0 +1,148 @@
+"""Reads for accounts: profiles with counts, follower lists, go-live eligibility."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from accounts.models import Follow, User
+
+
+def active_follows() -> QuerySet[Follow]:
+    # A suspended account neither counts as a follower nor shows in anyone's lists.
+    return Follow.objects.filter(follower__is_active=True, followee__is_active=True)
+
+
+def _follow_count(field: str) -> Coalesce:
+    """A correlated COUNT of active follows whose `field` is the outer user."""
+    counts = (
+        active_follows()
+        .filter(**{field: OuterRef("pk")})
+        .order_by()
+        .values(field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
+
+
+def users_with_counts(*, viewer: User | None = None) -> QuerySet[User]:
+    """Active users annotated with follower_count, following_count and is_following."""
+    qs = User.objects.filter(is_active=True).annotate(
+        follower_count=_follow_count("followee"),
+        following_count=_follow_count("follower"),
+    )
+    if viewer is not None and viewer.is_authenticated:
+        qs = qs.annotate(is_following=Exists(Follow.objects.filter(follower=viewer, followee=OuterRef("pk"))))
+    else:
+        qs = qs.annotate(is_following=Value(False))
+    return qs
+
+
+def user_get_profile(*, username: str, viewer: User | None = None) -> User:
+    """An active user by username (case-insensitive) with counts; 404 otherwise."""
+    user = users_with_counts(viewer=viewer).filter(username__iexact=username).first()
+    if user is None:
+        raise Http404("No such user.")
+    return user
+
+
+def user_get_active(*, username: str) -> User:
+    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    if user is None:
+        raise Http404("No such user.")
+    return user
+
+
+def user_followers(*, user: User) -> QuerySet[Follow]:
+    """Who follows `user`, newest first, with each follower loaded (no N+1)."""
+    return active_follows().filter(followee=user).select_related("follower").order_by("-created_at", "-pk")
+
+
+def user_following(*, user: User) -> QuerySet[Follow]:
+    """Whom `user` follows, newest first, with each followee loaded (no N+1)."""
+    return active_follows().filter(follower=user).select_related("followee").order_by("-created_at", "-pk")
+
+
+def user_follower_count(*, user: User) -> int:
+    return active_follows().filter(followee=user).count()
+
+
+def user_is_following(*, follower: User, followee: User) -> bool:
+    if not follower.is_authenticated:
+        return False
+    return Follow.objects.filter(follower=follower, followee=followee).exists()
+
+
+def users_popular(*, limit: int = 12, viewer: User | None = None) -> QuerySet[User]:
+    """Channels with the most followers, for discovery on the home page."""
+    return users_with_counts(viewer=viewer).order_by("-follower_count", "username")[:limit]
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    follower_count: int
+    required: int
+    reason: str
+    code: str
+    exempt: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.required <= 0:
+            return 100
+        return min(100, self.follower_count * 100 // self.required)
+
+
+def _followers(n: int) -> str:
+    return f"{n} follower" if n == 1 else f"{n} followers"
+
+
+def user_go_live_eligibility(*, user: User) -> Eligibility:
+    """Whether `user` may go live now, with a reason a person can act on.
+
+    Called by the dashboard, the API, and again by the media-server hook at publish
+    time, since followers can drop between the two.
+    """
+    required = settings.GO_LIVE_MIN_FOLLOWERS
+    count = user_follower_count(user=user)
+    if not user.is_active:
+        return Eligibility(
+            eligible=False,
+            follower_count=count,
+            required=required,
+            reason="Your account is suspended, so you can't go live.",
+            code="suspended",
+        )
+    if user.go_live_exempt:
+        return Eligibility(
+            eligible=True,
+            follower_count=count,
+            required=required,
+            reason="Your account is exempt from the follower requirement; you can go live.",
+            code="exempt",
+            exempt=True,
+        )
+    if count < required:
+        return Eligibility(
+            eligible=False,
+            follower_count=count,
+            required=required,
+            reason=f"You need {_followers(required)} to go live; you have {count}.",
+            code="not_enough_followers",
+        )
+    return Eligibility(
+        eligible=True,
+        follower_count=count,
+        required=required,
+        reason=f"You have {_followers(count)}; you can go live.",
+        code="eligible",
+    )

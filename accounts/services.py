@@ -1,0 +1,149 @@
+"""Writes for accounts: registration, profile edits, follows, bans."""
+
+from __future__ import annotations
+
+from allauth.account.adapter import get_adapter
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.errors import AccountError
+from accounts.models import Follow, User
+
+
+def _first_message(error: ValidationError) -> str:
+    return error.messages[0] if error.messages else "Invalid value."
+
+
+def user_register(*, username: str, email: str, password: str) -> User:
+    """Create an account with the same rules as the sign-up page (allauth's adapter)."""
+    adapter = get_adapter()
+    try:
+        # Stored lower-case, like the sign-up page does (ACCOUNT_PRESERVE_USERNAME_CASING=False).
+        username = adapter.clean_username(username.strip().lower())
+    except ValidationError as exc:
+        code = "username_taken" if exc.code == "username_taken" else "invalid_username"
+        raise AccountError(f"username: {_first_message(exc)}", code=code) from exc
+    try:
+        email = adapter.clean_email(email.strip())
+    except ValidationError as exc:
+        raise AccountError(f"email: {_first_message(exc)}", code="invalid_email") from exc
+    if (
+        EmailAddress.objects.filter(email__iexact=email).exists()
+        or User.objects.filter(email__iexact=email).exists()
+    ):
+        raise AccountError(
+            "email: A user is already registered with this e-mail address.", code="email_taken"
+        )
+    try:
+        password_validation.validate_password(password, User(username=username, email=email))
+    except ValidationError as exc:
+        raise AccountError(f"password: {' '.join(exc.messages)}", code="invalid_password") from exc
+
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, email=email, password=password)
+            EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+    except IntegrityError as exc:  # lost a race with a concurrent sign-up
+        raise AccountError(
+            "username: A user with that username already exists.", code="username_taken"
+        ) from exc
+    return user
+
+
+def _validate_avatar(avatar: UploadedFile) -> None:
+    if avatar.size > settings.AVATAR_MAX_BYTES:
+        limit_mb = settings.AVATAR_MAX_BYTES / (1024 * 1024)
+        raise AccountError(f"avatar: The image is larger than {limit_mb:g} MB.", code="avatar_too_large")
+
+
+def user_update_profile(
+    *,
+    user: User,
+    display_name: str | None = None,
+    bio: str | None = None,
+    avatar: UploadedFile | None = None,
+    remove_avatar: bool = False,
+    email_notifications: bool | None = None,
+) -> User:
+    fields: list[str] = []
+    if display_name is not None:
+        user.display_name = display_name.strip()
+        fields.append("display_name")
+    if bio is not None:
+        user.bio = bio.strip()
+        fields.append("bio")
+    if email_notifications is not None:
+        user.email_notifications = email_notifications
+        fields.append("email_notifications")
+    old_avatar = user.avatar.name if user.avatar else ""
+    if avatar is not None:
+        _validate_avatar(avatar)
+        user.avatar.save(avatar.name, avatar, save=False)
+        fields.append("avatar")
+    elif remove_avatar and user.avatar:
+        user.avatar = None
+        fields.append("avatar")
+    try:
+        user.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise AccountError(f"{field}: {messages[0]}", code="invalid") from exc
+    if fields:
+        user.save(update_fields=fields)
+    if "avatar" in fields and old_avatar:
+        storage = user.avatar.storage
+        transaction.on_commit(lambda: storage.delete(old_avatar))
+    return user
+
+
+def follow_create(*, follower: User, followee: User) -> tuple[Follow, bool]:
+    """Follow `followee`; following twice is not an error (returns created=False)."""
+    if follower.pk == followee.pk:
+        raise AccountError("You can't follow yourself.", code="self_follow")
+    if not followee.is_active:
+        raise AccountError("This account is suspended.", code="user_suspended", status_code=404)
+    # get_or_create re-reads after an IntegrityError, so concurrent follows end in one row.
+    return Follow.objects.get_or_create(follower=follower, followee=followee)
+
+
+def follow_delete(*, follower: User, followee: User) -> bool:
+    """Unfollow; unfollowing someone you do not follow is not an error."""
+    deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+    return bool(deleted)
+
+
+def user_ban(*, user: User, by: User, reason: str = "") -> None:
+    """Suspend an account platform-wide: it can no longer log in, use the API or go live."""
+    if user.pk == by.pk:
+        raise AccountError("You can't ban yourself.", code="self_ban")
+    if user.is_superuser and not by.is_superuser:
+        raise AccountError("Only a superuser can ban a superuser.", code="permission_denied", status_code=403)
+    user.is_active = False
+    user.banned_at = timezone.now()
+    user.ban_reason = (reason or f"Banned by {by.username}.")[:200]
+    # No session sweep needed: the auth backend refuses an inactive user's session on the
+    # next request, and simplejwt refuses their tokens.
+    user.save(update_fields=["is_active", "banned_at", "ban_reason"])
+
+
+def user_unban(*, user: User) -> None:
+    user.is_active = True
+    user.banned_at = None
+    user.ban_reason = ""
+    user.save(update_fields=["is_active", "banned_at", "ban_reason"])
+
+
+def user_set_go_live_exempt(*, user: User, exempt: bool) -> None:
+    user.go_live_exempt = exempt
+    user.save(update_fields=["go_live_exempt"])
+
+
+def sessions_clear_expired() -> int:
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted

@@ -1,0 +1,52 @@
+import pytest
+
+from accounts.tests.factories import UserFactory
+
+
+@pytest.mark.django_db
+def test_moderator_bans_from_the_admin(client, bob, carol):
+    client.force_login(bob)
+    response = client.post(
+        "/admin/accounts/user/",
+        {"action": "ban_users", "_selected_action": [carol.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    carol.refresh_from_db()
+    assert not carol.is_active and "bob" in carol.ban_reason
+
+    client.post("/admin/accounts/user/", {"action": "unban_users", "_selected_action": [carol.pk]})
+    carol.refresh_from_db()
+    assert carol.is_active
+
+
+@pytest.mark.django_db
+def test_moderator_grants_exemption(client, bob, alice):
+    client.force_login(bob)
+    client.post("/admin/accounts/user/", {"action": "exempt_from_threshold", "_selected_action": [alice.pk]})
+    alice.refresh_from_db()
+    assert alice.go_live_exempt
+
+
+@pytest.mark.django_db
+def test_moderator_cannot_grant_powers(client, bob, carol):
+    client.force_login(bob)
+    page = client.get(f"/admin/accounts/user/{carol.pk}/change/").content.decode()
+    assert 'name="go_live_exempt"' in page
+    assert 'name="is_superuser"' not in page and 'name="is_staff"' not in page
+
+
+@pytest.mark.django_db
+def test_user_search_and_list(client, bob, followers_of):
+    target = UserFactory(username="findme")
+    followers_of(target, 3)
+    client.force_login(bob)
+    page = client.get("/admin/accounts/user/?q=findme").content.decode()
+    assert "findme" in page
+    assert client.get("/admin/accounts/follow/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_stranger_cannot_open_admin(client, carol):
+    client.force_login(carol)
+    assert client.get("/admin/accounts/user/").status_code == 302

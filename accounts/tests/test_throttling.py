@@ -1,0 +1,42 @@
+import pytest
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.tests.factories import PASSWORD
+from accounts.tests.test_api_auth import assert_error
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    # DRF binds the rates at import; lower them for this test only.
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "register": "2/hour", "login": "3/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    return rates
+
+
+@pytest.mark.django_db
+def test_register_is_throttled_with_the_error_shape(api, rates):
+    for i in range(2):
+        api.post(
+            "/api/v1/auth/register/",
+            {"username": f"spam{i}", "email": f"s{i}@example.com", "password": PASSWORD},
+            format="json",
+        )
+    response = api.post(
+        "/api/v1/auth/register/",
+        {"username": "spam9", "email": "s9@example.com", "password": PASSWORD},
+        format="json",
+    )
+    body = assert_error(response, 429, "throttled")
+    assert "Expected available in" in body["detail"]
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+def test_token_endpoint_is_throttled(api, alice, rates):
+    for _ in range(3):
+        api.post("/api/v1/auth/token/", {"username": "alice", "password": "wrong"}, format="json")
+    assert_error(
+        api.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"),
+        429,
+        "throttled",
+    )

@@ -1,0 +1,98 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.errors import AccountError
+from accounts.forms import ProfileForm
+
+FOLLOW_LIST_PAGE_SIZE = 30
+
+
+def profile(request, username):
+    user = selectors.user_get_profile(username=username, viewer=request.user)
+    return render(request, "accounts/profile.html", {"profile": user})
+
+
+def _follow_list(request, username, *, side, title):
+    user = selectors.user_get_profile(username=username, viewer=request.user)
+    follows = (
+        selectors.user_followers(user=user) if side == "follower" else selectors.user_following(user=user)
+    )
+    page = Paginator(follows, FOLLOW_LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = [getattr(follow, side) for follow in page]
+    return render(
+        request,
+        "accounts/follow_list.html",
+        {"profile": user, "page": page, "entries": entries, "title": title, "side": side},
+    )
+
+
+def followers(request, username):
+    return _follow_list(request, username, side="follower", title="Followers")
+
+
+def following(request, username):
+    return _follow_list(request, username, side="followee", title="Following")
+
+
+def _back(request, username):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("accounts:profile", username=username)
+
+
+@require_POST
+def follow_toggle(request, username, action):
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('account_login')}?next={reverse('accounts:profile', args=[username])}")
+    followee = selectors.user_get_active(username=username)
+    try:
+        if action == "follow":
+            services.follow_create(follower=request.user, followee=followee)
+        else:
+            services.follow_delete(follower=request.user, followee=followee)
+    except AccountError as exc:
+        if request.headers.get("HX-Request"):
+            current = selectors.user_get_profile(username=username, viewer=request.user)
+            context = {"profile": current, "error": exc.message}
+            return render(request, "accounts/_follow_button.html", context, status=400)
+        messages.error(request, exc.message)
+        return _back(request, username)
+    if request.headers.get("HX-Request"):
+        # htmx swaps the button in place; the count comes along.
+        updated = selectors.user_get_profile(username=username, viewer=request.user)
+        return render(request, "accounts/_follow_button.html", {"profile": updated})
+    if action == "follow":
+        messages.success(request, f"You follow {followee.name} now.")
+    else:
+        messages.info(request, f"You no longer follow {followee.name}.")
+    return _back(request, username)
+
+
+@login_required
+def profile_edit(request):
+    form = ProfileForm.for_user(request.user, request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_update_profile(
+                user=request.user,
+                display_name=form.cleaned_data["display_name"],
+                bio=form.cleaned_data["bio"],
+                avatar=form.cleaned_data["avatar"],
+                remove_avatar=form.cleaned_data["remove_avatar"],
+                email_notifications=form.cleaned_data["email_notifications"],
+            )
+        except AccountError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Your profile is saved.")
+            return redirect("accounts:profile", username=request.user.username)
+    return render(request, "accounts/profile_edit.html", {"form": form})

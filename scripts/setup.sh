@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Idempotent machine set-up for `make run` and `make test` on Debian (root or sudo).
+# Usage: scripts/setup.sh STEP...   steps: apt-run apt-test venv redis postgres envfile
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+PG_URL_ROLE=socialflow
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  # Install the Debian packages that are not installed yet.
+  local missing=()
+  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+step_apt_run() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  $PYTHON -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+}
+
+step_apt_test() {
+  step_apt_run
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  command -v psql >/dev/null || apt_install postgresql-client
+  command -v docker-compose >/dev/null || apt_install docker-compose
+}
+
+step_venv() {
+  local stamp="$VENV/.requirements.sha256" want
+  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  log "virtualenv $VENV from requirements.txt"
+  [ -x "$VENV/bin/python" ] || $PYTHON -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/python" -c "import django, channels, celery, daphne, psycopg" # fail loudly if the install did not work
+  echo "$want" > "$stamp"
+}
+
+step_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
+  log "starting Redis on 127.0.0.1:6379"
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/socialflow.log
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "Redis did not start; see /var/log/redis/socialflow.log" >&2; exit 1
+}
+
+step_postgres() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    log "starting PostgreSQL"
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n1)
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+    pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; exit 1; }
+  fi
+  # A role with a password works with trust and with scram-sha-256 (Debian's default) alike.
+  local psql_admin=(as_root runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -d postgres)
+  "${psql_admin[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname='$PG_URL_ROLE'" | grep -q 1 || \
+    "${psql_admin[@]}" -c "CREATE ROLE $PG_URL_ROLE LOGIN CREATEDB PASSWORD 'socialflow'"
+  "${psql_admin[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname='socialflow'" | grep -q 1 || \
+    "${psql_admin[@]}" -c "CREATE DATABASE socialflow OWNER $PG_URL_ROLE"
+}
+
+step_envfile() {
+  [ -f .env ] && return 0
+  log "writing .env (local development settings; edit freely, never commit)"
+  local secret
+  secret=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(50))')
+  cat > .env <<ENV
+# Local development settings written by \`make run\`. See README.md for every variable.
+DEBUG=true
+SECRET_KEY=$secret
+ENV
+}
+
+for step in "$@"; do "step_${step//-/_}"; done

@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from socialflow import errors
+
+api_v1 = [
+    path("", include("accounts.api_urls")),
+    path("", include("streams.api_urls")),
+]
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("", include("streams.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz/", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+]
+
+if settings.SERVE_MEDIA:
+    # Local storage: Django serves uploads itself (S3/CDN serve them in production).
+    media_prefix = settings.MEDIA_URL.lstrip("/")
+    urlpatterns += [
+        re_path(rf"^{media_prefix}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    ]
+
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error
