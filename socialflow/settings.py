@@ -221,7 +221,7 @@ REST_FRAMEWORK = {
         "follow": env.str("API_THROTTLE_FOLLOW", default="60/min"),
     },
     "EXCEPTION_HANDLER": "socialflow.lib.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "socialflow.lib.schema.AutoSchema",
     # Reverse proxies in front of the web process (for the client address throttles use).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
 }
@@ -268,7 +268,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=6),
     },
 }
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Static, media, storage --------------------------------------------------
 

@@ -72,3 +72,13 @@ def test_password_reset_mail_and_new_password(client, alice):
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.check_password("brand-new-pass-42")
+
+
+@pytest.mark.django_db
+def test_ban_ends_an_open_session(client, alice, bob):
+    from accounts.services import user_ban
+
+    client.force_login(alice)
+    assert client.get("/dashboard/").status_code == 200
+    user_ban(user=alice, by=bob)
+    assert client.get("/dashboard/").status_code == 302

@@ -1,0 +1,81 @@
+"""Start the platform's real processes (Daphne, Celery, ...) for end-to-end tests.
+
+Each process gets the test settings and the test database of the running pytest session,
+and is ended by its PID when the test is done.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database this pytest session uses (test_socialflow)."""
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}"
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "socialflow.settings_test", "PYTHONUNBUFFERED": "1"}
+    env["DATABASE_URL"] = database_url()
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running(
+    args: list[str],
+    *,
+    ready: Callable[[], bool],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Iterator[subprocess.Popen]:
+    """Run `args` until the block ends; wait until `ready()` is true first."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            args, cwd=BASE_DIR, env=env or process_env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not ready():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{args[0]} exited with {proc.returncode}:\n{log_path.read_text()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{args[0]} not ready after {timeout}s:\n{log_path.read_text()}")
+                time.sleep(0.1)
+            yield proc
+        finally:
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)

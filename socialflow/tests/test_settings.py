@@ -1,0 +1,77 @@
+"""Settings come from the environment, fail loudly on bad values, and pass the deploy check."""
+
+import subprocess
+import sys
+
+import pytest
+
+from socialflow.tests.processes import BASE_DIR
+
+PRODUCTION = {
+    "PATH": "/usr/bin:/bin",
+    "DEBUG": "false",
+    "SECRET_KEY": "Zq3-production-like-secret-key-with-plenty-of-entropy-8f2b1c9d7e6a5",
+    "ALLOWED_HOSTS": "stream.example.com",
+    "DATABASE_URL": "postgres://socialflow:socialflow@127.0.0.1:5432/socialflow",
+    "ENV_FILE": "/nonexistent",
+}
+
+
+def manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    env = {**PRODUCTION, "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_deploy_check_reports_only_the_hsts_choices_the_readme_explains():
+    result = manage("check", "--deploy", env=PRODUCTION)
+    reported = {
+        line.split(")")[0].split("(")[1] for line in result.stderr.splitlines() if line.startswith("?: (")
+    }
+    assert reported == {"security.W005", "security.W021"}, result.stderr
+    readme = (BASE_DIR / "README.md").read_text()
+    assert "security.W005" in readme and "security.W021" in readme
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
+        ({"GO_LIVE_MIN_FOLLOWERS": "fifty"}, "invalid literal for int()"),
+        ({"GO_LIVE_MIN_FOLLOWERS": "-1"}, "GO_LIVE_MIN_FOLLOWERS must be 0 or more"),
+        ({"MEDIA_SERVER": "wowza"}, "MEDIA_SERVER must be 'nginx-rtmp' or 'srs'"),
+        ({"DATABASE_URL": "nosuchdb://x"}, "nosuchdb"),
+    ],
+)
+def test_bad_values_fail_loudly(env, message):
+    result = manage("check", env={**PRODUCTION, **env})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_local_defaults_need_no_environment_but_debug():
+    result = manage("check", env={"PATH": "/usr/bin:/bin", "DEBUG": "true", "ENV_FILE": "/nonexistent"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_readme_documents_every_environment_variable():
+    import re
+
+    names = set(
+        re.findall(r'env(?:\.\w+)?\("([A-Z0-9_]+)"', (BASE_DIR / "socialflow/settings.py").read_text())
+    )
+    assert len(names) > 30
+    readme = (BASE_DIR / "README.md").read_text()
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
