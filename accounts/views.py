@@ -67,9 +67,9 @@ def follow_toggle(request, username, action):
         messages.error(request, exc.message)
         return _back(request, username)
     if request.headers.get("HX-Request"):
-        # htmx swaps the button in place; the count comes along.
         updated = selectors.user_get_profile(username=username, viewer=request.user)
-        return render(request, "accounts/_follow_button.html", {"profile": updated})
+        # htmx swaps the button in place and, out of band, every count of this channel.
+        return render(request, "accounts/_follow_button.html", {"profile": updated, "oob": True})
     if action == "follow":
         messages.success(request, f"You follow {followee.name} now.")
     else:

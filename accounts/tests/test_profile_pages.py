@@ -47,7 +47,8 @@ def test_follow_with_htmx_swaps_the_button(client, alice, carol):
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<div class="follow-box" id="follow-alice">')
-    assert "Following ✓" in html and "<strong>1</strong> follower" in html
+    assert "Following ✓" in html
+    assert '<span id="followers-alice" class="follower-count" hx-swap-oob="true"><strong>1</strong> follower</span>' in html
 
 
 @pytest.mark.django_db
