@@ -32,6 +32,7 @@ step_apt_test() {
   command -v pg_ctlcluster >/dev/null || apt_install postgresql
   command -v psql >/dev/null || apt_install postgresql-client
   command -v docker-compose >/dev/null || apt_install docker-compose
+  command -v chromium >/dev/null || apt_install chromium  # browser tests (Playwright drives it)
 }
 
 step_venv() {

@@ -48,7 +48,8 @@ def test_follow_with_htmx_swaps_the_button(client, alice, carol):
     assert response.status_code == 200
     assert html.lstrip().startswith('<div class="follow-box" id="follow-alice">')
     assert "Following ✓" in html
-    assert '<span id="followers-alice" class="follower-count" hx-swap-oob="true"><strong>1</strong> follower</span>' in html
+    count = '<span id="followers-alice" class="follower-count" hx-swap-oob="true"><strong>1</strong> follower'
+    assert count in html
 
 
 @pytest.mark.django_db

@@ -38,6 +38,8 @@ def database_url() -> str:
 def process_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "socialflow.settings_test", "PYTHONUNBUFFERED": "1"}
     env["DATABASE_URL"] = database_url()
+    # Close connections after each request/task so the test database can be dropped at the end.
+    env["DB_CONN_MAX_AGE"] = "0"
     env.update(extra)
     return env
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Follow
 from accounts.tasks import sessions_clear_expired_task
 from accounts.tests.factories import PASSWORD, UserFactory
-from socialflow.tests.processes import BIN, free_port, running
+from socialflow.tests.processes import BIN, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,22 +28,6 @@ def _request(url, data=None, headers=None, method=None):
             return resp.status, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
-
-
-def _ok(url):
-    try:
-        return _request(url)[0] == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def daphne(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "socialflow.asgi:application"]
-    with running(args, ready=lambda: _ok(f"{base}/healthz/"), log_path=tmp_path / "daphne.log"):
-        yield base
 
 
 def test_daphne_serves_pages_api_and_static(daphne):

@@ -1,0 +1,78 @@
+"""Following from a real browser (Debian's Chromium driven by Playwright) against Daphne."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from accounts.models import Follow
+from accounts.tests.factories import PASSWORD, UserFactory
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def test_follow_button_swaps_in_place_and_updates_counts(daphne, browser):
+    alice = UserFactory(username="alice", display_name="Alice Streams")
+    carol = UserFactory(username="carol")
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    page.goto(f"{daphne}/accounts/login/")
+    page.fill("input[name=login]", "carol")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{daphne}/")
+
+    page.goto(f"{daphne}/u/alice/")
+    page.evaluate("window.notReloaded = true")
+    page.click("#follow-alice button")
+    page.wait_for_selector("#follow-alice >> text=Following ✓")
+    assert page.inner_text("#followers-alice") == "1 follower"
+    assert page.evaluate("window.notReloaded") is True  # htmx swapped the fragment, no page load
+    assert Follow.objects.filter(follower=carol, followee=alice).exists()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=OUTPUT / "profile-followed.png")
+
+    page.click("#follow-alice button")
+    page.wait_for_selector("#follow-alice button:text-is('Follow')")
+    assert page.inner_text("#followers-alice") == "0 followers"
+    assert not Follow.objects.exists()
+
+
+def test_follow_works_without_javascript(daphne, browser):
+    UserFactory(username="alice", display_name="Alice Streams")
+    UserFactory(username="carol")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{daphne}/accounts/login/")
+    page.fill("input[name=login]", "carol")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.goto(f"{daphne}/u/alice/")
+    page.click("#follow-alice button")
+    page.wait_for_selector("text=You follow Alice Streams now.")
+    assert page.inner_text("#followers-alice") == "1 follower"
