@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 
 from accounts import selectors, services
 from accounts.errors import AccountError
@@ -37,12 +38,34 @@ class UserAdmin(DjangoUserAdmin):
     def follower_count(self, user):
         return user.follower_count
 
+    # Moderators (staff without superuser) may edit profiles, ban and exempt through the
+    # actions, and nothing that grants power or takes over an account.
+    MODERATOR_READONLY = (
+        "username",
+        "email",
+        "password",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+    )
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
-            # Moderators may ban and exempt, never hand out power or change credentials.
-            fields += ["is_superuser", "is_staff", "groups", "user_permissions", "password"]
+            fields += self.MODERATOR_READONLY
         return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser and (obj.is_staff or obj.is_superuser):
+            return False  # staff accounts are managed by superusers only
+        return super().has_change_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser can set another user's password.")
+        return super().user_change_password(request, id, form_url)
 
     @admin.action(description="Ban selected users (suspend platform-wide)")
     def ban_users(self, request, queryset):
@@ -59,9 +82,11 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Unban selected users")
     def unban_users(self, request, queryset):
+        count = 0
         for user in queryset:
             services.user_unban(user=user)
-        self.message_user(request, f"Unbanned {queryset.count()} user(s).", messages.SUCCESS)
+            count += 1
+        self.message_user(request, f"Unbanned {count} user(s).", messages.SUCCESS)
 
     @admin.action(description="Exempt from the go-live follower threshold")
     def exempt_from_threshold(self, request, queryset):

@@ -7,8 +7,8 @@ urlpatterns = [
     path("auth/token/", apis.TokenApi.as_view(), name="api-token"),
     path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="api-token-refresh"),
     path("me/", apis.MeApi.as_view(), name="api-me"),
-    path("users/<str:username>/", apis.UserDetailApi.as_view(), name="api-user"),
-    path("users/<str:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
-    path("users/<str:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),
-    path("users/<str:username>/following/", apis.UserFollowingApi.as_view(), name="api-user-following"),
+    path("users/<username:username>/", apis.UserDetailApi.as_view(), name="api-user"),
+    path("users/<username:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
+    path("users/<username:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),
+    path("users/<username:username>/following/", apis.UserFollowingApi.as_view(), name="api-user-following"),
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 
 from accounts.models import Follow, User
@@ -43,16 +44,21 @@ def users_with_counts(*, viewer: User | None = None) -> QuerySet[User]:
     return qs
 
 
+def _by_username(qs: QuerySet[User], username: str) -> QuerySet[User]:
+    # LOWER(username) matches the case-insensitive unique index; iexact (UPPER) would not.
+    return qs.alias(username_lower=Lower("username")).filter(username_lower=username.lower())
+
+
 def user_get_profile(*, username: str, viewer: User | None = None) -> User:
     """An active user by username (case-insensitive) with counts; 404 otherwise."""
-    user = users_with_counts(viewer=viewer).filter(username__iexact=username).first()
+    user = _by_username(users_with_counts(viewer=viewer), username).first()
     if user is None:
         raise Http404("No such user.")
     return user
 
 
 def user_get_active(*, username: str) -> User:
-    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    user = _by_username(User.objects.filter(is_active=True), username).first()
     if user is None:
         raise Http404("No such user.")
     return user
@@ -78,9 +84,25 @@ def user_is_following(*, follower: User, followee: User) -> bool:
     return Follow.objects.filter(follower=follower, followee=followee).exists()
 
 
-def users_popular(*, limit: int = 12, viewer: User | None = None) -> QuerySet[User]:
-    """Channels with the most followers, for discovery on the home page."""
-    return users_with_counts(viewer=viewer).order_by("-follower_count", "username")[:limit]
+POPULAR_CACHE_SECONDS = 60
+
+
+def users_popular(*, limit: int = 12, viewer: User | None = None) -> list[User]:
+    """Channels with the most followers, for discovery on the home page.
+
+    Which channels is recomputed once a minute (one GROUP BY over follows, shared by every
+    web process through the cache); their counts are always fresh.
+    """
+    key = f"accounts:popular:{limit}"
+    ids = cache.get(key)
+    if ids is None:
+        ranked = (
+            active_follows().values("followee").annotate(n=Count("pk")).order_by("-n", "followee")[:limit]
+        )
+        ids = [row["followee"] for row in ranked]
+        cache.set(key, ids, POPULAR_CACHE_SECONDS)
+    users = users_with_counts(viewer=viewer).filter(pk__in=ids)
+    return sorted(users, key=lambda u: (-u.follower_count, u.username))
 
 
 @dataclass(frozen=True)

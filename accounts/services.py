@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from PIL import Image
 
 from accounts.errors import AccountError
 from accounts.models import Follow, User
@@ -56,10 +60,41 @@ def user_register(*, username: str, email: str, password: str) -> User:
     return user
 
 
-def _validate_avatar(avatar: UploadedFile) -> None:
-    if avatar.size > settings.AVATAR_MAX_BYTES:
+AVATAR_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
+AVATAR_MAX_SOURCE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+AVATAR_SIZE = 512
+
+
+def avatar_normalize(upload: UploadedFile) -> ContentFile:
+    """A clean re-encoded copy of an uploaded avatar, at most 512x512.
+
+    Re-encoding drops metadata (EXIF location) and anything smuggled behind the image;
+    the file name comes from the real format, never from the client.
+    """
+    if upload.size > settings.AVATAR_MAX_BYTES:
         limit_mb = settings.AVATAR_MAX_BYTES / (1024 * 1024)
         raise AccountError(f"avatar: The image is larger than {limit_mb:g} MB.", code="avatar_too_large")
+    try:
+        upload.seek(0)
+        with Image.open(upload) as image:
+            if image.format not in AVATAR_FORMATS:
+                raise AccountError("avatar: Use a JPEG, PNG, GIF or WebP image.", code="invalid_image")
+            if image.width * image.height > AVATAR_MAX_SOURCE_PIXELS:
+                raise AccountError("avatar: The image has too many pixels.", code="invalid_image")
+            image.seek(0)  # the first frame of an animation
+            has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            picture = image.convert("RGBA" if has_alpha else "RGB")
+    except (OSError, Image.DecompressionBombError, ValueError) as exc:
+        raise AccountError("avatar: The file is not an image we can read.", code="invalid_image") from exc
+    picture.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
+    out = io.BytesIO()
+    if has_alpha:
+        picture.save(out, format="PNG", optimize=True)
+        suffix = "png"
+    else:
+        picture.save(out, format="JPEG", quality=88, optimize=True)
+        suffix = "jpg"
+    return ContentFile(out.getvalue(), name=f"avatar.{suffix}")
 
 
 def user_update_profile(
@@ -81,19 +116,21 @@ def user_update_profile(
     if email_notifications is not None:
         user.email_notifications = email_notifications
         fields.append("email_notifications")
+    try:
+        user.full_clean(exclude=["avatar"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise AccountError(f"{field}: {messages[0]}", code="invalid") from exc
+
     old_avatar = user.avatar.name if user.avatar else ""
     if avatar is not None:
-        _validate_avatar(avatar)
-        user.avatar.save(avatar.name, avatar, save=False)
+        # Checked and re-encoded before anything is written to storage.
+        clean = avatar_normalize(avatar)
+        user.avatar.save(clean.name, clean, save=False)
         fields.append("avatar")
     elif remove_avatar and user.avatar:
         user.avatar = None
         fields.append("avatar")
-    try:
-        user.full_clean(validate_unique=False, validate_constraints=False)
-    except ValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
-        raise AccountError(f"{field}: {messages[0]}", code="invalid") from exc
     if fields:
         user.save(update_fields=fields)
     if "avatar" in fields and old_avatar:
@@ -122,8 +159,8 @@ def user_ban(*, user: User, by: User, reason: str = "") -> None:
     """Suspend an account platform-wide: it can no longer log in, use the API or go live."""
     if user.pk == by.pk:
         raise AccountError("You can't ban yourself.", code="self_ban")
-    if user.is_superuser and not by.is_superuser:
-        raise AccountError("Only a superuser can ban a superuser.", code="permission_denied", status_code=403)
+    if (user.is_staff or user.is_superuser) and not by.is_superuser:
+        raise AccountError("Only a superuser can ban staff.", code="permission_denied", status_code=403)
     user.is_active = False
     user.banned_at = timezone.now()
     user.ban_reason = (reason or f"Banned by {by.username}.")[:200]

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -52,7 +53,11 @@ def _back(request, username):
 @require_POST
 def follow_toggle(request, username, action):
     if not request.user.is_authenticated:
-        return redirect(f"{reverse('account_login')}?next={reverse('accounts:profile', args=[username])}")
+        login = f"{reverse('account_login')}?next={reverse('accounts:profile', args=[username])}"
+        if request.headers.get("HX-Request"):
+            # A redirect would be followed by the XHR and the login page swapped into the button.
+            return HttpResponse(status=204, headers={"HX-Redirect": login})
+        return redirect(login)
     followee = selectors.user_get_active(username=username)
     try:
         if action == "follow":

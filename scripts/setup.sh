@@ -35,15 +35,23 @@ step_apt_test() {
   command -v chromium >/dev/null || apt_install chromium  # browser tests (Playwright drives it)
 }
 
+pip_install() {
+  # pip's own status decides; only its noise about unreachable local indexes is hidden.
+  local out status=0
+  out=$("$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1) || status=$?
+  printf '%s\n' "$out" | grep -v "^WARNING: Location" | grep -v '^$' || true
+  [ $status -eq 0 ] || { echo "pip install $* failed" >&2; exit $status; }
+}
+
 step_venv() {
   local stamp="$VENV/.requirements.sha256" want
   want=$(sha256sum requirements.txt | cut -d' ' -f1)
   if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   log "virtualenv $VENV from requirements.txt"
   [ -x "$VENV/bin/python" ] || $PYTHON -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-  "$VENV/bin/python" -c "import django, channels, celery, daphne, psycopg" # fail loudly if the install did not work
+  pip_install --upgrade pip
+  pip_install -r requirements.txt
+  "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
   echo "$want" > "$stamp"
 }
 
@@ -61,7 +69,13 @@ step_postgres() {
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
     log "starting PostgreSQL"
     local version
-    version=$(ls /etc/postgresql | sort -V | tail -n1)
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+    if [ -z "$version" ]; then
+      # Packages installed but no cluster yet (e.g. installed without starting services).
+      version=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+      log "creating PostgreSQL $version cluster 'main'"
+      as_root pg_createcluster "$version" main
+    fi
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
     pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; exit 1; }

@@ -2,10 +2,13 @@
 
 import os
 
-os.environ.setdefault("DEBUG", "false")
+os.environ["DEBUG"] = "false"
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("DATABASE_URL", "postgres://socialflow:socialflow@127.0.0.1:5432/socialflow")
-os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/14")
+# Forced, not defaulted: the suite clears its cache, which must never be a real one.
+os.environ["CACHE_URL"] = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/14")
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+os.environ.pop("CHANNEL_LAYER_URL", None)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("ENV_FILE", "/nonexistent")  # a developer's .env must not leak into tests

@@ -50,3 +50,48 @@ def test_user_search_and_list(client, bob, followers_of):
 def test_stranger_cannot_open_admin(client, carol):
     client.force_login(carol)
     assert client.get("/admin/accounts/user/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_moderator_cannot_set_anyones_password(client, bob, carol):
+    client.force_login(bob)
+    response = client.post(
+        f"/admin/accounts/user/{carol.pk}/password/",
+        {"password1": "pwned-by-mod-123", "password2": "pwned-by-mod-123"},
+    )
+    assert response.status_code == 403
+    carol.refresh_from_db()
+    assert not carol.check_password("pwned-by-mod-123")
+
+
+@pytest.mark.django_db
+def test_moderator_cannot_edit_staff_or_superusers(client, bob, django_user_model):
+    root = django_user_model.objects.create_superuser("root1", "root1@example.com", "x-strong-pass-1")
+    client.force_login(bob)
+    page = client.get(f"/admin/accounts/user/{root.pk}/change/")
+    assert page.status_code == 200 and 'name="display_name"' not in page.content.decode()  # view only
+    response = client.post(
+        f"/admin/accounts/user/{root.pk}/change/",
+        {"username": "root1", "email": "mod@evil.example", "display_name": "x"},
+    )
+    assert response.status_code == 403
+    root.refresh_from_db()
+    assert root.email == "root1@example.com" and root.is_active
+
+
+@pytest.mark.django_db
+def test_moderator_edits_a_profile_but_not_credentials(client, bob, carol):
+    client.force_login(bob)
+    page = client.get(f"/admin/accounts/user/{carol.pk}/change/").content.decode()
+    for field in ("username", "email", "is_active", "is_staff", "is_superuser"):
+        assert f'name="{field}"' not in page, field
+    assert 'name="display_name"' in page and 'name="go_live_exempt"' in page
+
+
+@pytest.mark.django_db
+def test_moderator_cannot_ban_staff_from_the_admin(client, bob):
+    other_mod = UserFactory(username="mod2", is_staff=True)
+    client.force_login(bob)
+    client.post("/admin/accounts/user/", {"action": "ban_users", "_selected_action": [other_mod.pk]})
+    other_mod.refresh_from_db()
+    assert other_mod.is_active

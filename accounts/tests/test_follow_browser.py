@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from accounts.models import Follow
 from accounts.tests.factories import PASSWORD, UserFactory
@@ -35,6 +36,9 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+        # While Playwright's loop runs, Django keys its connections by that async context;
+        # close the one the test used there, or it outlives the test database.
+        connections.close_all()
 
 
 def test_follow_button_swaps_in_place_and_updates_counts(daphne, browser):

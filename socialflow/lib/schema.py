@@ -5,6 +5,7 @@ drf-spectacular's openapi module imports DRF's generics, a cycle.
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -16,3 +17,9 @@ class AutoSchema(openapi.AutoSchema):
         if outer:
             return outer.rsplit(".", 1)[-1].removesuffix("Api") + name
         return super().get_serializer_name(serializer, direction)
+
+
+class PasswordBoundJWTScheme(SimpleJWTScheme):
+    """Documents accounts.tokens.JWTAuthentication as the bearer scheme it is."""
+
+    target_class = "accounts.tokens.JWTAuthentication"

@@ -70,6 +70,7 @@ def running(
             yield proc
         finally:
             stop(proc)
+            wait_for_other_db_sessions_to_end()
 
 
 def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
@@ -81,3 +82,20 @@ def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def wait_for_other_db_sessions_to_end(timeout: float = 5.0) -> None:
+    """PostgreSQL ends a dead client's backend a moment after the client exits; wait for
+    that, or pytest-django cannot drop the test database at the end of the session."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
