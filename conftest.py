@@ -1,9 +1,11 @@
 """The cast: alice streams, bob moderates, carol is a stranger. Factories for the rest."""
 
+import shutil
 import urllib.request
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import FollowFactory, UserFactory
@@ -83,3 +85,30 @@ def daphne(transactional_db, tmp_path):
     args = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "socialflow.asgi:application"]
     with running(args, ready=lambda: _answers(f"{base}/healthz/"), log_path=tmp_path / "daphne.log"):
         yield base
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium, headless, driven by Playwright (which cannot download browsers here)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+        # While Playwright's loop runs, Django keys its connections by that async context;
+        # close the one the test used there, or it outlives the test database.
+        connections.close_all()

@@ -1,44 +1,15 @@
 """Following from a real browser (Debian's Chromium driven by Playwright) against Daphne."""
 
-import shutil
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from accounts.models import Follow
 from accounts.tests.factories import PASSWORD, UserFactory
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-        # While Playwright's loop runs, Django keys its connections by that async context;
-        # close the one the test used there, or it outlives the test database.
-        connections.close_all()
 
 
 def test_follow_button_swaps_in_place_and_updates_counts(daphne, browser):
