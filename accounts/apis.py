@@ -31,11 +31,12 @@ class ProfileOutputSerializer(UserSummarySerializer):
     follower_count = serializers.IntegerField()
     following_count = serializers.IntegerField()
     is_following = serializers.BooleanField()
-    # Broadcasts arrive with the streams app's going-live work; until then nobody is live.
     is_live = serializers.SerializerMethodField()
 
     def get_is_live(self, user) -> bool:
-        return False
+        from streams.selectors import user_live_stream
+
+        return user_live_stream(user=user) is not None
 
 
 class RegisterApi(APIView):

@@ -86,3 +86,30 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower} -> {self.followee}"
+
+
+class Notification(models.Model):
+    class Kind(models.TextChoices):
+        WENT_LIVE = "went_live", "Went live"
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind)
+    message = models.CharField(max_length=200)
+    url = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="accounts_notif_recipient_idx"),
+            models.Index(
+                fields=["recipient"],
+                condition=models.Q(read_at__isnull=True),
+                name="accounts_notif_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.message

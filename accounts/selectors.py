@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Su
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 
-from accounts.models import Follow, User
+from accounts.models import Follow, Notification, User
 
 
 def active_follows() -> QuerySet[Follow]:
@@ -72,6 +72,15 @@ def user_followers(*, user: User) -> QuerySet[Follow]:
 def user_following(*, user: User) -> QuerySet[Follow]:
     """Whom `user` follows, newest first, with each followee loaded (no N+1)."""
     return active_follows().filter(follower=user).select_related("followee").order_by("-created_at", "-pk")
+
+
+def user_followee_ids(*, user: User) -> QuerySet:
+    """A subquery of the ids `user` follows (for filters such as followers-only streams)."""
+    return Follow.objects.filter(follower=user).values("followee")
+
+
+def user_follower_ids(*, user: User) -> QuerySet:
+    return active_follows().filter(followee=user).values("follower")
 
 
 def user_follower_count(*, user: User) -> int:
@@ -168,3 +177,11 @@ def user_go_live_eligibility(*, user: User) -> Eligibility:
         reason=f"You have {_followers(count)}; you can go live.",
         code="eligible",
     )
+
+
+def notifications_for(*, user: User) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user).select_related("actor")
+
+
+def notifications_unread_count(*, user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

@@ -12,12 +12,14 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
+from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image
 
+from accounts import selectors
 from accounts.errors import AccountError
-from accounts.models import Follow, User
+from accounts.models import Follow, Notification, User
 
 
 def _first_message(error: ValidationError) -> str:
@@ -184,3 +186,31 @@ def user_set_go_live_exempt(*, user: User, exempt: bool) -> None:
 def sessions_clear_expired() -> int:
     deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
     return deleted
+
+
+def notifications_notify_followers(*, actor: User, kind: str, message: str, url: str) -> int:
+    """One in-app notification per active follower of `actor`; returns how many."""
+    follower_ids = list(selectors.user_follower_ids(user=actor).values_list("follower", flat=True))
+    Notification.objects.bulk_create(
+        [
+            Notification(recipient_id=pk, actor=actor, kind=kind, message=message, url=url)
+            for pk in follower_ids
+        ],
+        batch_size=1000,
+    )
+    return len(follower_ids)
+
+
+def notifications_email_followers(*, actor: User, subject: str, body: str) -> int:
+    """E-mail the followers of `actor` who want e-mail; returns how many were sent."""
+    recipients = (
+        User.objects.filter(pk__in=selectors.user_follower_ids(user=actor), email_notifications=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    messages = [(subject, body, None, [address]) for address in recipients.iterator()]
+    return send_mass_mail(messages, fail_silently=False) if messages else 0
+
+
+def notifications_mark_read(*, user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())

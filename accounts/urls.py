@@ -6,6 +6,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("settings/profile/", views.profile_edit, name="profile_edit"),
+    path("notifications/", views.notifications, name="notifications"),
     path("u/<username:username>/", views.profile, name="profile"),
     path("u/<username:username>/followers/", views.followers, name="followers"),
     path("u/<username:username>/following/", views.following, name="following"),

@@ -15,8 +15,10 @@ FOLLOW_LIST_PAGE_SIZE = 30
 
 
 def profile(request, username):
+    from streams.selectors import user_live_stream
+
     user = selectors.user_get_profile(username=username, viewer=request.user)
-    return render(request, "accounts/profile.html", {"profile": user})
+    return render(request, "accounts/profile.html", {"profile": user, "live": user_live_stream(user=user)})
 
 
 def _follow_list(request, username, *, side, title):
@@ -101,3 +103,11 @@ def profile_edit(request):
             messages.success(request, "Your profile is saved.")
             return redirect("accounts:profile", username=request.user.username)
     return render(request, "accounts/profile_edit.html", {"form": form})
+
+
+@login_required
+def notifications(request):
+    page = Paginator(selectors.notifications_for(user=request.user), 30).get_page(request.GET.get("page"))
+    response = render(request, "accounts/notifications.html", {"page": page})
+    services.notifications_mark_read(user=request.user)  # after rendering: unread ones still stand out
+    return response

@@ -8,6 +8,7 @@ The README lists every variable.
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -92,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "socialflow.context_processors.site",
+                "accounts.context_processors.notifications",
             ],
         },
     },
@@ -202,6 +204,19 @@ RTMP_PORT = env.int("RTMP_PORT", default=1935)
 # What streamers paste into OBS, and where the platform's transcoder pulls from.
 RTMP_PUBLIC_URL = env.str("RTMP_PUBLIC_URL", default=f"rtmp://127.0.0.1:{RTMP_PORT}/live")
 RTMP_PULL_URL = env.str("RTMP_PULL_URL", default=f"rtmp://127.0.0.1:{RTMP_PORT}/live")
+# Where OBS may connect from: 127.0.0.1 keeps the local media server private to this machine.
+RTMP_BIND = env.str("RTMP_BIND", default="127.0.0.1")
+# Only the platform's workers may pull the raw feed (on_play): their addresses.
+MEDIA_PULL_ALLOWED_NETWORKS = []
+for _net in env.list("MEDIA_PULL_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"]):
+    try:
+        MEDIA_PULL_ALLOWED_NETWORKS.append(ip_network(_net, strict=False))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"MEDIA_PULL_ALLOWED_IPS: {exc}") from exc
+# A live broadcast with no sign of its publisher for this long is ended by the reaper.
+MEDIA_HEARTBEAT_INTERVAL = env.int("MEDIA_HEARTBEAT_INTERVAL", default=10)
+MEDIA_HEARTBEAT_TIMEOUT = env.int("MEDIA_HEARTBEAT_TIMEOUT", default=35)
+MEDIA_SERVER_TIMEOUT = env.float("MEDIA_SERVER_TIMEOUT", default=3.0)
 
 # --- API ---------------------------------------------------------------------
 
@@ -255,6 +270,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"VisibilityEnum": "streams.models.Visibility"},
 }
 
 # --- Background work ---------------------------------------------------------
@@ -281,6 +297,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 3600),
 }
 CELERY_BEAT_SCHEDULE = {
+    "streams-reap-stale-broadcasts": {
+        "task": "streams.tasks.broadcasts_reap_stale_task",
+        "schedule": timedelta(seconds=15),
+    },
     "accounts-clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired_task",
         "schedule": timedelta(hours=6),

@@ -1,12 +1,22 @@
-"""Streams API. Going live itself arrives with the channel and broadcast models."""
+"""Streams API: the channel (OBS settings), broadcasts, the live directory, events.
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
+The stream key is serialized only in the owner's answers (`ingest`, the channel).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.apis import UserSummarySerializer
 from accounts.selectors import user_go_live_eligibility
+from streams import selectors, services
+from streams.models import Category, Stream, Visibility
 
 
 class StreamEligibilityApi(APIView):
@@ -26,3 +36,246 @@ class StreamEligibilityApi(APIView):
     def get(self, request):
         eligibility = user_go_live_eligibility(user=request.user)
         return Response(self.OutputSerializer(eligibility.as_dict()).data)
+
+
+class IngestSerializer(serializers.Serializer):
+    server_url = serializers.CharField()
+    stream_key = serializers.CharField()
+
+
+class CategorySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class StreamSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    status = serializers.CharField()
+    owner = UserSummarySerializer()
+    category = CategorySerializer(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    visibility = serializers.CharField()
+    scheduled_for = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    end_reason = serializers.CharField()
+    record = serializers.BooleanField()
+    dvr_enabled = serializers.BooleanField()
+    viewer_count = serializers.IntegerField()
+    peak_viewer_count = serializers.IntegerField()
+    # Playback arrives with the transcoder; until then there is nothing to play.
+    hls_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    ws_url = serializers.SerializerMethodField()
+
+    def get_hls_url(self, stream) -> str | None:
+        return None
+
+    def get_thumbnail_url(self, stream) -> str | None:
+        return None
+
+    def get_ws_url(self, stream) -> str:
+        request = self.context["request"]
+        scheme = "wss" if request.is_secure() else "ws"
+        return f"{scheme}://{request.get_host()}/ws/streams/{stream.pk}/"
+
+
+class OwnerStreamSerializer(StreamSerializer):
+    ingest = serializers.SerializerMethodField()
+
+    def get_ingest(self, stream) -> dict:
+        return IngestSerializer(services.channel_ingest(channel=stream.channel)).data
+
+
+def _stream_response(request, stream: Stream, status_code=status.HTTP_200_OK) -> Response:
+    serializer = OwnerStreamSerializer if stream.owner_id == request.user.pk else StreamSerializer
+    return Response(serializer(stream, context={"request": request}).data, status=status_code)
+
+
+class _CategoryField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", queryset=Category.objects.filter(is_active=True), **kwargs)
+
+
+class StreamFieldsInput(serializers.Serializer):
+    title = serializers.CharField(max_length=140, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    category = _CategoryField(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=40), max_length=20, required=False)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
+    record = serializers.BooleanField(required=False)
+    dvr_enabled = serializers.BooleanField(required=False)
+
+
+class StreamListCreateApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StreamFieldsInput):
+        pass
+
+    @extend_schema(request=InputSerializer, responses={201: OwnerStreamSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stream = services.stream_create(owner=request.user, **data.validated_data)
+        stream = selectors.stream_get_for_owner(stream_id=stream.pk, user=request.user)
+        return _stream_response(request, stream, status.HTTP_201_CREATED)
+
+
+class StreamDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    class InputSerializer(StreamFieldsInput):
+        pass
+
+    @extend_schema(responses=StreamSerializer)
+    def get(self, request, stream_id: str):
+        return _stream_response(request, selectors.stream_get_visible(stream_id=stream_id, user=request.user))
+
+    @extend_schema(request=InputSerializer, responses=OwnerStreamSerializer)
+    def patch(self, request, stream_id: str):
+        self._require_login(request)
+        stream = selectors.stream_get_for_owner(stream_id=stream_id, user=request.user)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.stream_update(stream=stream, **data.validated_data)
+        return _stream_response(request, stream)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, stream_id: str):
+        self._require_login(request)
+        stream = selectors.stream_get_for_owner(stream_id=stream_id, user=request.user)
+        services.stream_cancel(stream=stream, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _require_login(self, request):
+        if not request.user.is_authenticated:
+            self.permission_denied(request)
+
+
+class StreamStartApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        ingest = IngestSerializer()
+        stream = OwnerStreamSerializer()
+
+    @extend_schema(request=None, responses=OutputSerializer)
+    def post(self, request, stream_id: str):
+        stream = selectors.stream_get_for_owner(stream_id=stream_id, user=request.user)
+        ingest = services.stream_start(stream=stream)
+        body = {
+            "ingest": IngestSerializer(ingest).data,
+            "stream": OwnerStreamSerializer(stream, context={"request": request}).data,
+        }
+        return Response(body)
+
+
+class StreamEndApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=StreamSerializer)
+    def post(self, request, stream_id: str):
+        stream = selectors.stream_get_for_manager(stream_id=stream_id, user=request.user)
+        stream = services.stream_end(stream=stream, by=request.user)
+        return _stream_response(request, selectors.stream_get_visible(stream_id=stream.pk, user=request.user))
+
+
+class StreamLiveListApi(ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = StreamSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("category", str, description="category slug"),
+            OpenApiParameter("q", str, description="search in titles and streamer names"),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.streams_live(category=params.get("category"), q=params.get("q"))
+
+
+class StreamEventsApi(ListAPIView):
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        type = serializers.CharField()
+        severity = serializers.CharField()
+        message = serializers.CharField()
+        details = serializers.JSONField()
+        created_at = serializers.DateTimeField()
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):
+        stream = selectors.stream_get_for_manager(stream_id=self.kwargs["stream_id"], user=self.request.user)
+        return selectors.stream_events(stream=stream)
+
+
+class ChannelApi(APIView):
+    """The caller's channel: OBS server URL, stream key and broadcast defaults."""
+
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        server_url = serializers.CharField()
+        stream_key = serializers.CharField()
+        default_title = serializers.CharField()
+        default_category = CategorySerializer(allow_null=True)
+        default_visibility = serializers.CharField()
+        record_by_default = serializers.BooleanField()
+        dvr_by_default = serializers.BooleanField()
+        key_rotated_at = serializers.DateTimeField(allow_null=True)
+
+    class InputSerializer(serializers.Serializer):
+        default_title = serializers.CharField(max_length=140, required=False, allow_blank=True)
+        default_category = _CategoryField(required=False, allow_null=True)
+        default_visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+        record_by_default = serializers.BooleanField(required=False)
+        dvr_by_default = serializers.BooleanField(required=False)
+
+    def _render(self, channel):
+        data = {
+            "server_url": settings.RTMP_PUBLIC_URL,
+            "stream_key": channel.stream_key,
+            "default_title": channel.default_title,
+            "default_category": channel.default_category,
+            "default_visibility": channel.default_visibility,
+            "record_by_default": channel.record_by_default,
+            "dvr_by_default": channel.dvr_by_default,
+            "key_rotated_at": channel.key_rotated_at,
+        }
+        return Response(self.OutputSerializer(data).data)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return self._render(services.channel_get_or_create(user=request.user))
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def patch(self, request):
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        clear = "default_category" in fields and fields["default_category"] is None
+        channel = services.channel_update_defaults(
+            channel=services.channel_get_or_create(user=request.user), clear_category=clear, **fields
+        )
+        return self._render(channel)
+
+
+class ChannelRotateKeyApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=IngestSerializer)
+    def post(self, request):
+        channel = services.channel_rotate_key(
+            channel=services.channel_get_or_create(user=request.user), by=request.user
+        )
+        return Response(IngestSerializer(services.channel_ingest(channel=channel)).data)

@@ -8,4 +8,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("following/", views.following, name="following"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/status/", views.dashboard_status, name="dashboard_status"),
+    path("dashboard/rotate-key/", views.dashboard_rotate_key, name="dashboard_rotate_key"),
+    path("dashboard/stream/", views.dashboard_stream_save, name="dashboard_stream_save"),
+    path(
+        "dashboard/stream/<stream_id:stream_id>/end/", views.dashboard_stream_end, name="dashboard_stream_end"
+    ),
 ]

@@ -1,8 +1,14 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from streams import selectors, services
+from streams.errors import StreamError
+from streams.forms import StreamForm
+from streams.models import Stream
 
 
 def home(request):
@@ -20,10 +26,71 @@ def following(request):
     return render(request, "streams/following.html", {"page": page})
 
 
+def _dashboard_context(request, form=None):
+    channel = services.channel_get_or_create(user=request.user)
+    current = selectors.channel_current_stream(channel=channel)
+    editable = current if current is not None and current.status not in ("ended", "failed") else None
+    return {
+        "eligibility": account_selectors.user_go_live_eligibility(user=request.user),
+        "channel": channel,
+        "ingest": services.channel_ingest(channel=channel),
+        "current": current,
+        "editable": editable,
+        "form": form or StreamForm.for_stream(editable),
+        "events": selectors.channel_events(channel=channel, limit=10),
+    }
+
+
 @login_required
 def dashboard(request):
-    return render(
-        request,
-        "streams/dashboard.html",
-        {"eligibility": account_selectors.user_go_live_eligibility(user=request.user)},
-    )
+    return render(request, "streams/dashboard.html", _dashboard_context(request))
+
+
+@login_required
+def dashboard_status(request):
+    """The broadcast card, polled by the dashboard so its status follows OBS live."""
+    return render(request, "streams/_broadcast_status.html", _dashboard_context(request))
+
+
+@login_required
+@require_POST
+def dashboard_rotate_key(request):
+    channel = services.channel_get_or_create(user=request.user)
+    services.channel_rotate_key(channel=channel, by=request.user)
+    messages.success(request, "New stream key created. Paste it into OBS; the old one no longer works.")
+    return redirect("streams:dashboard")
+
+
+@login_required
+@require_POST
+def dashboard_stream_save(request):
+    """Prepare (or edit) the next broadcast: title, category, schedule."""
+    form = StreamForm(request.POST)
+    channel = services.channel_get_or_create(user=request.user)
+    current = selectors.channel_current_stream(channel=channel)
+    editable = current if current is not None and current.status not in ("ended", "failed") else None
+    if form.is_valid():
+        fields = form.cleaned_data
+        fields["category"] = fields["category"] or None
+        try:
+            if editable is None:
+                services.stream_create(owner=request.user, **fields)
+                messages.success(request, "Broadcast prepared. It goes live when OBS connects.")
+            else:
+                services.stream_update(stream=editable, **fields)
+                messages.success(request, "Broadcast details saved.")
+        except StreamError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("streams:dashboard")
+    return render(request, "streams/dashboard.html", _dashboard_context(request, form=form), status=400)
+
+
+@login_required
+@require_POST
+def dashboard_stream_end(request, stream_id):
+    stream = selectors.stream_get_for_owner(stream_id=stream_id, user=request.user)
+    stream = services.stream_end(stream=stream, by=request.user)
+    word = "ended" if stream.end_reason != Stream.EndReason.CANCELLED else "cancelled"
+    messages.info(request, f"Broadcast {word}.")
+    return redirect("streams:dashboard")

@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from socialflow.lib.migration_helpers import grant_group_permissions
+
 MODERATOR_PERMISSIONS = [
     ("accounts", "view_user"),
     ("accounts", "change_user"),
@@ -11,21 +13,7 @@ MODERATOR_PERMISSIONS = [
 
 
 def create_group(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    # Permissions are normally created after all migrations; make sure ours exist now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name="Moderators")
-    for app_label, codename in MODERATOR_PERMISSIONS:
-        group.permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
+    grant_group_permissions(apps, "Moderators", MODERATOR_PERMISSIONS)
 
 
 def name_site(apps, schema_editor):

@@ -1,0 +1,41 @@
+from django import forms
+
+from streams.models import Category, Visibility
+
+
+class StreamForm(forms.Form):
+    title = forms.CharField(max_length=140, required=False)
+    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.filter(is_active=True), required=False, to_field_name="slug"
+    )
+    tags = forms.CharField(
+        max_length=300, required=False, help_text="Comma-separated, up to 10 (e.g. speedrun, chill)."
+    )
+    visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PUBLIC)
+    scheduled_for = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Leave empty to go live whenever OBS connects.",
+    )
+    record = forms.BooleanField(required=False, initial=True, label="Record this broadcast")
+    dvr_enabled = forms.BooleanField(required=False, initial=True, label="Let viewers rewind (DVR)")
+
+    def clean_tags(self):
+        return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+
+    @classmethod
+    def for_stream(cls, stream, data=None):
+        if stream is None:
+            return cls(data)
+        initial = {
+            "title": stream.title,
+            "description": stream.description,
+            "category": stream.category.slug if stream.category else None,
+            "tags": ", ".join(stream.tags),
+            "visibility": stream.visibility,
+            "scheduled_for": stream.scheduled_for,
+            "record": stream.record,
+            "dvr_enabled": stream.dvr_enabled,
+        }
+        return cls(data, initial=initial)

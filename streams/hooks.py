@@ -1,0 +1,124 @@
+"""Media-server hooks: one domain service behind two dialects.
+
+SRS posts JSON and allows on HTTP 200 with body `0`; anything else refuses.
+nginx-rtmp posts forms and allows on 2xx; 403 refuses (and, for `update`, drops the
+publisher). Both put the shared secret in the hook URL. Hooks only touch the database
+and enqueue; they never wait on FFmpeg.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from socialflow.lib.api import json_error
+from streams import services
+
+log = logging.getLogger(__name__)
+
+NGINX = "nginx-rtmp"
+SRS = "srs"
+APP = "live"
+
+
+def _secret_ok(request: HttpRequest) -> bool:
+    expected = settings.MEDIA_HOOK_SECRET
+    given = request.GET.get("secret", "")
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _forbidden() -> HttpResponse:
+    return json_error(403, "Missing or wrong hook secret.", "bad_secret")
+
+
+# --- SRS ---------------------------------------------------------------------------
+
+
+def _srs_allow() -> HttpResponse:
+    return HttpResponse("0", content_type="text/plain")
+
+
+def _srs_refuse(reason: str) -> HttpResponse:
+    # HTTP 200 with a non-zero code: SRS refuses, and the reason lands in its log.
+    return JsonResponse({"code": 403, "reason": reason})
+
+
+@csrf_exempt
+@require_POST
+def srs_hook(request: HttpRequest) -> HttpResponse:
+    if not _secret_ok(request):
+        return _forbidden()
+    try:
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise TypeError
+        action = str(data["action"])
+        client_id = str(data["client_id"])
+    except (ValueError, KeyError, TypeError):
+        return json_error(400, "Expected an SRS http_hooks JSON body with action and client_id.", "bad_hook")
+    name = str(data.get("stream", ""))
+    ip = data.get("ip") or None
+
+    if action in ("on_publish", "on_play") and data.get("app") != APP:
+        return _srs_refuse(f"Unknown application '{str(data.get('app'))[:40]}'; publish to /{APP}/.")
+    if action == "on_publish":
+        result = services.broadcast_publish(dialect=SRS, key=name, client_id=client_id, ip=ip)
+        return _srs_allow() if result.allowed else _srs_refuse(result.reason)
+    if action == "on_unpublish":
+        services.broadcast_unpublish(dialect=SRS, key=name, client_id=client_id)
+        return _srs_allow()
+    if action == "on_play":
+        result = services.raw_feed_play_authorize(key=name, ip=ip, client_id=client_id)
+        return _srs_allow() if result.allowed else _srs_refuse(result.reason)
+    if action in ("on_stop", "on_connect", "on_close", "on_dvr", "on_hls", "on_hls_notify"):
+        log.debug("srs %s for client %s", action, client_id)
+        return _srs_allow()
+    return json_error(400, f"Unknown SRS hook action '{action[:40]}'.", "bad_hook")
+
+
+# --- nginx-rtmp --------------------------------------------------------------------
+
+
+def _nginx_allow() -> HttpResponse:
+    return HttpResponse("OK", content_type="text/plain")
+
+
+def _nginx_refuse(reason: str) -> HttpResponse:
+    return HttpResponse(reason, status=403, content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def nginx_rtmp_hook(request: HttpRequest) -> HttpResponse:
+    if not _secret_ok(request):
+        return _forbidden()
+    call = request.POST.get("call", "")
+    name = request.POST.get("name", "")
+    client_id = request.POST.get("clientid", "")
+    ip = request.POST.get("addr") or None
+    if not call or not client_id:
+        return json_error(400, "Expected an nginx-rtmp callback with call and clientid.", "bad_hook")
+
+    if call in ("publish", "play") and request.POST.get("app") != APP:
+        return _nginx_refuse(f"Unknown application; publish to /{APP}/.")
+    if call == "publish":
+        result = services.broadcast_publish(dialect=NGINX, key=name, client_id=client_id, ip=ip)
+        return _nginx_allow() if result.allowed else _nginx_refuse(result.reason)
+    if call == "publish_done":
+        services.broadcast_unpublish(dialect=NGINX, key=name, client_id=client_id)
+        return _nginx_allow()
+    if call == "update":
+        alive = services.broadcast_heartbeat(dialect=NGINX, key=name, client_id=client_id)
+        return _nginx_allow() if alive else _nginx_refuse("No live broadcast for this connection.")
+    if call == "play":
+        result = services.raw_feed_play_authorize(key=name, ip=ip, client_id=client_id)
+        return _nginx_allow() if result.allowed else _nginx_refuse(result.reason)
+    if call in ("play_done", "record_done", "done", "connect", "disconnect"):
+        return _nginx_allow()
+    return json_error(400, f"Unknown nginx-rtmp call '{call[:40]}'.", "bad_hook")

@@ -1,0 +1,214 @@
+"""Channels (a streamer's standing OBS settings) and streams (one broadcast each)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+ID_ALPHABET = string.ascii_letters + string.digits
+STREAM_KEY_PREFIX = "live"
+
+
+def new_stream_id() -> str:
+    # Public and unguessable (~71 bits): unlisted streams are reachable only by their link.
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(12))
+
+
+def new_key_secret() -> str:
+    return secrets.token_urlsafe(24)  # 192 bits
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower comes first.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public"
+    UNLISTED = "unlisted", "Unlisted (anyone with the link)"
+    FOLLOWERS = "followers", "Followers only"
+
+
+class Channel(models.Model):
+    """One per user: the stream key and the defaults a new broadcast starts from."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel")
+    # live_<channel id>_<secret>: the id finds the row, the secret is compared in constant time.
+    key_secret = models.CharField(max_length=64, unique=True, default=new_key_secret)
+    key_rotated_at = models.DateTimeField(null=True, blank=True)
+    default_title = models.CharField(max_length=140, blank=True)
+    default_category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL)
+    default_visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
+    record_by_default = models.BooleanField(default=True)
+    dvr_by_default = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}'s channel"
+
+    @property
+    def stream_key(self) -> str:
+        return f"{STREAM_KEY_PREFIX}_{self.pk}_{self.key_secret}"
+
+    @property
+    def title_or_default(self) -> str:
+        return self.default_title or f"{self.user.name} is live"
+
+
+class StreamQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(status=Stream.Status.LIVE)
+
+    def prepared(self):
+        return self.filter(status__in=[Stream.Status.IDLE, Stream.Status.SCHEDULED])
+
+    def visible_to(self, user):
+        """Streams `user` may watch: public and unlisted, followers-only for followers."""
+        from accounts.selectors import user_followee_ids
+
+        visible = Q(visibility__in=[Visibility.PUBLIC, Visibility.UNLISTED])
+        if user is not None and user.is_authenticated:
+            visible |= Q(owner=user)
+            visible |= Q(visibility=Visibility.FOLLOWERS, owner__in=user_followee_ids(user=user))
+        return self.filter(visible)
+
+    def listed(self):
+        """Streams that may appear in directories and searches (never unlisted ones)."""
+        return self.exclude(visibility=Visibility.UNLISTED)
+
+
+class Stream(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        IDLE = "idle", "Waiting for OBS"
+        LIVE = "live", "Live"
+        ENDED = "ended", "Ended"
+        FAILED = "failed", "Failed"
+
+    class EndReason(models.TextChoices):
+        PUBLISHER_LEFT = "publisher_left", "The streamer stopped streaming"
+        OWNER_ENDED = "owner_ended", "Ended by the streamer"
+        MODERATOR_ENDED = "moderator_ended", "Ended by a moderator"
+        KEY_ROTATED = "key_rotated", "The stream key was rotated"
+        REAPED = "reaped", "The connection to the streamer was lost"
+        CANCELLED = "cancelled", "Cancelled before going live"
+        INELIGIBLE = "ineligible", "The channel can no longer go live"
+
+    # Allowed transitions; anything else is a bug or a late callback and is refused.
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.SCHEDULED: {Status.IDLE, Status.LIVE, Status.ENDED},
+        Status.IDLE: {Status.SCHEDULED, Status.LIVE, Status.ENDED},
+        Status.LIVE: {Status.ENDED, Status.FAILED},
+        Status.ENDED: set(),
+        Status.FAILED: set(),
+    }
+
+    id = models.CharField(primary_key=True, max_length=12, default=new_stream_id, editable=False)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="streams")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="streams")
+    title = models.CharField(max_length=140)
+    description = models.TextField(max_length=2000, blank=True)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="streams"
+    )
+    tags = models.JSONField(default=list, blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
+    status = models.CharField(max_length=10, choices=Status, default=Status.IDLE)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, choices=EndReason, blank=True)
+    record = models.BooleanField(default=True)
+    dvr_enabled = models.BooleanField(default=True)
+    viewer_count = models.PositiveIntegerField(default=0)
+    peak_viewer_count = models.PositiveIntegerField(default=0)
+    # The publishing connection, as the media server names it (for idempotent hooks).
+    media_server = models.CharField(max_length=12, blank=True)
+    publisher_client_id = models.CharField(max_length=64, blank=True)
+    publisher_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Last media-server heartbeat.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StreamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel"], condition=Q(status="live"), name="streams_one_live_per_channel"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["scheduled", "idle", "live", "ended", "failed"]),
+                name="streams_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="live") | Q(started_at__isnull=False), name="streams_live_has_start"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-viewer_count"], name="streams_status_viewers_idx"),
+            models.Index(fields=["owner", "-created_at"], name="streams_owner_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display()})"
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.LIVE
+
+
+class StreamEvent(models.Model):
+    class Type(models.TextChoices):
+        PUBLISH_ACCEPTED = "publish_accepted", "Publish accepted"
+        PUBLISH_REFUSED = "publish_refused", "Publish refused"
+        WENT_LIVE = "went_live", "Went live"
+        ENDED = "ended", "Ended"
+        KEY_ROTATED = "key_rotated", "Stream key rotated"
+        PLAY_REFUSED = "play_refused", "Raw feed pull refused"
+        UPDATED = "updated", "Details changed"
+        MEDIA_SERVER = "media_server", "Media server"
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    stream = models.ForeignKey(Stream, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    type = models.CharField(max_length=20, choices=Type)
+    severity = models.CharField(max_length=8, choices=Severity, default=Severity.INFO)
+    message = models.CharField(max_length=300)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["stream", "-created_at"], name="streams_event_stream_idx"),
+            models.Index(fields=["channel", "-created_at"], name="streams_event_channel_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()}: {self.message}"

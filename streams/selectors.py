@@ -1,0 +1,96 @@
+"""Reads for streams: permission-checked fetches, the live directory, events."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.models import User
+from streams.models import Category, Channel, Stream, StreamEvent
+
+
+def user_can_moderate(user: User) -> bool:
+    return (
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or (user.is_staff and user.has_perm("streams.change_stream")))
+    )
+
+
+def _base() -> QuerySet[Stream]:
+    return Stream.objects.select_related("owner", "category", "channel")
+
+
+def stream_get_visible(*, stream_id: str, user: User) -> Stream:
+    """A stream `user` may see (404 otherwise: existence is not leaked)."""
+    stream = _base().visible_to(user).filter(pk=stream_id).first()
+    if stream is None and user_can_moderate(user):
+        stream = _base().filter(pk=stream_id).first()
+    if stream is None or (not stream.owner.is_active and not user_can_moderate(user)):
+        raise Http404("No such stream.")
+    return stream
+
+
+def stream_get_for_owner(*, stream_id: str, user: User) -> Stream:
+    stream = stream_get_visible(stream_id=stream_id, user=user)
+    if stream.owner_id != user.pk:
+        raise PermissionDenied("Only the streamer can do this.")
+    return stream
+
+
+def stream_get_for_manager(*, stream_id: str, user: User) -> Stream:
+    """The owner or a moderator."""
+    stream = stream_get_visible(stream_id=stream_id, user=user)
+    if stream.owner_id != user.pk and not user_can_moderate(user):
+        raise PermissionDenied("Only the streamer or a moderator can do this.")
+    return stream
+
+
+def streams_live(*, category: str | None = None, q: str | None = None) -> QuerySet[Stream]:
+    """Public live broadcasts, most viewers first."""
+    qs = (
+        _base()
+        .live()
+        .filter(visibility="public", owner__is_active=True)
+        .order_by("-viewer_count", "-started_at")
+    )
+    if category:
+        qs = qs.filter(category__slug=category)
+    if q:
+        q = q.strip()[:100]
+        qs = qs.filter(
+            Q(title__icontains=q) | Q(owner__username__icontains=q) | Q(owner__display_name__icontains=q)
+        )
+    return qs
+
+
+def stream_events(*, stream: Stream) -> QuerySet[StreamEvent]:
+    return StreamEvent.objects.filter(stream=stream).order_by("-created_at", "-pk")
+
+
+def channel_events(*, channel: Channel, limit: int = 20) -> QuerySet[StreamEvent]:
+    return StreamEvent.objects.filter(channel=channel).order_by("-created_at", "-pk")[:limit]
+
+
+def channel_current_stream(*, channel: Channel) -> Stream | None:
+    """What the dashboard shows: the live broadcast, else the next prepared one, else the last."""
+    streams = channel.streams.select_related("category")
+    return (
+        streams.live().first()
+        or streams.filter(status=Stream.Status.IDLE).order_by("-updated_at").first()
+        or streams.filter(status=Stream.Status.SCHEDULED).order_by("scheduled_for").first()
+        or streams.order_by("-created_at").first()
+    )
+
+
+def channel_upcoming(*, channel: Channel) -> QuerySet[Stream]:
+    return channel.streams.filter(status=Stream.Status.SCHEDULED).order_by("scheduled_for")
+
+
+def user_live_stream(*, user: User) -> Stream | None:
+    return Stream.objects.live().filter(owner=user).first()
+
+
+def categories_active() -> QuerySet[Category]:
+    return Category.objects.filter(is_active=True)

@@ -1,0 +1,536 @@
+"""Writes for streams: channels and keys, preparing broadcasts, and the live lifecycle
+driven by the media server's hooks (publish, unpublish, heartbeat, play)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import Notification, User
+from accounts.selectors import user_go_live_eligibility
+from chat import events
+from streams.errors import StreamError
+from streams.models import STREAM_KEY_PREFIX, Category, Channel, Stream, StreamEvent, new_key_secret
+
+log = logging.getLogger(__name__)
+
+Status = Stream.Status
+EndReason = Stream.EndReason
+EventType = StreamEvent.Type
+Severity = StreamEvent.Severity
+
+MAX_TAGS = 10
+TAG_RE = re.compile(r"^[\w-]{1,25}$")
+# Remember a publisher that has gone for this long, so a late publish hook cannot revive it.
+GONE_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Ingest:
+    server_url: str
+    stream_key: str
+
+
+@dataclass(frozen=True)
+class HookResult:
+    allowed: bool
+    reason: str = ""
+    stream: Stream | None = None
+
+
+# --- Channels and keys -------------------------------------------------------------
+
+
+def channel_get_or_create(*, user: User) -> Channel:
+    channel, _ = Channel.objects.select_related("user").get_or_create(user=user)
+    return channel
+
+
+def channel_ingest(*, channel: Channel) -> Ingest:
+    return Ingest(server_url=settings.RTMP_PUBLIC_URL, stream_key=channel.stream_key)
+
+
+def channel_update_defaults(
+    *,
+    channel: Channel,
+    default_title: str | None = None,
+    default_category: Category | None = None,
+    default_visibility: str | None = None,
+    record_by_default: bool | None = None,
+    dvr_by_default: bool | None = None,
+    clear_category: bool = False,
+) -> Channel:
+    fields = []
+    for name, value in (
+        ("default_title", default_title),
+        ("default_visibility", default_visibility),
+        ("record_by_default", record_by_default),
+        ("dvr_by_default", dvr_by_default),
+    ):
+        if value is not None:
+            setattr(channel, name, value.strip() if isinstance(value, str) else value)
+            fields.append(name)
+    if default_category is not None or clear_category:
+        channel.default_category = default_category
+        fields.append("default_category")
+    if fields:
+        channel.save(update_fields=fields)
+    return channel
+
+
+def channel_rotate_key(*, channel: Channel, by: User) -> Channel:
+    """A new stream key. The old one stops working at once; a broadcast on it is ended."""
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        channel.key_secret = new_key_secret()
+        channel.key_rotated_at = timezone.now()
+        channel.save(update_fields=["key_secret", "key_rotated_at"])
+        _event(channel=channel, type=EventType.KEY_ROTATED, message=f"Stream key rotated by {by.username}.")
+        live = channel.streams.live().first()
+        if live is not None:
+            _end(live, reason=EndReason.KEY_ROTATED, drop_publisher=True)
+    return channel
+
+
+def parse_stream_key(key: str) -> tuple[int, str] | None:
+    prefix, _, rest = key.partition("_")
+    channel_id, _, secret = rest.partition("_")
+    if prefix != STREAM_KEY_PREFIX or not channel_id.isdigit() or not secret or len(key) > 200:
+        return None
+    return int(channel_id), secret
+
+
+def channel_by_stream_key(key: str) -> Channel | None:
+    """The channel a stream key belongs to, or None; the secret is compared in constant time."""
+    parsed = parse_stream_key(key)
+    if parsed is None:
+        return None
+    channel_id, secret = parsed
+    channel = Channel.objects.select_related("user").filter(pk=channel_id).first()
+    if channel is None or not hmac.compare_digest(channel.key_secret.encode(), secret.encode()):
+        return None
+    return channel
+
+
+# --- Preparing broadcasts ----------------------------------------------------------
+
+
+def _clean_tags(tags: list[str] | None) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags or []:
+        tag = str(tag).strip().lstrip("#").lower()
+        if not tag:
+            continue
+        if not TAG_RE.match(tag):
+            raise StreamError(f"tags: '{tag[:30]}' is not a valid tag (letters, digits, - and _, up to 25).")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise StreamError(f"tags: At most {MAX_TAGS} tags.")
+    return cleaned
+
+
+def _require_eligible(user: User) -> None:
+    eligibility = user_go_live_eligibility(user=user)
+    if not eligibility.eligible:
+        raise StreamError(eligibility.reason, code="not_eligible", status_code=403)
+
+
+def _check_schedule(scheduled_for: datetime | None) -> None:
+    if scheduled_for is not None and scheduled_for <= timezone.now():
+        raise StreamError("scheduled_for: Pick a time in the future.", code="invalid_schedule")
+
+
+def stream_create(
+    *,
+    owner: User,
+    title: str = "",
+    description: str = "",
+    category: Category | None = None,
+    tags: list[str] | None = None,
+    visibility: str | None = None,
+    scheduled_for: datetime | None = None,
+    record: bool | None = None,
+    dvr_enabled: bool | None = None,
+) -> Stream:
+    """Prepare a broadcast; OBS connecting activates it (or the API's start)."""
+    _require_eligible(owner)
+    _check_schedule(scheduled_for)
+    channel = channel_get_or_create(user=owner)
+    stream = Stream.objects.create(
+        channel=channel,
+        owner=owner,
+        title=title.strip() or channel.title_or_default,
+        description=description.strip(),
+        category=category if category is not None else channel.default_category,
+        tags=_clean_tags(tags),
+        visibility=visibility or channel.default_visibility,
+        status=Status.SCHEDULED if scheduled_for else Status.IDLE,
+        scheduled_for=scheduled_for,
+        record=channel.record_by_default if record is None else record,
+        dvr_enabled=channel.dvr_by_default if dvr_enabled is None else dvr_enabled,
+    )
+    return stream
+
+
+def stream_update(*, stream: Stream, **changes) -> Stream:
+    """Edit a broadcast's details; viewers of a live one see the change at once."""
+    if stream.status in (Status.ENDED, Status.FAILED):
+        raise StreamError(
+            "This broadcast has ended; it can no longer be edited.", code="stream_ended", status_code=409
+        )
+    fields = []
+    if "scheduled_for" in changes:
+        if stream.is_live:
+            raise StreamError("scheduled_for: The broadcast is already live.", code="invalid_schedule")
+        _check_schedule(changes["scheduled_for"])
+        stream.scheduled_for = changes.pop("scheduled_for")
+        stream.status = Status.SCHEDULED if stream.scheduled_for else Status.IDLE
+        fields += ["scheduled_for", "status"]
+    if "tags" in changes:
+        stream.tags = _clean_tags(changes.pop("tags"))
+        fields.append("tags")
+    for name in ("title", "description"):
+        if name in changes:
+            value = changes.pop(name).strip()
+            if name == "title" and not value:
+                raise StreamError("title: The title can't be empty.", code="invalid")
+            setattr(stream, name, value)
+            fields.append(name)
+    for name in ("category", "visibility", "record", "dvr_enabled"):
+        if name in changes:
+            setattr(stream, name, changes.pop(name))
+            fields.append(name)
+    if changes:
+        raise StreamError(f"{next(iter(changes))}: This field can't be changed.", code="invalid")
+    if fields:
+        stream.save(update_fields=[*fields, "updated_at"])
+        _event(stream=stream, type=EventType.UPDATED, message="Details changed.", details={"fields": fields})
+        _broadcast_status(stream)
+    return stream
+
+
+def stream_start(*, stream: Stream) -> Ingest:
+    """Make this the broadcast OBS goes live into; eligibility is checked again."""
+    if stream.status in (Status.ENDED, Status.FAILED):
+        raise StreamError(
+            "This broadcast has ended; prepare a new one.", code="stream_ended", status_code=409
+        )
+    _require_eligible(stream.owner)
+    if stream.status == Status.SCHEDULED:
+        stream.status = Status.IDLE
+    stream.save(update_fields=["status", "updated_at"])  # the newest prepared stream goes live
+    return channel_ingest(channel=stream.channel)
+
+
+def stream_end(*, stream: Stream, by: User) -> Stream:
+    """End a broadcast (dropping the publisher) or cancel one that has not started."""
+    with transaction.atomic():
+        stream = Stream.objects.select_for_update().get(pk=stream.pk)
+        if stream.status in (Status.ENDED, Status.FAILED):
+            return stream  # ending twice changes nothing
+        if stream.is_live:
+            reason = EndReason.OWNER_ENDED if by.pk == stream.owner_id else EndReason.MODERATOR_ENDED
+            _end(stream, reason=reason, drop_publisher=True, by=by)
+        else:
+            _end(stream, reason=EndReason.CANCELLED, drop_publisher=False, by=by)
+    return stream
+
+
+def stream_cancel(*, stream: Stream, by: User) -> Stream:
+    if stream.is_live:
+        raise StreamError("The broadcast is live; end it instead.", code="stream_live", status_code=409)
+    return stream_end(stream=stream, by=by)
+
+
+# --- The live lifecycle, from media-server hooks ---------------------------------------
+
+
+def _gone_key(dialect: str, client_id: str, channel_id: int) -> str:
+    return f"streams:gone:{dialect}:{channel_id}:{client_id}"
+
+
+def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None) -> HookResult:
+    """OBS connected with `key`: allow it and go live, or refuse with a reason.
+
+    Idempotent: the same connection publishing again changes nothing. Safe against
+    order: a publish for a connection already reported gone is refused.
+    """
+    channel = channel_by_stream_key(key)
+    if channel is None:
+        return _refuse(None, "Unknown or rotated stream key.", ip=ip, client_id=client_id)
+    owner = channel.user
+    if not owner.is_active:
+        return _refuse(channel, "The account is suspended.", ip=ip, client_id=client_id)
+    eligibility = user_go_live_eligibility(user=owner)
+    if not eligibility.eligible:
+        return _refuse(channel, eligibility.reason, ip=ip, client_id=client_id)
+    if cache.get(_gone_key(dialect, client_id, channel.pk)):
+        return _refuse(channel, "This connection has already closed.", ip=ip, client_id=client_id)
+
+    try:
+        with transaction.atomic():
+            # One publish per channel at a time decides which connection owns the broadcast.
+            channel = Channel.objects.select_for_update().select_related("user").get(pk=channel.pk)
+            live = channel.streams.live().first()
+            if live is not None:
+                if live.media_server == dialect and live.publisher_client_id == client_id:
+                    return HookResult(True, "Already live on this connection.", live)
+                return _refuse(
+                    channel,
+                    "The channel is already live from another connection.",
+                    ip=ip,
+                    client_id=client_id,
+                )
+            stream = _prepared_stream(channel) or stream_create(owner=owner)
+            now = timezone.now()
+            stream.status = Status.LIVE
+            stream.started_at = now
+            stream.last_seen_at = now
+            stream.media_server = dialect
+            stream.publisher_client_id = client_id
+            stream.publisher_ip = ip
+            stream.save()
+            _event(
+                stream=stream,
+                type=EventType.WENT_LIVE,
+                message="Went live.",
+                details={"ip": ip, "client_id": client_id, "media_server": dialect},
+            )
+            _broadcast_status(stream)
+            transaction.on_commit(lambda: _enqueue_notify_followers(stream.pk))
+    except IntegrityError:  # a concurrent publish won the one-live-per-channel constraint
+        return _refuse(
+            channel, "The channel is already live from another connection.", ip=ip, client_id=client_id
+        )
+    log.info("stream %s live (channel %s, client %s, %s)", stream.pk, channel.pk, client_id, ip)
+    return HookResult(True, "", stream)
+
+
+def _prepared_stream(channel: Channel) -> Stream | None:
+    idle = channel.streams.filter(status=Status.IDLE).order_by("-updated_at").first()
+    if idle is not None:
+        return idle
+    return channel.streams.filter(status=Status.SCHEDULED).order_by("scheduled_for").first()
+
+
+def broadcast_unpublish(*, dialect: str, key: str, client_id: str) -> Stream | None:
+    """The publisher left. Ends its broadcast; a late or repeated call changes nothing."""
+    parsed = parse_stream_key(key)
+    if parsed is None:
+        return None
+    channel_id, _ = parsed
+    # Whatever arrives later for this connection (a late publish) is refused.
+    cache.set(_gone_key(dialect, client_id, channel_id), 1, GONE_TTL_SECONDS)
+    with transaction.atomic():
+        stream = (
+            Stream.objects.select_for_update()
+            .filter(
+                channel_id=channel_id, status=Status.LIVE, media_server=dialect, publisher_client_id=client_id
+            )
+            .first()
+        )
+        if stream is None:
+            return None  # not this connection's broadcast (already ended, or a newer one)
+        _end(stream, reason=EndReason.PUBLISHER_LEFT, drop_publisher=False)
+    log.info("stream %s ended: publisher left (client %s)", stream.pk, client_id)
+    return stream
+
+
+def broadcast_heartbeat(*, dialect: str, key: str, client_id: str) -> bool:
+    """A periodic sign of life from a connection on `key`. False means: drop it.
+
+    The publisher's beat keeps its broadcast from being reaped; a player's beat (the
+    platform's transcoder) is fine while the channel is live.
+    """
+    parsed = parse_stream_key(key)
+    if parsed is None:
+        return False
+    live = Stream.objects.live().filter(channel_id=parsed[0])
+    updated = live.filter(media_server=dialect, publisher_client_id=client_id).update(
+        last_seen_at=timezone.now()
+    )
+    return bool(updated) or live.exists()
+
+
+def _allowed_pull(ip: str | None) -> bool:
+    if not ip:
+        return False
+    try:
+        address = ipaddress.ip_address(ip.split("%")[0])
+    except ValueError:
+        return False
+    return any(address in network for network in settings.MEDIA_PULL_ALLOWED_NETWORKS)
+
+
+def raw_feed_play_authorize(*, key: str, ip: str | None, client_id: str) -> HookResult:
+    """Only the platform's own workers may pull the raw RTMP feed."""
+    if _allowed_pull(ip):
+        return HookResult(True)
+    parsed = parse_stream_key(key)
+    channel = Channel.objects.filter(pk=parsed[0]).first() if parsed else None
+    _event(
+        channel=channel,
+        type=EventType.PLAY_REFUSED,
+        severity=Severity.WARNING,
+        message="Refused a raw-feed pull from an address that is not a platform worker.",
+        details={"ip": ip, "client_id": client_id},
+    )
+    log.warning("raw feed pull refused from %s (client %s)", ip, client_id)
+    return HookResult(False, "Only platform workers may pull the raw feed.")
+
+
+def broadcasts_reap_stale(*, now: datetime | None = None) -> int:
+    """End live broadcasts whose publisher vanished without an unpublish hook."""
+    from streams.media_servers import get_media_server
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MEDIA_HEARTBEAT_TIMEOUT)
+    stale = list(Stream.objects.live().filter(last_seen_at__lt=cutoff))
+    if not stale:
+        return 0
+    publishing = get_media_server().publishing_client_ids()
+    reaped = 0
+    for stream in stale:
+        if publishing is not None and stream.publisher_client_id in publishing:
+            # Still there (SRS sends no heartbeats; its API is the heartbeat).
+            Stream.objects.filter(pk=stream.pk).update(last_seen_at=now)
+            continue
+        with transaction.atomic():
+            current = Stream.objects.select_for_update().filter(pk=stream.pk, status=Status.LIVE).first()
+            if current is None:
+                continue
+            _end(current, reason=EndReason.REAPED, drop_publisher=True)
+            reaped += 1
+    return reaped
+
+
+# --- Shared steps ------------------------------------------------------------------
+
+
+def _end(stream: Stream, *, reason: str, drop_publisher: bool, by: User | None = None) -> None:
+    """Move a live or prepared stream to ENDED (inside the caller's transaction)."""
+    if not stream.can_become(Status.ENDED):
+        return
+    was_live = stream.is_live
+    stream.status = Status.ENDED
+    stream.ended_at = timezone.now()
+    stream.end_reason = reason
+    stream.save(update_fields=["status", "ended_at", "end_reason", "updated_at"])
+    label = EndReason(reason).label
+    _event(
+        stream=stream,
+        type=EventType.ENDED,
+        message=f"Ended: {label}." if by is None else f"Ended: {label} ({by.username}).",
+        details={"reason": reason, "by": by.username if by else None},
+    )
+    _broadcast_status(stream)
+    if was_live and drop_publisher and stream.publisher_client_id:
+        from streams.tasks import media_drop_publisher_task
+
+        args = (stream.media_server, stream.publisher_client_id)
+        transaction.on_commit(lambda: media_drop_publisher_task.delay(*args))
+
+
+def _refuse(channel: Channel | None, reason: str, *, ip: str | None, client_id: str) -> HookResult:
+    _event(
+        channel=channel,
+        type=EventType.PUBLISH_REFUSED,
+        severity=Severity.WARNING,
+        message=f"Publish refused: {reason}",
+        details={"ip": ip, "client_id": client_id, "reason": reason},
+    )
+    log.warning(
+        "publish refused (channel %s, client %s, %s): %s",
+        channel.pk if channel else "?",
+        client_id,
+        ip,
+        reason,
+    )
+    return HookResult(False, reason)
+
+
+def _event(
+    *,
+    type: str,
+    message: str,
+    stream: Stream | None = None,
+    channel: Channel | None = None,
+    severity: str = Severity.INFO,
+    details: dict | None = None,
+) -> StreamEvent:
+    return StreamEvent.objects.create(
+        stream=stream,
+        channel=channel if channel is not None else (stream.channel if stream else None),
+        type=type,
+        severity=severity,
+        message=message[:300],
+        details=details or {},
+    )
+
+
+def stream_status_payload(stream: Stream) -> dict:
+    return {
+        "type": events.STREAM_STATUS,
+        "stream_id": stream.pk,
+        "status": stream.status,
+        "title": stream.title,
+        "started_at": stream.started_at.isoformat() if stream.started_at else None,
+        "ended_at": stream.ended_at.isoformat() if stream.ended_at else None,
+        "end_reason": stream.end_reason,
+    }
+
+
+def _broadcast_status(stream: Stream) -> None:
+    payload = stream_status_payload(stream)
+
+    def send():
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(events.stream_group(stream.pk), payload)
+        except Exception:  # the hook must not fail because Redis blinked; viewers re-fetch
+            log.exception("could not broadcast status of stream %s", stream.pk)
+
+    transaction.on_commit(send)
+
+
+def _enqueue_notify_followers(stream_id: str) -> None:
+    from streams.tasks import stream_notify_followers_task
+
+    stream_notify_followers_task.delay(stream_id)
+
+
+def stream_notify_followers(*, stream_id: str) -> int:
+    """In-app notifications and e-mails to the followers of a channel that went live."""
+    stream = Stream.objects.select_related("owner").filter(pk=stream_id).first()
+    if stream is None or not stream.is_live:
+        return 0
+    owner = stream.owner
+    url = reverse("accounts:profile", args=[owner.username])
+    message = f"{owner.name} is live: {stream.title}"
+    notified = account_services.notifications_notify_followers(
+        actor=owner, kind=Notification.Kind.WENT_LIVE, message=message, url=url
+    )
+    account_services.notifications_email_followers(
+        actor=owner,
+        subject=f"{owner.name} is live on {settings.SITE_NAME}",
+        body=f"{message}\n\nWatch: {settings.SITE_URL}{url}\n\n"
+        f"You get this because you follow {owner.name}. Turn these e-mails off in your profile settings: "
+        f"{settings.SITE_URL}{reverse('accounts:profile_edit')}\n",
+    )
+    return notified

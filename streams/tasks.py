@@ -1,0 +1,24 @@
+from celery import shared_task
+
+from streams import media_servers, services
+
+
+@shared_task(name="streams.tasks.stream_notify_followers_task", ignore_result=True)
+def stream_notify_followers_task(stream_id: str) -> int:
+    return services.stream_notify_followers(stream_id=stream_id)
+
+
+@shared_task(
+    name="streams.tasks.media_drop_publisher_task",
+    ignore_result=True,
+    autoretry_for=(media_servers.MediaServerError,),
+    retry_backoff=1,
+    max_retries=5,
+)
+def media_drop_publisher_task(media_server: str, client_id: str) -> bool:
+    return media_servers.get_media_server(media_server).drop_publisher(client_id=client_id)
+
+
+@shared_task(name="streams.tasks.broadcasts_reap_stale_task", ignore_result=True)
+def broadcasts_reap_stale_task() -> int:
+    return services.broadcasts_reap_stale()
