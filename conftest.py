@@ -20,6 +20,26 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture
+def celery_queue(settings):
+    """What is waiting in the real (test) Celery broker: [(task name, args), ...] per queue."""
+    import base64
+    import json
+
+    import redis
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.flushdb()
+
+    def queued(queue="default"):
+        messages = [json.loads(raw) for raw in reversed(broker.lrange(queue, 0, -1))]
+        # Celery's JSON message: the task name in the headers, (args, kwargs, embed) in the body.
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+    yield queued
+    broker.flushdb()
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

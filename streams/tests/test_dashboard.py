@@ -1,0 +1,92 @@
+import pytest
+
+from streams.models import Stream
+from streams.tests.factories import CategoryFactory
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_obs_settings_and_waiting_state(client, channel, settings):
+    client.force_login(channel.user)
+    page = client.get("/dashboard/").content.decode()
+    assert settings.RTMP_PUBLIC_URL in page
+    assert 'type="password"' in page and channel.stream_key in page  # hidden until revealed
+    assert "Keyframe interval <strong>2 s</strong>" in page and "CBR" in page
+    assert "Offline" in page
+
+
+@pytest.mark.django_db
+def test_status_fragment_follows_the_broadcast(client, channel, nginx_hook):
+    client.force_login(channel.user)
+    assert "Offline" in client.get("/dashboard/status/").content.decode()
+    nginx_hook("publish", channel.stream_key, clientid="1")
+    fragment = client.get("/dashboard/status/").content.decode()
+    assert "● LIVE" in fragment and "End stream" in fragment
+    nginx_hook("publish_done", channel.stream_key, clientid="1")
+    assert "The streamer stopped streaming" in client.get("/dashboard/status/").content.decode()
+
+
+@pytest.mark.django_db
+def test_prepare_then_edit_the_next_broadcast(client, channel):
+    CategoryFactory(slug="music", name="Music")
+    client.force_login(channel.user)
+    response = client.post(
+        "/dashboard/stream/",
+        {
+            "title": "Night set",
+            "category": "music",
+            "tags": "ambient, chill",
+            "visibility": "public",
+            "record": "on",
+        },
+        follow=True,
+    )
+    assert "Broadcast prepared" in response.content.decode()
+    stream = Stream.objects.get(channel=channel)
+    assert (stream.status, stream.category.slug, stream.tags, stream.dvr_enabled) == (
+        "idle",
+        "music",
+        ["ambient", "chill"],
+        False,
+    )
+    client.post("/dashboard/stream/", {"title": "Night set 2", "visibility": "followers"})
+    stream.refresh_from_db()
+    assert (stream.title, stream.visibility) == ("Night set 2", "followers")
+    assert Stream.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_prepare_with_bad_input_shows_the_error(client, channel):
+    client.force_login(channel.user)
+    response = client.post("/dashboard/stream/", {"title": "x", "tags": "bad tag!", "visibility": "public"})
+    assert response.status_code == 400
+    assert "is not a valid tag" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_prepare_below_threshold_explains(client, alice):
+    client.force_login(alice)
+    response = client.post("/dashboard/stream/", {"title": "x", "visibility": "public"})
+    assert "You need 2 followers to go live; you have 0." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_rotate_and_end_from_the_dashboard(client, channel, nginx_hook):
+    client.force_login(channel.user)
+    old = channel.stream_key
+    nginx_hook("publish", old, clientid="1")
+    stream = Stream.objects.get()
+    client.post(f"/dashboard/stream/{stream.pk}/end/")
+    stream.refresh_from_db()
+    assert stream.end_reason == "owner_ended"
+    response = client.post("/dashboard/rotate-key/", follow=True)
+    channel.refresh_from_db()
+    assert channel.stream_key != old and channel.stream_key in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_cannot_end_someone_elses_stream(client, channel, nginx_hook, carol):
+    nginx_hook("publish", channel.stream_key, clientid="1")
+    client.force_login(carol)
+    response = client.post(f"/dashboard/stream/{Stream.objects.get().pk}/end/")
+    assert response.status_code == 403
+    assert Stream.objects.get().status == "live"

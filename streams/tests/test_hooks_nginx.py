@@ -1,0 +1,80 @@
+"""nginx-rtmp form callbacks through /hooks/nginx-rtmp/."""
+
+import pytest
+
+from streams.models import Stream, StreamEvent
+
+
+@pytest.mark.django_db
+def test_publish_allows_with_2xx_and_goes_live(nginx_hook, channel):
+    response = nginx_hook("publish", channel.stream_key, clientid="11")
+    assert response.status_code == 200
+    stream = Stream.objects.get(channel=channel)
+    assert (stream.status, stream.media_server, stream.publisher_client_id) == ("live", "nginx-rtmp", "11")
+
+
+@pytest.mark.django_db
+def test_publish_refused_with_403_and_a_reason(nginx_hook, channel):
+    response = nginx_hook("publish", "live_999_nope", clientid="11")
+    assert response.status_code == 403
+    assert response.content == b"Unknown or rotated stream key."
+
+
+@pytest.mark.django_db
+def test_publish_done_ends_the_broadcast(nginx_hook, channel):
+    nginx_hook("publish", channel.stream_key, clientid="11")
+    assert nginx_hook("publish_done", channel.stream_key, clientid="11").status_code == 200
+    assert Stream.objects.get(channel=channel).status == "ended"
+
+
+@pytest.mark.django_db
+def test_update_keeps_the_publisher_and_drops_it_once_ended(nginx_hook, channel):
+    nginx_hook("publish", channel.stream_key, clientid="11")
+    stream = Stream.objects.get(channel=channel)
+    before = stream.last_seen_at
+    assert (
+        nginx_hook("update", channel.stream_key, clientid="11", time="10", timestamp="10000").status_code
+        == 200
+    )
+    stream.refresh_from_db()
+    assert stream.last_seen_at > before
+    # a player (the transcoder) of a live channel is fine too
+    assert (
+        nginx_hook("update", channel.stream_key, clientid="12", time="10", timestamp="10000").status_code
+        == 200
+    )
+    Stream.objects.filter(pk=stream.pk).update(status="ended", ended_at=stream.started_at)
+    assert (
+        nginx_hook("update", channel.stream_key, clientid="11", time="20", timestamp="20000").status_code
+        == 403
+    )
+
+
+@pytest.mark.django_db
+def test_play_is_only_for_platform_workers(nginx_hook, channel):
+    nginx_hook("publish", channel.stream_key, clientid="11")
+    assert nginx_hook("play", channel.stream_key, clientid="12", addr="127.0.0.1").status_code == 200
+    assert nginx_hook("play", channel.stream_key, clientid="13", addr="198.51.100.7").status_code == 403
+    assert StreamEvent.objects.filter(type="play_refused").count() == 1
+
+
+@pytest.mark.django_db
+def test_wrong_secret_is_403(nginx_hook, channel):
+    response = nginx_hook("publish", channel.stream_key, secret="nope")
+    assert response.status_code == 403
+    assert not Stream.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unconfigured_secret_refuses_everything(nginx_hook, channel, settings):
+    settings.MEDIA_HOOK_SECRET = ""
+    assert nginx_hook("publish", channel.stream_key, secret="").status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("data", [{}, {"call": "publish"}, {"call": "bogus", "clientid": "1"}])
+def test_malformed_callbacks_are_400(client, data):
+    from streams.tests.conftest import HOOK_SECRET
+
+    response = client.post(f"/hooks/nginx-rtmp/?secret={HOOK_SECRET}", data)
+    assert response.status_code == 400 and response.json()["code"] == "bad_hook"

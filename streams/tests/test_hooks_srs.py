@@ -1,0 +1,114 @@
+"""Contract tests: SRS's documented http_hooks payloads, replayed through /hooks/srs/."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from streams.models import Stream, StreamEvent
+from streams.tests.conftest import HOOK_SECRET
+
+PAYLOADS = json.loads((Path(__file__).parent / "srs_payloads.json").read_text())["hooks"]
+
+
+def srs(client, action, stream_name, secret=HOOK_SECRET, **overrides):
+    body = copy.deepcopy(PAYLOADS[action])
+    body.update(stream=stream_name, **overrides)
+    return client.post(f"/hooks/srs/?secret={secret}", data=json.dumps(body), content_type="application/json")
+
+
+def test_fixtures_carry_every_field_srs_sends():
+    common = {
+        "server_id",
+        "service_id",
+        "action",
+        "client_id",
+        "ip",
+        "vhost",
+        "app",
+        "tcUrl",
+        "stream",
+        "param",
+        "stream_url",
+        "stream_id",
+    }
+    for action, body in PAYLOADS.items():
+        assert common <= set(body), action
+        assert body["action"] == action and isinstance(body["client_id"], str)
+    assert "pageUrl" in PAYLOADS["on_play"]
+    assert {"cwd", "file"} <= set(PAYLOADS["on_dvr"])
+    assert {"duration", "cwd", "file", "url", "m3u8", "m3u8_url", "seq_no"} <= set(PAYLOADS["on_hls"])
+
+
+@pytest.mark.django_db
+def test_on_publish_with_a_valid_key_answers_0_and_goes_live(client, channel):
+    response = srs(client, "on_publish", channel.stream_key)
+    assert response.status_code == 200 and response.content == b"0"
+    stream = Stream.objects.get(channel=channel)
+    assert stream.status == "live"
+    assert stream.media_server == "srs"
+    assert stream.publisher_client_id == PAYLOADS["on_publish"]["client_id"]
+    assert stream.publisher_ip == PAYLOADS["on_publish"]["ip"]
+
+
+@pytest.mark.django_db
+def test_on_publish_with_a_wrong_key_is_refused_with_a_nonzero_code(client, channel):
+    response = srs(client, "on_publish", channel.stream_key[:-2] + "xx")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["code"] != 0 and body["reason"] == "Unknown or rotated stream key."
+    assert not Stream.objects.exists()
+    assert StreamEvent.objects.filter(type="publish_refused").count() == 1
+
+
+@pytest.mark.django_db
+def test_on_publish_to_another_app_is_refused(client, channel):
+    body = srs(client, "on_publish", channel.stream_key, app="other").json()
+    assert body["code"] != 0
+
+
+@pytest.mark.django_db
+def test_on_unpublish_ends_the_broadcast_and_answers_0(client, channel):
+    srs(client, "on_publish", channel.stream_key)
+    response = srs(client, "on_unpublish", channel.stream_key)
+    assert response.content == b"0"
+    stream = Stream.objects.get(channel=channel)
+    assert stream.status == "ended" and stream.end_reason == "publisher_left"
+
+
+@pytest.mark.django_db
+def test_on_play_allowed_for_platform_workers_only(client, channel):
+    srs(client, "on_publish", channel.stream_key)
+    assert srs(client, "on_play", channel.stream_key, ip="127.0.0.1").content == b"0"
+    refused = srs(client, "on_play", channel.stream_key, ip="203.0.113.9")
+    assert refused.json()["code"] != 0
+    assert StreamEvent.objects.filter(type="play_refused", details__ip="203.0.113.9").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["on_stop", "on_dvr", "on_hls"])
+def test_informational_hooks_answer_0(client, channel, action):
+    assert srs(client, action, channel.stream_key).content == b"0"
+
+
+@pytest.mark.django_db
+def test_without_the_secret_every_hook_is_403(client, channel):
+    for action in PAYLOADS:
+        response = srs(client, action, channel.stream_key, secret="wrong")
+        assert response.status_code == 403 and response.json()["code"] == "bad_secret"
+    response = client.post("/hooks/srs/", data="{}", content_type="application/json")
+    assert response.status_code == 403
+    assert not Stream.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"action": "on_publish"}', '"0"'])
+def test_malformed_bodies_are_400_not_500(client, body):
+    response = client.post(f"/hooks/srs/?secret={HOOK_SECRET}", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "bad_hook"
+
+
+@pytest.mark.django_db
+def test_hooks_only_accept_post(client):
+    assert client.get(f"/hooks/srs/?secret={HOOK_SECRET}").status_code == 405
