@@ -4,7 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 BIND ?= 127.0.0.1
-export PORT BIND
+# honcho gives every process its own PORT; the media server needs the web one.
+MEDIA_HOOK_BASE_URL ?= http://127.0.0.1:$(PORT)
+export PORT BIND MEDIA_HOOK_BASE_URL
 
 .PHONY: run test lint migrations-check vendor setup-run setup-test clean
 

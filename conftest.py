@@ -1,7 +1,6 @@
 """The cast: alice streams, bob moderates, carol is a stranger. Factories for the rest."""
 
 import shutil
-import urllib.request
 
 import pytest
 from django.core.cache import cache
@@ -9,7 +8,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import FollowFactory, UserFactory
-from socialflow.tests.processes import BIN, free_port, running
+from socialflow.tests.processes import daphne_server
 
 
 @pytest.fixture(autouse=True)
@@ -89,21 +88,10 @@ def followers_of():
     return make
 
 
-def _answers(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def daphne(transactional_db, tmp_path):
     """A real Daphne serving the ASGI app on a free port, on this session's test database."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "socialflow.asgi:application"]
-    with running(args, ready=lambda: _answers(f"{base}/healthz/"), log_path=tmp_path / "daphne.log"):
+    with daphne_server(tmp_path) as base:
         yield base
 
 

@@ -24,6 +24,8 @@ apt_install() {
 
 step_apt_run() {
   command -v redis-server >/dev/null || apt_install redis-server
+  # The local media server (nginx + RTMP module) and the transcoder.
+  apt_install nginx libnginx-mod-rtmp ffmpeg
   $PYTHON -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 }
 
@@ -89,7 +91,10 @@ step_postgres() {
 }
 
 step_envfile() {
-  [ -f .env ] && return 0
+  if [ -f .env ]; then
+    grep -q '^MEDIA_HOOK_SECRET=' .env || echo "MEDIA_HOOK_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env
+    return 0
+  fi
   log "writing .env (local development settings; edit freely, never commit)"
   local secret
   secret=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(50))')
@@ -97,6 +102,7 @@ step_envfile() {
 # Local development settings written by \`make run\`. See README.md for every variable.
 DEBUG=true
 SECRET_KEY=$secret
+MEDIA_HOOK_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')
 ENV
 }
 

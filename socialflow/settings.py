@@ -200,6 +200,8 @@ if MEDIA_SERVER not in ("nginx-rtmp", "srs"):
 MEDIA_SERVER_API_URL = env.str("MEDIA_SERVER_API_URL", default="http://127.0.0.1:8089")
 # Shared secret the media server puts in its hook URLs (/hooks/<dialect>/?secret=...).
 MEDIA_HOOK_SECRET = env.str("MEDIA_HOOK_SECRET", default="")
+# Where the local media server sends its hooks (this web process).
+MEDIA_HOOK_BASE_URL = env.str("MEDIA_HOOK_BASE_URL", default="http://127.0.0.1:8000")
 RTMP_PORT = env.int("RTMP_PORT", default=1935)
 # What streamers paste into OBS, and where the platform's transcoder pulls from.
 RTMP_PUBLIC_URL = env.str("RTMP_PUBLIC_URL", default=f"rtmp://127.0.0.1:{RTMP_PORT}/live")

@@ -11,6 +11,7 @@ os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:63
 os.environ.pop("CHANNEL_LAYER_URL", None)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
+os.environ.setdefault("MEDIA_HOOK_SECRET", "test-hook-secret")
 os.environ.setdefault("ENV_FILE", "/nonexistent")  # a developer's .env must not leak into tests
 
 from socialflow.settings import *  # noqa: F403

@@ -113,9 +113,13 @@ def nginx_rtmp_hook(request: HttpRequest) -> HttpResponse:
     if call == "publish_done":
         services.broadcast_unpublish(dialect=NGINX, key=name, client_id=client_id)
         return _nginx_allow()
-    if call == "update":
+    # The heartbeat (on_update) comes as update_publish / update_play; a non-2xx drops it.
+    if call == "update_publish":
         alive = services.broadcast_heartbeat(dialect=NGINX, key=name, client_id=client_id)
         return _nginx_allow() if alive else _nginx_refuse("No live broadcast for this connection.")
+    if call == "update_play":
+        alive = services.broadcast_is_live(key=name)
+        return _nginx_allow() if alive else _nginx_refuse("The broadcast has ended.")
     if call == "play":
         result = services.raw_feed_play_authorize(key=name, ip=ip, client_id=client_id)
         return _nginx_allow() if result.allowed else _nginx_refuse(result.reason)

@@ -53,9 +53,12 @@ def render_nginx_rtmp_conf(
     if update_interval < 1:
         raise ValueError("update_interval must be at least 1 second")
     host = rtmp_host if ":" not in rtmp_host or rtmp_host.startswith("[") else f"[{rtmp_host}]"
-    _q(host, "rtmp_host")
+    _q(host, "rtmp_host")  # validation only: `listen` takes it bare
     url = _q(hook_url, "hook_url")
-    p = lambda *parts: _q(str(prefix.joinpath(*parts)), "prefix")  # noqa: E731
+
+    def p(*parts: str) -> str:
+        return _q(str(prefix.joinpath(*parts)), "prefix")
+
     hooks = "\n".join(f"            {h:<16}{url};" for h in _HOOKS)
     temps = "\n".join(f"    {d}_temp_path{' ' * (12 - len(d))}{p('temp', d)};" for d in TEMP_DIRS)
     return f"""\
@@ -68,7 +71,8 @@ daemon off;
 # request, and without rtmp_auto_push a second worker would not share streams.
 worker_processes 1;
 pid {p("nginx.pid")};
-error_log {p("logs", "error.log")} info;
+# warn, not info: at info nginx-rtmp logs stream names, and a stream name is a secret key.
+error_log {p("logs", "error.log")} warn;
 
 events {{}}
 

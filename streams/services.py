@@ -35,7 +35,8 @@ Severity = StreamEvent.Severity
 MAX_TAGS = 10
 TAG_RE = re.compile(r"^[\w-]{1,25}$")
 # Remember a publisher that has gone for this long, so a late publish hook cannot revive it.
-GONE_TTL_SECONDS = 3600
+# Short: nginx-rtmp numbers connections from 1 again after a restart.
+GONE_TTL_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -351,19 +352,25 @@ def broadcast_unpublish(*, dialect: str, key: str, client_id: str) -> Stream | N
 
 
 def broadcast_heartbeat(*, dialect: str, key: str, client_id: str) -> bool:
-    """A periodic sign of life from a connection on `key`. False means: drop it.
+    """The publisher is still there; keeps its broadcast from being reaped.
 
-    The publisher's beat keeps its broadcast from being reaped; a player's beat (the
-    platform's transcoder) is fine while the channel is live.
+    False (no live broadcast for this connection: ended by its owner, a moderator or a
+    key rotation) tells the media server to drop the publisher.
     """
     parsed = parse_stream_key(key)
     if parsed is None:
         return False
-    live = Stream.objects.live().filter(channel_id=parsed[0])
-    updated = live.filter(media_server=dialect, publisher_client_id=client_id).update(
-        last_seen_at=timezone.now()
+    updated = (
+        Stream.objects.live()
+        .filter(channel_id=parsed[0], media_server=dialect, publisher_client_id=client_id)
+        .update(last_seen_at=timezone.now())
     )
-    return bool(updated) or live.exists()
+    return bool(updated)
+
+
+def broadcast_is_live(*, key: str) -> bool:
+    parsed = parse_stream_key(key)
+    return parsed is not None and Stream.objects.live().filter(channel_id=parsed[0]).exists()
 
 
 def _allowed_pull(ip: str | None) -> bool:

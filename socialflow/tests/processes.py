@@ -99,3 +99,76 @@ def wait_for_other_db_sessions_to_end(timeout: float = 5.0) -> None:
             if cursor.fetchone()[0] == 0:
                 return
         time.sleep(0.05)
+
+
+def http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def daphne_server(log_dir: Path, **env: str) -> Iterator[str]:
+    """A real Daphne serving the ASGI app on a free port; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "socialflow.asgi:application"]
+    with running(
+        args,
+        ready=lambda: http_ok(f"{base}/healthz/"),
+        log_path=log_dir / "daphne.log",
+        env=process_env(**env),
+    ):
+        yield base
+
+
+@contextmanager
+def celery_worker(log_dir: Path, queues: str = "default,analytics", **env: str) -> Iterator[subprocess.Popen]:
+    log = log_dir / f"worker-{queues.replace(',', '-')}.log"
+    args = [str(BIN / "celery"), "-A", "socialflow", "worker", "-Q", queues, "--pool", "solo", "-l", "info"]
+    ready = lambda: log.exists() and b"ready." in log.read_bytes()  # noqa: E731
+    with running(args, ready=ready, log_path=log, env=process_env(**env)) as proc:
+        yield proc
+
+
+@contextmanager
+def nginx_rtmp(prefix: Path, *, web_url: str, secret: str, update_interval: int = 10) -> Iterator[dict]:
+    """The local media server, hooks pointing at `web_url`; yields its ports."""
+    import shutil
+    from urllib.parse import urlencode
+
+    from streams.media_server_config import write_nginx_rtmp_conf
+
+    rtmp_port, control_port = free_port(), free_port()
+    conf = write_nginx_rtmp_conf(
+        prefix=prefix,
+        rtmp_host="127.0.0.1",
+        rtmp_port=rtmp_port,
+        control_port=control_port,
+        hook_url=f"{web_url}/hooks/nginx-rtmp/?{urlencode({'secret': secret})}",
+        update_interval=update_interval,
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    with running(
+        [nginx, "-p", str(prefix), "-c", str(conf)],
+        ready=lambda: port_open(rtmp_port) and port_open(control_port),
+        log_path=prefix / "stdout.log",
+        env={**os.environ},
+    ):
+        yield {
+            "rtmp_port": rtmp_port,
+            "control_port": control_port,
+            "rtmp_url": f"rtmp://127.0.0.1:{rtmp_port}/live",
+            "api_url": f"http://127.0.0.1:{control_port}",
+            "error_log": prefix / "logs" / "error.log",
+        }

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Follow
 from accounts.tasks import sessions_clear_expired_task
 from accounts.tests.factories import PASSWORD, UserFactory
-from socialflow.tests.processes import BIN, running
+from socialflow.tests.processes import celery_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -69,20 +69,7 @@ def test_celery_worker_runs_tasks_against_the_database(tmp_path):
     fresh = SessionStore()
     fresh.create()
 
-    args = [
-        str(BIN / "celery"),
-        "-A",
-        "socialflow",
-        "worker",
-        "-Q",
-        "default,analytics",
-        "--pool",
-        "solo",
-        "-l",
-        "info",
-    ]
-    log = tmp_path / "worker.log"
-    with running(args, ready=lambda: b"ready." in log.read_bytes() if log.exists() else False, log_path=log):
+    with celery_worker(tmp_path):
         result = sessions_clear_expired_task.delay()
         assert result.get(timeout=30) == 1
     assert list(Session.objects.values_list("session_key", flat=True)) == [fresh.session_key]

@@ -32,22 +32,16 @@ def test_update_keeps_the_publisher_and_drops_it_once_ended(nginx_hook, channel)
     nginx_hook("publish", channel.stream_key, clientid="11")
     stream = Stream.objects.get(channel=channel)
     before = stream.last_seen_at
-    assert (
-        nginx_hook("update", channel.stream_key, clientid="11", time="10", timestamp="10000").status_code
-        == 200
-    )
+    beat = {"time": "10", "timestamp": "9856"}
+    assert nginx_hook("update_publish", channel.stream_key, clientid="11", **beat).status_code == 200
     stream.refresh_from_db()
     assert stream.last_seen_at > before
-    # a player (the transcoder) of a live channel is fine too
-    assert (
-        nginx_hook("update", channel.stream_key, clientid="12", time="10", timestamp="10000").status_code
-        == 200
-    )
+    # a player (the transcoder) of a live channel is fine too; a stranger's publisher beat is not
+    assert nginx_hook("update_play", channel.stream_key, clientid="12", **beat).status_code == 200
+    assert nginx_hook("update_publish", channel.stream_key, clientid="99", **beat).status_code == 403
     Stream.objects.filter(pk=stream.pk).update(status="ended", ended_at=stream.started_at)
-    assert (
-        nginx_hook("update", channel.stream_key, clientid="11", time="20", timestamp="20000").status_code
-        == 403
-    )
+    assert nginx_hook("update_publish", channel.stream_key, clientid="11", **beat).status_code == 403
+    assert nginx_hook("update_play", channel.stream_key, clientid="12", **beat).status_code == 403
 
 
 @pytest.mark.django_db

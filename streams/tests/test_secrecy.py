@@ -57,7 +57,7 @@ def test_key_is_in_no_log_line(caplog, channel, nginx_hook, bob, django_capture_
     caplog.set_level(logging.DEBUG)
     with django_capture_on_commit_callbacks(execute=True):
         nginx_hook("publish", channel.stream_key, clientid="3")
-        nginx_hook("update", channel.stream_key, clientid="3")
+        nginx_hook("update_publish", channel.stream_key, clientid="3")
         nginx_hook("publish", channel.stream_key, clientid="4")  # refused: already live
         nginx_hook("play", channel.stream_key, clientid="5", addr="203.0.113.1")  # refused pull
         nginx_hook("publish_done", channel.stream_key, clientid="3")

@@ -1,0 +1,173 @@
+"""Going live for real: nginx-rtmp, Daphne, a Celery worker and an FFmpeg test pattern.
+
+OBS is played by `ffmpeg -re -f lavfi -i testsrc2 ... -f flv rtmp://.../live/<key>`.
+"""
+
+import signal
+import subprocess
+import time
+
+import pytest
+from django.conf import settings
+
+from accounts.tests.factories import FollowFactory, UserFactory
+from socialflow.tests.processes import celery_worker, daphne_server, nginx_rtmp
+from streams import services
+from streams.models import Stream, StreamEvent
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+FFMPEG_PUBLISH = [
+    "ffmpeg",
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-re",
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=640x360:rate=30",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:sample_rate=48000",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-tune",
+    "zerolatency",
+    "-g",
+    "60",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "64k",
+    "-t",
+    "60",
+    "-f",
+    "flv",
+]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """Web + worker + media server, wired as `make run` wires them."""
+    env = {"GO_LIVE_MIN_FOLLOWERS": "2", "MEDIA_SERVER": "nginx-rtmp"}
+    # A 2 s heartbeat so a short test sees several; the worker must reach this nginx's
+    # control port, known only once nginx runs.
+    with (
+        daphne_server(tmp_path, **env) as web,
+        nginx_rtmp(
+            tmp_path / "nginx", web_url=web, secret=settings.MEDIA_HOOK_SECRET, update_interval=2
+        ) as media,
+        celery_worker(tmp_path, MEDIA_SERVER_API_URL=media["api_url"], **env),
+    ):
+        yield {"web": web, **media}
+
+
+def eligible_streamer(username):
+    user = UserFactory(username=username)
+    for _ in range(2):
+        FollowFactory(followee=user)
+    return user, services.channel_get_or_create(user=user)
+
+
+def publish(url):
+    return subprocess.Popen([*FFMPEG_PUBLISH, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_valid_key_goes_live_and_stopping_ffmpeg_ends_it(stack, client, api):
+    user, channel = eligible_streamer("alice")
+    started = time.monotonic()
+    ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
+    try:
+        stream = wait_for(lambda: Stream.objects.live().filter(channel=channel).first(), what="live")
+        print(f"live {time.monotonic() - started:.2f}s after the publish began")
+        assert api.get(f"/api/v1/streams/{stream.pk}/").json()["status"] == "live"
+        assert api.get("/api/v1/users/alice/").json()["is_live"] is True
+        client.force_login(user)
+        assert "● LIVE" in client.get("/dashboard/status/").content.decode()
+        first_seen = stream.last_seen_at
+        time.sleep(5)  # two heartbeats: the publisher is kept, and its broadcast marked alive
+        assert ffmpeg.poll() is None
+        stream.refresh_from_db()
+        assert stream.status == "live" and stream.last_seen_at > first_seen
+    finally:
+        stop(ffmpeg)
+    wait_for(lambda: Stream.objects.filter(pk=stream.pk, status="ended").exists(), what="ended")
+    stream.refresh_from_db()
+    assert stream.end_reason == "publisher_left"
+    assert "The streamer stopped streaming" in client.get("/dashboard/status/").content.decode()
+
+
+def test_wrong_key_is_refused_at_connect(stack):
+    _, channel = eligible_streamer("alice")
+    ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key[:-4]}zzzz")
+    try:
+        assert ffmpeg.wait(20) != 0
+    finally:
+        stop(ffmpeg)
+    assert not Stream.objects.exists()
+    event = StreamEvent.objects.get(type="publish_refused")
+    assert event.details["reason"] == "Unknown or rotated stream key."
+
+
+def test_ineligible_streamer_is_refused_at_connect(stack):
+    user = UserFactory(username="carol")  # no followers
+    channel = services.channel_get_or_create(user=user)
+    ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
+    try:
+        assert ffmpeg.wait(20) != 0
+    finally:
+        stop(ffmpeg)
+    assert not Stream.objects.live().exists()
+    assert StreamEvent.objects.get(type="publish_refused", channel=channel).details["reason"] == (
+        "You need 2 followers to go live; you have 0."
+    )
+
+
+def test_rotating_the_key_drops_the_live_publisher(stack):
+    user, channel = eligible_streamer("alice")
+    ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
+    try:
+        wait_for(lambda: Stream.objects.live().filter(channel=channel).exists(), what="live")
+        services.channel_rotate_key(channel=channel, by=user)  # the worker drops the publisher
+        wait_for(lambda: ffmpeg.poll() is not None, timeout=20, what="ffmpeg to be dropped")
+    finally:
+        stop(ffmpeg)
+    stream = Stream.objects.get(channel=channel)
+    assert (stream.status, stream.end_reason) == ("ended", "key_rotated")
+
+
+def test_stream_key_stays_out_of_the_media_server_log(stack):
+    _, channel = eligible_streamer("alice")
+    ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
+    try:
+        wait_for(lambda: Stream.objects.live().filter(channel=channel).exists(), what="live")
+    finally:
+        stop(ffmpeg)
+    wait_for(lambda: not Stream.objects.live().exists(), what="ended")
+    log = stack["error_log"].read_text() if stack["error_log"].exists() else ""
+    assert channel.key_secret not in log
