@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Case, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -170,21 +171,47 @@ def stream_create(
     """Prepare a broadcast; OBS connecting activates it (or the API's start)."""
     _require_eligible(owner)
     _check_schedule(scheduled_for)
-    channel = channel_get_or_create(user=owner)
-    stream = Stream.objects.create(
+    stream = _stream_from_defaults(
+        channel_get_or_create(user=owner),
+        title=title,
+        description=description,
+        category=category,
+        tags=_clean_tags(tags),
+        visibility=visibility,
+        scheduled_for=scheduled_for,
+        record=record,
+        dvr_enabled=dvr_enabled,
+    )
+    stream.save(force_insert=True)
+    return stream
+
+
+def _stream_from_defaults(
+    channel: Channel,
+    *,
+    title: str = "",
+    description: str = "",
+    category: Category | None = None,
+    tags: list[str] | None = None,
+    visibility: str | None = None,
+    scheduled_for: datetime | None = None,
+    record: bool | None = None,
+    dvr_enabled: bool | None = None,
+) -> Stream:
+    """An unsaved broadcast for `channel`; what is not given comes from its defaults."""
+    return Stream(
         channel=channel,
-        owner=owner,
+        owner=channel.user,
         title=title.strip() or channel.title_or_default,
         description=description.strip(),
         category=category if category is not None else channel.default_category,
-        tags=_clean_tags(tags),
+        tags=tags or [],
         visibility=visibility or channel.default_visibility,
         status=Status.SCHEDULED if scheduled_for else Status.IDLE,
         scheduled_for=scheduled_for,
         record=channel.record_by_default if record is None else record,
         dvr_enabled=channel.dvr_by_default if dvr_enabled is None else dvr_enabled,
     )
-    return stream
 
 
 def stream_update(*, stream: Stream, **changes) -> Stream:
@@ -296,7 +323,7 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
                     ip=ip,
                     client_id=client_id,
                 )
-            stream = _prepared_stream(channel) or stream_create(owner=owner)
+            stream = _prepared_stream(channel) or _stream_from_defaults(channel)
             now = timezone.now()
             stream.status = Status.LIVE
             stream.started_at = now
@@ -322,10 +349,9 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
 
 
 def _prepared_stream(channel: Channel) -> Stream | None:
-    idle = channel.streams.filter(status=Status.IDLE).order_by("-updated_at").first()
-    if idle is not None:
-        return idle
-    return channel.streams.filter(status=Status.SCHEDULED).order_by("scheduled_for").first()
+    """The broadcast OBS goes live into: the newest ready one, else the next scheduled one."""
+    ready_first = Case(When(status=Status.IDLE, then=0), default=1)
+    return channel.streams.prepared().order_by(ready_first, "-updated_at", "scheduled_for").first()
 
 
 def broadcast_unpublish(*, dialect: str, key: str, client_id: str) -> Stream | None:

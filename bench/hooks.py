@@ -1,0 +1,202 @@
+#!/usr/bin/env python
+"""on_publish latency: 1,000 real go-live hooks against a real Daphne on PostgreSQL.
+
+Starts Daphne with production-like settings (DEBUG off) on a throwaway PostgreSQL database,
+creates an eligible streamer, then for each round posts nginx-rtmp's `publish` callback
+(timed: key check, eligibility, the go-live transaction, events, the status broadcast to
+Redis, the notification task to the broker) followed by `publish_done` (not timed). Every
+call opens a new connection, as nginx-rtmp does. Prints p50/p95/p99.
+
+    .venv/bin/python bench/hooks.py [--calls 1000] [--dialect nginx-rtmp|srs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+DB_NAME = "socialflow_bench"
+DB_URL = f"postgres://socialflow:socialflow@127.0.0.1:5432/{DB_NAME}"
+REDIS = "redis://127.0.0.1:6379/10"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env(secret: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "socialflow.settings",
+        "ENV_FILE": "/nonexistent",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": DB_URL,
+        "REDIS_URL": REDIS,
+        "CACHE_URL": REDIS,
+        "CELERY_BROKER_URL": REDIS,
+        "CELERY_RESULT_BACKEND": REDIS,
+        "MEDIA_HOOK_SECRET": secret,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare_database(env: dict[str, str]) -> str:
+    """Fresh database, migrated, with one exempt streamer; returns the stream key."""
+    admin = ["psql", "-h", "127.0.0.1", "-U", "socialflow", "-d", "postgres", "-q", "-c"]
+    subprocess.run(
+        [*admin, f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True, env={**env, "PGPASSWORD": "socialflow"}
+    )
+    subprocess.run(
+        [*admin, f"CREATE DATABASE {DB_NAME}"], check=True, env={**env, "PGPASSWORD": "socialflow"}
+    )
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
+    script = (
+        "from accounts.models import User; from streams.services import channel_get_or_create;"
+        "u = User.objects.create_user("
+        "'benchstreamer', 'b@example.com', 'x-bench-pass-1', go_live_exempt=True);"
+        "print(channel_get_or_create(user=u).stream_key)"
+    )
+    out = subprocess.run(
+        [python, "manage.py", "shell", "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def post(port: int, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": content_type})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def hook_bodies(dialect: str, key: str, client_id: str) -> tuple[str, bytes, bytes, str]:
+    if dialect == "srs":
+        base = {
+            "server_id": "vid-bench",
+            "service_id": "bench",
+            "client_id": client_id,
+            "ip": "127.0.0.1",
+            "vhost": "__defaultVhost__",
+            "app": "live",
+            "tcUrl": "rtmp://127.0.0.1:1935/live",
+            "stream": key,
+            "param": "",
+            "stream_url": f"/live/{key}",
+            "stream_id": "vid-bench",
+        }
+        publish = json.dumps({**base, "action": "on_publish"}).encode()
+        done = json.dumps({**base, "action": "on_unpublish"}).encode()
+        return "/hooks/srs/", publish, done, "application/json"
+    base = {
+        "app": "live",
+        "flashver": "FMLE/3.0",
+        "swfurl": "",
+        "tcurl": "rtmp://127.0.0.1:1935/live",
+        "pageurl": "",
+        "addr": "127.0.0.1",
+        "clientid": client_id,
+        "name": key,
+    }
+    publish = urlencode({**base, "call": "publish", "type": "live"}).encode()
+    done = urlencode({**base, "call": "publish_done"}).encode()
+    return "/hooks/nginx-rtmp/", publish, done, "application/x-www-form-urlencoded"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--dialect", choices=["nginx-rtmp", "srs"], default="nginx-rtmp")
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+
+    secret = secrets.token_urlsafe(24)
+    env = bench_env(secret)
+    key = prepare_database(env)
+    port = free_port()
+    daphne = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "socialflow.asgi:application",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        path_base, *_ = hook_bodies(args.dialect, key, "0")
+        path = f"{path_base}?{urlencode({'secret': secret})}"
+        latencies: list[float] = []
+        allowed = 0
+        for i in range(args.warmup + args.calls):
+            _, publish, done, ctype = hook_bodies(args.dialect, key, str(1000 + i))
+            started = time.perf_counter()
+            status, body = post(port, path, publish, ctype)
+            elapsed = (time.perf_counter() - started) * 1000
+            ok = status == 200 and (args.dialect != "srs" or body == b"0")
+            post(port, path, done, ctype)
+            if i >= args.warmup:
+                latencies.append(elapsed)
+                allowed += ok
+        print(
+            f"on_publish ({args.dialect}) over {len(latencies)} calls "
+            "(each a full go-live on a new connection):"
+        )
+        print(f"  allowed {allowed}/{len(latencies)}")
+        print(
+            f"  p50 {percentile(latencies, 50):.1f} ms   p95 {percentile(latencies, 95):.1f} ms   "
+            f"p99 {percentile(latencies, 99):.1f} ms   max {max(latencies):.1f} ms   "
+            f"mean {statistics.fmean(latencies):.1f} ms"
+        )
+        print("  target: p99 <= 50 ms")
+    finally:
+        daphne.send_signal(signal.SIGTERM)
+        daphne.wait(10)
+        import redis
+
+        redis.Redis.from_url(REDIS).flushdb()
+
+
+if __name__ == "__main__":
+    main()
