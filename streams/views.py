@@ -15,7 +15,10 @@ def home(request):
     return render(
         request,
         "streams/home.html",
-        {"popular": account_selectors.users_popular(viewer=request.user)},
+        {
+            "live": selectors.streams_live()[:24],
+            "popular": account_selectors.users_popular(viewer=request.user),
+        },
     )
 
 

@@ -90,3 +90,16 @@ def test_cannot_end_someone_elses_stream(client, channel, nginx_hook, carol):
     response = client.post(f"/dashboard/stream/{Stream.objects.get().pk}/end/")
     assert response.status_code == 403
     assert Stream.objects.get().status == "live"
+
+
+@pytest.mark.django_db
+def test_home_lists_public_live_broadcasts_only(client, channel, nginx_hook, django_assert_max_num_queries):
+    from streams import services
+
+    services.channel_update_defaults(channel=channel, default_title="Public jam")
+    nginx_hook("publish", channel.stream_key, clientid="1")
+    with django_assert_max_num_queries(3):
+        page = client.get("/").content.decode()
+    assert "Public jam" in page and "● LIVE" in page
+    Stream.objects.update(visibility="followers")
+    assert "Public jam" not in client.get("/").content.decode()
