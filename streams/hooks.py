@@ -9,6 +9,7 @@ and enqueue; they never wait on FFmpeg.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 
@@ -34,7 +35,26 @@ def _secret_ok(request: HttpRequest) -> bool:
 
 
 def _forbidden() -> HttpResponse:
-    return json_error(403, "Missing or wrong hook secret.", "bad_secret")
+    return json_error(403, "Missing or wrong hook secret.", "bad_hook_secret")
+
+
+class BadHook(ValueError):
+    pass
+
+
+def _text(value, *, max_length: int, required: bool = True) -> str:
+    """A hook field as text, refusing what the database could not store."""
+    text = "" if value is None else str(value)
+    if (required and not text) or len(text) > max_length or "\x00" in text:
+        raise BadHook
+    return text
+
+
+def _ip(value) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(value).split("%")[0])) if value else None
+    except ValueError:
+        return None  # the address is informational; a malformed one is dropped, not fatal
 
 
 # --- SRS ---------------------------------------------------------------------------
@@ -58,12 +78,12 @@ def srs_hook(request: HttpRequest) -> HttpResponse:
         data = json.loads(request.body)
         if not isinstance(data, dict):
             raise TypeError
-        action = str(data["action"])
-        client_id = str(data["client_id"])
-    except (ValueError, KeyError, TypeError):
+        action = _text(data.get("action"), max_length=40)
+        client_id = _text(data.get("client_id"), max_length=64)
+        name = _text(data.get("stream"), max_length=200, required=False)
+    except (ValueError, TypeError):
         return json_error(400, "Expected an SRS http_hooks JSON body with action and client_id.", "bad_hook")
-    name = str(data.get("stream", ""))
-    ip = data.get("ip") or None
+    ip = _ip(data.get("ip"))
 
     if action in ("on_publish", "on_play") and data.get("app") != APP:
         return _srs_refuse(f"Unknown application '{str(data.get('app'))[:40]}'; publish to /{APP}/.")
@@ -98,12 +118,13 @@ def _nginx_refuse(reason: str) -> HttpResponse:
 def nginx_rtmp_hook(request: HttpRequest) -> HttpResponse:
     if not _secret_ok(request):
         return _forbidden()
-    call = request.POST.get("call", "")
-    name = request.POST.get("name", "")
-    client_id = request.POST.get("clientid", "")
-    ip = request.POST.get("addr") or None
-    if not call or not client_id:
+    try:
+        call = _text(request.POST.get("call"), max_length=40)
+        client_id = _text(request.POST.get("clientid"), max_length=64)
+        name = _text(request.POST.get("name"), max_length=200, required=False)
+    except BadHook:
         return json_error(400, "Expected an nginx-rtmp callback with call and clientid.", "bad_hook")
+    ip = _ip(request.POST.get("addr"))
 
     if call in ("publish", "play") and request.POST.get("app") != APP:
         return _nginx_refuse(f"Unknown application; publish to /{APP}/.")

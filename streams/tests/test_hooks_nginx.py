@@ -72,3 +72,10 @@ def test_malformed_callbacks_are_400(client, data):
 
     response = client.post(f"/hooks/nginx-rtmp/?secret={HOOK_SECRET}", data)
     assert response.status_code == 400 and response.json()["code"] == "bad_hook"
+
+
+@pytest.mark.django_db
+def test_nul_bytes_in_callbacks_are_400(nginx_hook, channel):
+    assert nginx_hook("publish", channel.stream_key, clientid="a\x00").status_code == 400
+    assert nginx_hook("publish", channel.stream_key + "\x00", clientid="1").status_code == 400
+    assert nginx_hook("publish", channel.stream_key, clientid="1", addr="999.1.1.1").status_code == 200

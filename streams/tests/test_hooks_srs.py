@@ -12,9 +12,9 @@ from streams.tests.conftest import HOOK_SECRET
 PAYLOADS = json.loads((Path(__file__).parent / "srs_payloads.json").read_text())["hooks"]
 
 
-def srs(client, action, stream_name, secret=HOOK_SECRET, **overrides):
+def srs(client, action, stream=None, secret=HOOK_SECRET, **overrides):
     body = copy.deepcopy(PAYLOADS[action])
-    body.update(stream=stream_name, **overrides)
+    body.update(stream=stream, **overrides)
     return client.post(f"/hooks/srs/?secret={secret}", data=json.dumps(body), content_type="application/json")
 
 
@@ -96,7 +96,7 @@ def test_informational_hooks_answer_0(client, channel, action):
 def test_without_the_secret_every_hook_is_403(client, channel):
     for action in PAYLOADS:
         response = srs(client, action, channel.stream_key, secret="wrong")
-        assert response.status_code == 403 and response.json()["code"] == "bad_secret"
+        assert response.status_code == 403 and response.json()["code"] == "bad_hook_secret"
     response = client.post("/hooks/srs/", data="{}", content_type="application/json")
     assert response.status_code == 403
     assert not Stream.objects.exists()
@@ -112,3 +112,19 @@ def test_malformed_bodies_are_400_not_500(client, body):
 @pytest.mark.django_db
 def test_hooks_only_accept_post(client):
     assert client.get(f"/hooks/srs/?secret={HOOK_SECRET}").status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "overrides",
+    [{"client_id": "a\x00b"}, {"stream": "live_1_\x00"}, {"client_id": "x" * 65}, {"client_id": None}],
+)
+def test_hostile_fields_are_400_not_500(client, channel, overrides):
+    overrides.setdefault("stream", channel.stream_key)
+    assert srs(client, "on_publish", **overrides).status_code == 400
+
+
+@pytest.mark.django_db
+def test_malformed_ip_is_dropped_not_fatal(client, channel):
+    assert srs(client, "on_publish", channel.stream_key, ip="not-an-ip").content == b"0"
+    assert Stream.objects.get().publisher_ip is None
