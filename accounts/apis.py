@@ -36,7 +36,7 @@ class ProfileOutputSerializer(UserSummarySerializer):
     def get_is_live(self, user) -> bool:
         from streams.selectors import user_live_stream
 
-        return user_live_stream(user=user) is not None
+        return user_live_stream(user=user, viewer=self.context["request"].user) is not None
 
 
 class RegisterApi(APIView):

@@ -18,7 +18,11 @@ def profile(request, username):
     from streams.selectors import user_live_stream
 
     user = selectors.user_get_profile(username=username, viewer=request.user)
-    return render(request, "accounts/profile.html", {"profile": user, "live": user_live_stream(user=user)})
+    return render(
+        request,
+        "accounts/profile.html",
+        {"profile": user, "live": user_live_stream(user=user, viewer=request.user)},
+    )
 
 
 def _follow_list(request, username, *, side, title):

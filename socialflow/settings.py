@@ -219,6 +219,8 @@ for _net in env.list("MEDIA_PULL_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128
 MEDIA_HEARTBEAT_INTERVAL = env.int("MEDIA_HEARTBEAT_INTERVAL", default=10)
 MEDIA_HEARTBEAT_TIMEOUT = env.int("MEDIA_HEARTBEAT_TIMEOUT", default=35)
 MEDIA_SERVER_TIMEOUT = env.float("MEDIA_SERVER_TIMEOUT", default=3.0)
+# Followers hear about a channel going live at most once in this many seconds (OBS reconnects).
+STREAM_NOTIFY_COOLDOWN = env.int("STREAM_NOTIFY_COOLDOWN", default=900)
 
 # --- API ---------------------------------------------------------------------
 

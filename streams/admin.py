@@ -66,6 +66,11 @@ class StreamAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # broadcasts are created by streamers
 
+    def save_model(self, request, obj, form, change):
+        # Only what the form changed: a full save would write back a stale status.
+        if form.changed_data:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+
     @admin.action(description="End broadcast (drops the publisher)", permissions=["change"])
     def end_broadcast(self, request, queryset):
         ended = 0

@@ -141,7 +141,7 @@ class StreamDetailApi(APIView):
         stream = selectors.stream_get_for_owner(stream_id=stream_id, user=request.user)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.stream_update(stream=stream, **data.validated_data)
+        stream = services.stream_update(stream=stream, **data.validated_data)
         return _stream_response(request, stream)
 
     @extend_schema(responses={204: None})

@@ -142,5 +142,7 @@ def write_nginx_rtmp_conf(
     for d in ("logs", *(f"temp/{t}" for t in TEMP_DIRS)):
         (prefix / d).mkdir(parents=True, exist_ok=True)
     path = prefix / "nginx.conf"
+    path.touch(mode=0o600)  # it holds the hook secret
+    path.chmod(0o600)
     path.write_text(text)
     return path

@@ -1,13 +1,17 @@
-"""Talking to the media server: drop a publisher, list who is publishing.
+"""Talking to the media server: who is publishing, and dropping a publisher.
 
 nginx-rtmp (local, `make run`) through its loopback control and stat endpoints; SRS
-(docker-compose) through its HTTP API. `MEDIA_SERVER` picks the default.
+(docker-compose) through its HTTP API. Publishers are identified by (channel id, client
+id): client ids alone repeat (nginx numbers connections from 1 again after a restart), and
+the channel id comes from the public part of the stream name (`live_<channel>_<secret>`),
+so the secret never has to travel in a task message.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,6 +20,9 @@ import xml.etree.ElementTree as ET
 from django.conf import settings
 
 log = logging.getLogger(__name__)
+
+Publisher = tuple[int, str]  # (channel id, client id)
+_NAME = re.compile(r"^live_([0-9]{1,18})_")
 
 
 class MediaServerError(Exception):
@@ -31,55 +38,92 @@ def _request(url: str, method: str = "GET") -> bytes:
         raise MediaServerError(f"{method} {urllib.parse.urlsplit(url).path}: {exc}") from exc
 
 
+def _channel_of(name: str) -> int | None:
+    match = _NAME.match(name or "")
+    return int(match.group(1)) if match else None
+
+
 class NginxRtmp:
     name = "nginx-rtmp"
+    # nginx-rtmp calls on_update for every publisher: a silent one is gone.
+    sends_heartbeats = True
 
     def __init__(self, api_url: str):
         self.api_url = api_url.rstrip("/")
 
-    def drop_publisher(self, *, client_id: str) -> bool:
-        query = urllib.parse.urlencode({"app": "live", "clientid": client_id})
-        body = _request(f"{self.api_url}/control/drop/publisher?{query}")
-        dropped = body.strip() not in (b"", b"0")
-        log.info("nginx-rtmp drop publisher %s: %s", client_id, "dropped" if dropped else "not connected")
-        return dropped
-
-    def publishing_client_ids(self) -> set[str] | None:
+    def _publishing(self) -> dict[Publisher, str]:
+        """{(channel id, client id): stream name} of every publishing client."""
         try:
             root = ET.fromstring(_request(f"{self.api_url}/stat"))
-        except (MediaServerError, ET.ParseError) as exc:
+        except ET.ParseError as exc:
+            raise MediaServerError(f"unreadable /stat: {exc}") from exc
+        found = {}
+        for stream in root.iter("stream"):
+            name = stream.findtext("name", "")
+            channel_id = _channel_of(name)
+            for client in stream.iter("client"):
+                if channel_id is not None and client.find("publishing") is not None:
+                    found[(channel_id, client.findtext("id", ""))] = name
+        return found
+
+    def publishers(self) -> set[Publisher] | None:
+        try:
+            return set(self._publishing())
+        except MediaServerError as exc:
             log.warning("nginx-rtmp stat unavailable: %s", exc)
             return None
-        return {
-            client.findtext("id", "")
-            for client in root.iter("client")
-            if client.find("publishing") is not None
-        }
+
+    def drop_publisher(self, *, channel_id: int, client_id: str) -> bool:
+        name = self._publishing().get((channel_id, client_id))
+        if name is None:
+            return False  # already gone (or that id is someone else's now)
+        query = urllib.parse.urlencode({"app": "live", "name": name, "clientid": client_id})
+        dropped = _request(f"{self.api_url}/control/drop/publisher?{query}").strip() not in (b"", b"0")
+        log.info("nginx-rtmp drop publisher %s of channel %s: %s", client_id, channel_id, dropped)
+        return dropped
 
 
 class Srs:
     name = "srs"
+    # SRS calls no hook while a publisher is connected; its API is the only sign of life.
+    sends_heartbeats = False
 
     def __init__(self, api_url: str):
         self.api_url = api_url.rstrip("/")
 
-    def drop_publisher(self, *, client_id: str) -> bool:
-        quoted = urllib.parse.quote(client_id, safe="")
+    def _json(self, path: str, method: str = "GET") -> dict:
         try:
-            body = json.loads(_request(f"{self.api_url}/api/v1/clients/{quoted}", method="DELETE"))
+            body = json.loads(_request(f"{self.api_url}{path}", method=method))
         except ValueError as exc:
             raise MediaServerError(f"SRS answered a non-JSON body: {exc}") from exc
-        dropped = body.get("code") == 0
-        log.info("srs kick client %s: %s", client_id, "dropped" if dropped else body)
-        return dropped
+        if not isinstance(body, dict):
+            raise MediaServerError("SRS answered an unexpected body")
+        return body
 
-    def publishing_client_ids(self) -> set[str] | None:
+    def _publishing(self) -> set[Publisher]:
+        body = self._json("/api/v1/clients/?start=0&count=10000")
+        if body.get("code") != 0:
+            raise MediaServerError(f"SRS clients API answered code {body.get('code')}")
+        return {
+            (channel_id, str(client.get("id")))
+            for client in body.get("clients", [])
+            if client.get("publish") and (channel_id := _channel_of(str(client.get("name", "")))) is not None
+        }
+
+    def publishers(self) -> set[Publisher] | None:
         try:
-            body = json.loads(_request(f"{self.api_url}/api/v1/clients/?start=0&count=10000"))
-        except (MediaServerError, ValueError) as exc:
+            return self._publishing()
+        except MediaServerError as exc:
             log.warning("SRS clients unavailable: %s", exc)
             return None
-        return {str(client.get("id")) for client in body.get("clients", []) if client.get("publish")}
+
+    def drop_publisher(self, *, channel_id: int, client_id: str) -> bool:
+        if (channel_id, client_id) not in self._publishing():
+            return False
+        body = self._json(f"/api/v1/clients/{urllib.parse.quote(client_id, safe='')}", method="DELETE")
+        dropped = body.get("code") == 0
+        log.info("srs kick client %s of channel %s: %s", client_id, channel_id, dropped)
+        return dropped
 
 
 def get_media_server(name: str | None = None) -> NginxRtmp | Srs:

@@ -55,10 +55,12 @@ def streams_live(*, category: str | None = None, q: str | None = None) -> QueryS
         .filter(visibility="public", owner__is_active=True)
         .order_by("-viewer_count", "-started_at")
     )
+    # NUL can't be stored or compared by PostgreSQL; nothing real contains it.
+    category = (category or "").replace("\x00", "")
+    q = (q or "").replace("\x00", "").strip()[:100]
     if category:
         qs = qs.filter(category__slug=category)
     if q:
-        q = q.strip()[:100]
         qs = qs.filter(
             Q(title__icontains=q) | Q(owner__username__icontains=q) | Q(owner__display_name__icontains=q)
         )
@@ -88,8 +90,9 @@ def channel_upcoming(*, channel: Channel) -> QuerySet[Stream]:
     return channel.streams.filter(status=Stream.Status.SCHEDULED).order_by("scheduled_for")
 
 
-def user_live_stream(*, user: User) -> Stream | None:
-    return Stream.objects.live().filter(owner=user).first()
+def user_live_stream(*, user: User, viewer: User) -> Stream | None:
+    """`user`'s live broadcast if `viewer` may know of it (unlisted ones only by link)."""
+    return Stream.objects.live().filter(owner=user).visible_to(viewer).listed().first()
 
 
 def categories_active() -> QuerySet[Category]:

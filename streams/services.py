@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Case, When
+from django.db.models import Case, Q, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,7 +24,15 @@ from accounts.models import Notification, User
 from accounts.selectors import user_go_live_eligibility
 from chat import events
 from streams.errors import StreamError
-from streams.models import STREAM_KEY_PREFIX, Category, Channel, Stream, StreamEvent, new_key_secret
+from streams.models import (
+    STREAM_KEY_PREFIX,
+    Category,
+    Channel,
+    Stream,
+    StreamEvent,
+    Visibility,
+    new_key_secret,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +109,19 @@ def channel_rotate_key(*, channel: Channel, by: User) -> Channel:
         channel.key_rotated_at = timezone.now()
         channel.save(update_fields=["key_secret", "key_rotated_at"])
         _event(channel=channel, type=EventType.KEY_ROTATED, message=f"Stream key rotated by {by.username}.")
-        live = channel.streams.live().first()
+        live = channel.streams.live().select_for_update().first()
         if live is not None:
             _end(live, reason=EndReason.KEY_ROTATED, drop_publisher=True)
     return channel
 
 
+KEY_RE = re.compile(rf"^{STREAM_KEY_PREFIX}_([0-9]{{1,18}})_([A-Za-z0-9_-]{{1,100}})$")
+
+
 def parse_stream_key(key: str) -> tuple[int, str] | None:
-    prefix, _, rest = key.partition("_")
-    channel_id, _, secret = rest.partition("_")
-    if prefix != STREAM_KEY_PREFIX or not channel_id.isdigit() or not secret or len(key) > 200:
-        return None
-    return int(channel_id), secret
+    """(channel id, secret) from `live_<channel id>_<secret>`, or None for anything else."""
+    match = KEY_RE.match(key or "")
+    return (int(match.group(1)), match.group(2)) if match else None
 
 
 def channel_by_stream_key(key: str) -> Channel | None:
@@ -214,60 +223,74 @@ def _stream_from_defaults(
     )
 
 
+def _locked(stream: Stream) -> Stream:
+    """The stream's row, re-read and locked until the transaction ends."""
+    return Stream.objects.select_for_update().select_related("channel", "owner").get(pk=stream.pk)
+
+
 def stream_update(*, stream: Stream, **changes) -> Stream:
     """Edit a broadcast's details; viewers of a live one see the change at once."""
-    if stream.status in (Status.ENDED, Status.FAILED):
-        raise StreamError(
-            "This broadcast has ended; it can no longer be edited.", code="stream_ended", status_code=409
-        )
-    fields = []
-    if "scheduled_for" in changes:
-        if stream.is_live:
-            raise StreamError("scheduled_for: The broadcast is already live.", code="invalid_schedule")
-        _check_schedule(changes["scheduled_for"])
-        stream.scheduled_for = changes.pop("scheduled_for")
-        stream.status = Status.SCHEDULED if stream.scheduled_for else Status.IDLE
-        fields += ["scheduled_for", "status"]
-    if "tags" in changes:
-        stream.tags = _clean_tags(changes.pop("tags"))
-        fields.append("tags")
-    for name in ("title", "description"):
-        if name in changes:
-            value = changes.pop(name).strip()
-            if name == "title" and not value:
-                raise StreamError("title: The title can't be empty.", code="invalid")
-            setattr(stream, name, value)
-            fields.append(name)
-    for name in ("category", "visibility", "record", "dvr_enabled"):
-        if name in changes:
-            setattr(stream, name, changes.pop(name))
-            fields.append(name)
-    if changes:
-        raise StreamError(f"{next(iter(changes))}: This field can't be changed.", code="invalid")
-    if fields:
-        stream.save(update_fields=[*fields, "updated_at"])
-        _event(stream=stream, type=EventType.UPDATED, message="Details changed.", details={"fields": fields})
-        _broadcast_status(stream)
+    with transaction.atomic():
+        stream = _locked(stream)  # a publish or an end may have moved it meanwhile
+        if stream.status in (Status.ENDED, Status.FAILED):
+            raise StreamError(
+                "This broadcast has ended; it can no longer be edited.", code="stream_ended", status_code=409
+            )
+        fields = []
+        if "scheduled_for" in changes:
+            scheduled_for = changes.pop("scheduled_for")
+            if stream.is_live and scheduled_for is not None:
+                raise StreamError("scheduled_for: The broadcast is already live.", code="invalid_schedule")
+            if not stream.is_live:
+                _check_schedule(scheduled_for)
+                stream.scheduled_for = scheduled_for
+                stream.status = Status.SCHEDULED if scheduled_for else Status.IDLE
+                fields += ["scheduled_for", "status"]
+        if "tags" in changes:
+            stream.tags = _clean_tags(changes.pop("tags"))
+            fields.append("tags")
+        for name in ("title", "description"):
+            if name in changes:
+                value = changes.pop(name).strip()
+                if name == "title" and not value:
+                    raise StreamError("title: The title can't be empty.", code="invalid")
+                setattr(stream, name, value)
+                fields.append(name)
+        for name in ("category", "visibility", "record", "dvr_enabled"):
+            if name in changes:
+                setattr(stream, name, changes.pop(name))
+                fields.append(name)
+        if changes:
+            raise StreamError(f"{next(iter(changes))}: This field can't be changed.", code="invalid")
+        if fields:
+            stream.save(update_fields=[*fields, "updated_at"])
+            _event(
+                stream=stream, type=EventType.UPDATED, message="Details changed.", details={"fields": fields}
+            )
+            _broadcast_status(stream)
     return stream
 
 
 def stream_start(*, stream: Stream) -> Ingest:
     """Make this the broadcast OBS goes live into; eligibility is checked again."""
-    if stream.status in (Status.ENDED, Status.FAILED):
-        raise StreamError(
-            "This broadcast has ended; prepare a new one.", code="stream_ended", status_code=409
-        )
     _require_eligible(stream.owner)
-    if stream.status == Status.SCHEDULED:
-        stream.status = Status.IDLE
-    stream.save(update_fields=["status", "updated_at"])  # the newest prepared stream goes live
+    with transaction.atomic():
+        stream = _locked(stream)
+        if stream.status in (Status.ENDED, Status.FAILED):
+            raise StreamError(
+                "This broadcast has ended; prepare a new one.", code="stream_ended", status_code=409
+            )
+        if stream.status == Status.SCHEDULED:
+            stream.status = Status.IDLE
+        # Saving bumps updated_at: the newest ready broadcast is the one OBS goes live into.
+        stream.save(update_fields=["status", "updated_at"])
     return channel_ingest(channel=stream.channel)
 
 
 def stream_end(*, stream: Stream, by: User) -> Stream:
     """End a broadcast (dropping the publisher) or cancel one that has not started."""
     with transaction.atomic():
-        stream = Stream.objects.select_for_update().get(pk=stream.pk)
+        stream = _locked(stream)
         if stream.status in (Status.ENDED, Status.FAILED):
             return stream  # ending twice changes nothing
         if stream.is_live:
@@ -291,6 +314,29 @@ def _gone_key(dialect: str, client_id: str, channel_id: int) -> str:
     return f"streams:gone:{dialect}:{channel_id}:{client_id}"
 
 
+def _gone(dialect: str, client_id: str, channel_id: int) -> bool:
+    try:
+        return bool(cache.get(_gone_key(dialect, client_id, channel_id)))
+    except Exception:  # Redis down: the database alone still keeps hooks correct
+        log.warning("cache unavailable; cannot check for a closed connection")
+        return False
+
+
+def _mark_gone(dialect: str, client_id: str, channel_id: int) -> None:
+    try:
+        cache.set(_gone_key(dialect, client_id, channel_id), 1, GONE_TTL_SECONDS)
+    except Exception:
+        log.warning("cache unavailable; a late publish hook for client %s will not be caught", client_id)
+
+
+def _publisher_still_there(stream: Stream) -> bool:
+    """Ask the media server; when it cannot tell, assume the publisher is still there."""
+    from streams.media_servers import get_media_server
+
+    publishers = get_media_server(stream.media_server).publishers()
+    return publishers is None or (stream.channel_id, stream.publisher_client_id) in publishers
+
+
 def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None) -> HookResult:
     """OBS connected with `key`: allow it and go live, or refuse with a reason.
 
@@ -306,23 +352,25 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
     eligibility = user_go_live_eligibility(user=owner)
     if not eligibility.eligible:
         return _refuse(channel, eligibility.reason, ip=ip, client_id=client_id)
-    if cache.get(_gone_key(dialect, client_id, channel.pk)):
-        return _refuse(channel, "This connection has already closed.", ip=ip, client_id=client_id)
 
+    _, secret = parse_stream_key(key)
+    already = "The channel is already live from another connection."
     try:
         with transaction.atomic():
-            # One publish per channel at a time decides which connection owns the broadcast.
+            # One publish, unpublish or rotation per channel at a time.
             channel = Channel.objects.select_for_update().select_related("user").get(pk=channel.pk)
-            live = channel.streams.live().first()
+            if not hmac.compare_digest(channel.key_secret.encode(), secret.encode()):
+                return _refuse(channel, "Unknown or rotated stream key.", ip=ip, client_id=client_id)
+            if _gone(dialect, client_id, channel.pk):
+                return _refuse(channel, "This connection has already closed.", ip=ip, client_id=client_id)
+            live = channel.streams.live().select_for_update().first()
             if live is not None:
                 if live.media_server == dialect and live.publisher_client_id == client_id:
                     return HookResult(True, "Already live on this connection.", live)
-                return _refuse(
-                    channel,
-                    "The channel is already live from another connection.",
-                    ip=ip,
-                    client_id=client_id,
-                )
+                if _publisher_still_there(live):
+                    return _refuse(channel, already, ip=ip, client_id=client_id)
+                # Its unpublish was lost (OBS reconnected first): end it, take the new one.
+                _end(live, reason=EndReason.REAPED, drop_publisher=False)
             stream = _prepared_stream(channel) or _stream_from_defaults(channel)
             now = timezone.now()
             stream.status = Status.LIVE
@@ -331,7 +379,11 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
             stream.media_server = dialect
             stream.publisher_client_id = client_id
             stream.publisher_ip = ip
-            stream.save()
+            if stream._state.adding:
+                stream.save(force_insert=True)
+            else:
+                live_fields = ["status", "started_at", "last_seen_at", "media_server", "publisher_client_id"]
+                stream.save(update_fields=[*live_fields, "publisher_ip", "updated_at"])
             _event(
                 stream=stream,
                 type=EventType.WENT_LIVE,
@@ -341,9 +393,7 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
             _broadcast_status(stream)
             transaction.on_commit(lambda: _enqueue_notify_followers(stream.pk))
     except IntegrityError:  # a concurrent publish won the one-live-per-channel constraint
-        return _refuse(
-            channel, "The channel is already live from another connection.", ip=ip, client_id=client_id
-        )
+        return _refuse(channel, already, ip=ip, client_id=client_id)
     log.info("stream %s live (channel %s, client %s, %s)", stream.pk, channel.pk, client_id, ip)
     return HookResult(True, "", stream)
 
@@ -351,52 +401,56 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
 def _prepared_stream(channel: Channel) -> Stream | None:
     """The broadcast OBS goes live into: the newest ready one, else the next scheduled one."""
     ready_first = Case(When(status=Status.IDLE, then=0), default=1)
-    return channel.streams.prepared().order_by(ready_first, "-updated_at", "scheduled_for").first()
+    return (
+        channel.streams.prepared()
+        .select_for_update()
+        .order_by(ready_first, "-updated_at", "scheduled_for")
+        .first()
+    )
 
 
 def broadcast_unpublish(*, dialect: str, key: str, client_id: str) -> Stream | None:
     """The publisher left. Ends its broadcast; a late or repeated call changes nothing."""
-    parsed = parse_stream_key(key)
-    if parsed is None:
-        return None
-    channel_id, _ = parsed
-    # Whatever arrives later for this connection (a late publish) is refused.
-    cache.set(_gone_key(dialect, client_id, channel_id), 1, GONE_TTL_SECONDS)
+    channel = channel_by_stream_key(key)
+    if channel is None:
+        return None  # a rotated key: its broadcast was ended by the rotation
     with transaction.atomic():
+        Channel.objects.select_for_update().filter(pk=channel.pk).first()
         stream = (
             Stream.objects.select_for_update()
-            .filter(
-                channel_id=channel_id, status=Status.LIVE, media_server=dialect, publisher_client_id=client_id
-            )
+            .filter(channel=channel, status=Status.LIVE, media_server=dialect, publisher_client_id=client_id)
             .first()
         )
-        if stream is None:
-            return None  # not this connection's broadcast (already ended, or a newer one)
-        _end(stream, reason=EndReason.PUBLISHER_LEFT, drop_publisher=False)
-    log.info("stream %s ended: publisher left (client %s)", stream.pk, client_id)
+        if stream is not None:
+            _end(stream, reason=EndReason.PUBLISHER_LEFT, drop_publisher=False)
+    # Whatever arrives later for this connection (a late publish) is refused.
+    _mark_gone(dialect, client_id, channel.pk)
+    if stream is not None:
+        log.info("stream %s ended: publisher left (client %s)", stream.pk, client_id)
     return stream
 
 
 def broadcast_heartbeat(*, dialect: str, key: str, client_id: str) -> bool:
     """The publisher is still there; keeps its broadcast from being reaped.
 
-    False (no live broadcast for this connection: ended by its owner, a moderator or a
-    key rotation) tells the media server to drop the publisher.
+    False (no live broadcast for this connection: ended by its owner, a moderator, a key
+    rotation or a ban) tells the media server to drop the publisher.
     """
-    parsed = parse_stream_key(key)
-    if parsed is None:
+    channel = channel_by_stream_key(key)
+    if channel is None:
         return False
-    updated = (
-        Stream.objects.live()
-        .filter(channel_id=parsed[0], media_server=dialect, publisher_client_id=client_id)
-        .update(last_seen_at=timezone.now())
-    )
-    return bool(updated)
+    live = Stream.objects.live().filter(channel=channel, media_server=dialect, publisher_client_id=client_id)
+    if not channel.user.is_active:
+        with transaction.atomic():
+            for stream in live.select_for_update():
+                _end(stream, reason=EndReason.INELIGIBLE, drop_publisher=False)
+        return False
+    return bool(live.update(last_seen_at=timezone.now()))
 
 
 def broadcast_is_live(*, key: str) -> bool:
-    parsed = parse_stream_key(key)
-    return parsed is not None and Stream.objects.live().filter(channel_id=parsed[0]).exists()
+    channel = channel_by_stream_key(key)
+    return channel is not None and Stream.objects.live().filter(channel=channel).exists()
 
 
 def _allowed_pull(ip: str | None) -> bool:
@@ -413,10 +467,8 @@ def raw_feed_play_authorize(*, key: str, ip: str | None, client_id: str) -> Hook
     """Only the platform's own workers may pull the raw RTMP feed."""
     if _allowed_pull(ip):
         return HookResult(True)
-    parsed = parse_stream_key(key)
-    channel = Channel.objects.filter(pk=parsed[0]).first() if parsed else None
     _event(
-        channel=channel,
+        channel=channel_by_stream_key(key),
         type=EventType.PLAY_REFUSED,
         severity=Severity.WARNING,
         message="Refused a raw-feed pull from an address that is not a platform worker.",
@@ -427,26 +479,38 @@ def raw_feed_play_authorize(*, key: str, ip: str | None, client_id: str) -> Hook
 
 
 def broadcasts_reap_stale(*, now: datetime | None = None) -> int:
-    """End live broadcasts whose publisher vanished without an unpublish hook."""
+    """End live broadcasts whose publisher vanished without an unpublish hook, and those
+    of suspended accounts."""
     from streams.media_servers import get_media_server
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.MEDIA_HEARTBEAT_TIMEOUT)
-    stale = list(Stream.objects.live().filter(last_seen_at__lt=cutoff))
-    if not stale:
-        return 0
-    publishing = get_media_server().publishing_client_ids()
+    candidates = list(
+        Stream.objects.live()
+        .filter(Q(last_seen_at__lt=cutoff) | Q(owner__is_active=False))
+        .select_related("owner")
+    )
+    publishers_by_server: dict[str, set | None] = {}
     reaped = 0
-    for stream in stale:
-        if publishing is not None and stream.publisher_client_id in publishing:
-            # Still there (SRS sends no heartbeats; its API is the heartbeat).
-            Stream.objects.filter(pk=stream.pk).update(last_seen_at=now)
-            continue
+    for stream in candidates:
+        server = get_media_server(stream.media_server)
+        if stream.owner.is_active:
+            if stream.media_server not in publishers_by_server:
+                publishers_by_server[stream.media_server] = server.publishers()
+            publishers = publishers_by_server[stream.media_server]
+            if publishers is None and not server.sends_heartbeats:
+                continue  # SRS's API did not answer: no evidence either way, try next round
+            if publishers is not None and (stream.channel_id, stream.publisher_client_id) in publishers:
+                Stream.objects.filter(pk=stream.pk).update(last_seen_at=now)  # SRS: its API is the beat
+                continue
+            reason, drop = EndReason.REAPED, False
+        else:
+            reason, drop = EndReason.INELIGIBLE, True
         with transaction.atomic():
             current = Stream.objects.select_for_update().filter(pk=stream.pk, status=Status.LIVE).first()
             if current is None:
                 continue
-            _end(current, reason=EndReason.REAPED, drop_publisher=True)
+            _end(current, reason=reason, drop_publisher=drop)
             reaped += 1
     return reaped
 
@@ -474,18 +538,11 @@ def _end(stream: Stream, *, reason: str, drop_publisher: bool, by: User | None =
     if was_live and drop_publisher and stream.publisher_client_id:
         from streams.tasks import media_drop_publisher_task
 
-        args = (stream.media_server, stream.publisher_client_id)
+        args = (stream.media_server, stream.channel_id, stream.publisher_client_id)
         transaction.on_commit(lambda: media_drop_publisher_task.delay(*args))
 
 
 def _refuse(channel: Channel | None, reason: str, *, ip: str | None, client_id: str) -> HookResult:
-    _event(
-        channel=channel,
-        type=EventType.PUBLISH_REFUSED,
-        severity=Severity.WARNING,
-        message=f"Publish refused: {reason}",
-        details={"ip": ip, "client_id": client_id, "reason": reason},
-    )
     log.warning(
         "publish refused (channel %s, client %s, %s): %s",
         channel.pk if channel else "?",
@@ -493,7 +550,23 @@ def _refuse(channel: Channel | None, reason: str, *, ip: str | None, client_id: 
         ip,
         reason,
     )
+    if channel is None and not _first_in_a_while(f"streams:refused:{ip}"):
+        return HookResult(False, reason)  # strangers guessing keys: one event a minute per address
+    _event(
+        channel=channel,
+        type=EventType.PUBLISH_REFUSED,
+        severity=Severity.WARNING,
+        message=f"Publish refused: {reason}",
+        details={"ip": ip, "client_id": client_id, "reason": reason},
+    )
     return HookResult(False, reason)
+
+
+def _first_in_a_while(key: str, seconds: int = 60) -> bool:
+    try:
+        return cache.add(key, 1, seconds)
+    except Exception:
+        return True
 
 
 def _event(
@@ -551,8 +624,14 @@ def _enqueue_notify_followers(stream_id: str) -> None:
 def stream_notify_followers(*, stream_id: str) -> int:
     """In-app notifications and e-mails to the followers of a channel that went live."""
     stream = Stream.objects.select_related("owner").filter(pk=stream_id).first()
-    if stream is None or not stream.is_live:
-        return 0
+    if stream is None or not stream.is_live or stream.visibility == Visibility.UNLISTED:
+        return 0  # unlisted broadcasts are shared by link only
+    cooldown_start = stream.started_at - timedelta(seconds=settings.STREAM_NOTIFY_COOLDOWN)
+    recently = Stream.objects.filter(channel_id=stream.channel_id, started_at__gte=cooldown_start).exclude(
+        pk=stream.pk
+    )
+    if recently.exists():
+        return 0  # OBS reconnected: followers heard about this session already
     owner = stream.owner
     url = reverse("accounts:profile", args=[owner.username])
     message = f"{owner.name} is live: {stream.title}"

@@ -15,8 +15,9 @@ def stream_notify_followers_task(stream_id: str) -> int:
     retry_backoff=1,
     max_retries=5,
 )
-def media_drop_publisher_task(media_server: str, client_id: str) -> bool:
-    return media_servers.get_media_server(media_server).drop_publisher(client_id=client_id)
+def media_drop_publisher_task(media_server: str, channel_id: int, client_id: str) -> bool:
+    server = media_servers.get_media_server(media_server)
+    return server.drop_publisher(channel_id=channel_id, client_id=client_id)
 
 
 @shared_task(name="streams.tasks.broadcasts_reap_stale_task", ignore_result=True)

@@ -142,14 +142,21 @@ def celery_worker(log_dir: Path, queues: str = "default,analytics", **env: str) 
 
 
 @contextmanager
-def nginx_rtmp(prefix: Path, *, web_url: str, secret: str, update_interval: int = 10) -> Iterator[dict]:
+def nginx_rtmp(
+    prefix: Path,
+    *,
+    web_url: str,
+    secret: str,
+    update_interval: int = 10,
+    control_port: int | None = None,
+) -> Iterator[dict]:
     """The local media server, hooks pointing at `web_url`; yields its ports."""
     import shutil
     from urllib.parse import urlencode
 
     from streams.media_server_config import write_nginx_rtmp_conf
 
-    rtmp_port, control_port = free_port(), free_port()
+    rtmp_port, control_port = free_port(), control_port or free_port()
     conf = write_nginx_rtmp_conf(
         prefix=prefix,
         rtmp_host="127.0.0.1",

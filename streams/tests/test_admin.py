@@ -16,7 +16,7 @@ def test_moderator_ends_a_broadcast_from_the_admin(
         client.post("/admin/streams/stream/", {"action": "end_broadcast", "_selected_action": [stream.pk]})
     stream.refresh_from_db()
     assert (stream.status, stream.end_reason) == ("ended", "moderator_ended")
-    assert ("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", "8"]) in celery_queue()
+    assert ("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", channel.pk, "8"]) in celery_queue()
 
 
 @pytest.mark.django_db

@@ -98,7 +98,7 @@ def test_rotating_the_key_ends_the_live_broadcast_and_drops_the_publisher(
         services.channel_rotate_key(channel=channel, by=streamer)
     stream = Stream.objects.get(channel=channel)
     assert stream.status == "ended" and stream.end_reason == "key_rotated"
-    assert ("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", "42"]) in celery_queue()
+    assert ("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", channel.pk, "42"]) in celery_queue()
     channel.refresh_from_db()
     assert channel.stream_key != old_key
     assert (
@@ -115,7 +115,7 @@ def test_owner_and_moderator_end(channel, streamer, bob, celery_queue, django_ca
         services.stream_end(stream=stream, by=bob)
     stream.refresh_from_db()
     assert stream.end_reason == "moderator_ended"
-    assert celery_queue() == [("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", "1"])]
+    assert celery_queue() == [("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", channel.pk, "1"])]
     # ending again changes nothing
     services.stream_end(stream=stream, by=streamer)
     stream.refresh_from_db()

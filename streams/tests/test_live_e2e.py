@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from accounts.tests.factories import FollowFactory, UserFactory
-from socialflow.tests.processes import celery_worker, daphne_server, nginx_rtmp
+from socialflow.tests.processes import celery_worker, daphne_server, free_port, nginx_rtmp
 from streams import services
 from streams.models import Stream, StreamEvent
 
@@ -54,15 +54,23 @@ FFMPEG_PUBLISH = [
 @pytest.fixture
 def stack(tmp_path):
     """Web + worker + media server, wired as `make run` wires them."""
-    env = {"GO_LIVE_MIN_FOLLOWERS": "2", "MEDIA_SERVER": "nginx-rtmp"}
-    # A 2 s heartbeat so a short test sees several; the worker must reach this nginx's
-    # control port, known only once nginx runs.
+    control_port = free_port()
+    env = {
+        "GO_LIVE_MIN_FOLLOWERS": "2",
+        "MEDIA_SERVER": "nginx-rtmp",
+        "MEDIA_SERVER_API_URL": f"http://127.0.0.1:{control_port}",
+    }
+    # A 2 s heartbeat so a short test sees several of them.
     with (
         daphne_server(tmp_path, **env) as web,
         nginx_rtmp(
-            tmp_path / "nginx", web_url=web, secret=settings.MEDIA_HOOK_SECRET, update_interval=2
+            tmp_path / "nginx",
+            web_url=web,
+            secret=settings.MEDIA_HOOK_SECRET,
+            update_interval=2,
+            control_port=control_port,
         ) as media,
-        celery_worker(tmp_path, MEDIA_SERVER_API_URL=media["api_url"], **env),
+        celery_worker(tmp_path, **env),
     ):
         yield {"web": web, **media}
 
@@ -161,6 +169,34 @@ def test_rotating_the_key_drops_the_live_publisher(stack):
     assert (stream.status, stream.end_reason) == ("ended", "key_rotated")
 
 
+def test_obs_reconnecting_after_a_lost_unpublish_goes_live_at_once(stack):
+    """A broadcast still marked live whose publisher the media server no longer has."""
+    from django.utils import timezone
+
+    user, channel = eligible_streamer("alice")
+    now = timezone.now()
+    lost = Stream.objects.create(
+        channel=channel,
+        owner=user,
+        title="Lost",
+        status="live",
+        started_at=now,
+        last_seen_at=now,
+        media_server="nginx-rtmp",
+        publisher_client_id="999999",
+    )
+    ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
+    try:
+        new = wait_for(
+            lambda: Stream.objects.live().filter(channel=channel).exclude(pk=lost.pk).first(), what="live"
+        )
+        assert new.publisher_client_id != "999999"
+    finally:
+        stop(ffmpeg)
+    lost.refresh_from_db()
+    assert (lost.status, lost.end_reason) == ("ended", "reaped")
+
+
 def test_stream_key_stays_out_of_the_media_server_log(stack):
     _, channel = eligible_streamer("alice")
     ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
@@ -169,5 +205,5 @@ def test_stream_key_stays_out_of_the_media_server_log(stack):
     finally:
         stop(ffmpeg)
     wait_for(lambda: not Stream.objects.live().exists(), what="ended")
-    log = stack["error_log"].read_text() if stack["error_log"].exists() else ""
+    log = stack["error_log"].read_text()  # nginx writes it at start-up; it must exist
     assert channel.key_secret not in log

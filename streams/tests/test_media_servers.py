@@ -5,6 +5,7 @@ is stood in for by a loopback server answering the shapes from SRS's own docs an
 (srs_payloads.json): SRS is the outside world for these tests.
 """
 
+import copy
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,14 @@ import pytest
 from streams.media_servers import MediaServerError, NginxRtmp, Srs
 
 API = json.loads((Path(__file__).parent / "srs_payloads.json").read_text())["api"]
+KEY = "live_7_s3cret"  # SRS names clients by their stream; ours are stream keys
+
+
+def clients_list():
+    body = copy.deepcopy(API["clients_list_example"])
+    for client in body["clients"]:
+        client["name"], client["url"] = KEY, f"/live/{KEY}"
+    return body
 
 
 @pytest.fixture
@@ -32,7 +41,7 @@ def fake_srs():
 
         def do_GET(self):
             requests.append(("GET", self.path))
-            self._send(API["clients_list_example"])
+            self._send(clients_list())
 
         def do_DELETE(self):
             requests.append(("DELETE", self.path))
@@ -50,22 +59,24 @@ def fake_srs():
     server.shutdown()
 
 
-def test_srs_lists_publishers_from_its_clients_api(fake_srs):
+def test_srs_lists_publishers_by_channel_and_client(fake_srs):
     url, requests = fake_srs
-    assert Srs(url).publishing_client_ids() == {"341w361a"}  # the flv-play client is not a publisher
+    assert Srs(url).publishers() == {(7, "341w361a")}  # the flv-play client is not a publisher
     assert requests[0][1].startswith("/api/v1/clients/?")
 
 
-def test_srs_kick_reads_the_code_in_the_body(fake_srs):
+def test_srs_kicks_only_a_publisher_of_that_channel(fake_srs):
     url, requests = fake_srs
-    assert Srs(url).drop_publisher(client_id="341w361a") is True
-    assert Srs(url).drop_publisher(client_id="gone0000") is False  # HTTP 200 with code 2049
-    assert requests == [("DELETE", "/api/v1/clients/341w361a"), ("DELETE", "/api/v1/clients/gone0000")]
+    assert Srs(url).drop_publisher(channel_id=7, client_id="341w361a") is True
+    assert Srs(url).drop_publisher(channel_id=8, client_id="341w361a") is False  # someone else's id now
+    deletes = [path for method, path in requests if method == "DELETE"]
+    assert deletes == ["/api/v1/clients/341w361a"]
 
 
 def test_unreachable_media_server():
+    assert Srs("http://127.0.0.1:9").publishers() is None
+    assert NginxRtmp("http://127.0.0.1:9").publishers() is None
     with pytest.raises(MediaServerError):
-        Srs("http://127.0.0.1:9").drop_publisher(client_id="x")
-    assert NginxRtmp("http://127.0.0.1:9").publishing_client_ids() is None
+        Srs("http://127.0.0.1:9").drop_publisher(channel_id=1, client_id="x")
     with pytest.raises(MediaServerError):
-        NginxRtmp("http://127.0.0.1:9").drop_publisher(client_id="1")
+        NginxRtmp("http://127.0.0.1:9").drop_publisher(channel_id=1, client_id="1")
