@@ -72,3 +72,20 @@ def test_same_sequence_replayed_in_any_order_converges(nginx_hook, channel, foll
         == "6"
     )
     assert Stream.objects.filter(channel=channel).count() == 1
+
+
+@pytest.mark.django_db
+def test_srs_hooks_replayed_and_reordered_converge(client, channel):
+    from streams.tests.test_hooks_srs import srs
+
+    for _ in range(3):
+        assert srs(client, "on_publish", channel.stream_key, client_id="b").content == b"0"
+    for _ in range(3):
+        # a late unpublish of an older connection
+        assert srs(client, "on_unpublish", channel.stream_key, client_id="a").content == b"0"
+    assert state(channel) == [("live", "b", "")]
+    for _ in range(3):
+        srs(client, "on_unpublish", channel.stream_key, client_id="b")
+        srs(client, "on_publish", channel.stream_key, client_id="b")  # late replay after the end
+    assert state(channel) == [("ended", "b", "publisher_left")]
+    assert StreamEvent.objects.filter(type="went_live").count() == 1
