@@ -41,8 +41,9 @@ migrations-check: setup-run
 # Refresh the vendored front-end libraries from the npm registry (versions in package.json).
 vendor:
 	npm install --no-audit --no-fund
-	mkdir -p static/vendor/htmx
+	mkdir -p static/vendor/htmx static/vendor/hls.js
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE static/vendor/htmx/
+	cp node_modules/hls.js/dist/hls.min.js node_modules/hls.js/LICENSE static/vendor/hls.js/
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -219,6 +219,20 @@ for _net in env.list("MEDIA_PULL_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128
 MEDIA_HEARTBEAT_INTERVAL = env.int("MEDIA_HEARTBEAT_INTERVAL", default=10)
 MEDIA_HEARTBEAT_TIMEOUT = env.int("MEDIA_HEARTBEAT_TIMEOUT", default=35)
 MEDIA_SERVER_TIMEOUT = env.float("MEDIA_SERVER_TIMEOUT", default=3.0)
+# --- Transcoding (FFmpeg on the "transcode" Celery queue) -----------------------
+
+# Where FFmpeg writes before segments are published to the "live" storage.
+TRANSCODE_WORK_DIR = Path(env.str("TRANSCODE_WORK_DIR", default=str(BASE_DIR / "var" / "transcode")))
+# The default ladder; rungs above the source's height are skipped.
+TRANSCODE_RUNGS = env.list("TRANSCODE_RUNGS", default=["1080p", "720p", "480p", "360p"])
+TRANSCODE_PRESET = env.str("TRANSCODE_PRESET", default="veryfast")
+HLS_SEGMENT_SECONDS = env.int("HLS_SEGMENT_SECONDS", default=2)
+HLS_LOW_LATENCY_SEGMENT_SECONDS = 1
+HLS_LIST_SIZE = env.int("HLS_LIST_SIZE", default=6)
+THUMBNAIL_EVERY_SECONDS = env.int("THUMBNAIL_EVERY_SECONDS", default=30)
+# A dead FFmpeg is restarted with growing pauses, up to this many times a broadcast.
+TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
+
 # Followers hear about a channel going live at most once in this many seconds (OBS reconnects).
 STREAM_NOTIFY_COOLDOWN = env.int("STREAM_NOTIFY_COOLDOWN", default=900)
 
@@ -287,7 +301,7 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = timedelta(hours=6)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "streams.tasks.transcode_*": {"queue": "transcode"},
+    "streams.tasks.transcode_stream_task": {"queue": "transcode"},
     "analytics.tasks.*": {"queue": "analytics"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -301,6 +315,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 3600),
 }
 CELERY_BEAT_SCHEDULE = {
+    "streams-ensure-transcoders": {
+        "task": "streams.tasks.transcoders_ensure_task",
+        "schedule": timedelta(seconds=15),
+    },
     "streams-reap-stale-broadcasts": {
         "task": "streams.tasks.broadcasts_reap_stale_task",
         "schedule": timedelta(seconds=15),
@@ -344,6 +362,13 @@ STORAGES = {
         "BACKEND": "storages.backends.s3.S3Storage"
         if USE_S3
         else "django.core.files.storage.FileSystemStorage",
+    },
+    # Live HLS, thumbnails and source copies: the transcoder rewrites playlists in place.
+    "live": {
+        "BACKEND": "storages.backends.s3.S3Storage"
+        if USE_S3
+        else "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"file_overwrite": True} if USE_S3 else {"allow_overwrite": True},
     },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -6,6 +6,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from socialflow import errors
+from streams import views as streams_views
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -30,6 +31,10 @@ if settings.SERVE_MEDIA:
     urlpatterns += [
         re_path(rf"^{media_prefix}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
     ]
+
+# Channel pages at /<username>/ come last: reserved names (ACCOUNT_USERNAME_BLACKLIST)
+# keep usernames from shadowing the routes above.
+urlpatterns += [path("<username:username>/", streams_views.channel, name="channel")]
 
 handler400 = errors.bad_request
 handler403 = errors.permission_denied

@@ -6,6 +6,7 @@ The stream key is serialized only in the owner's answers (`ingest`, the channel)
 from __future__ import annotations
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -65,16 +66,21 @@ class StreamSerializer(serializers.Serializer):
     dvr_enabled = serializers.BooleanField()
     viewer_count = serializers.IntegerField()
     peak_viewer_count = serializers.IntegerField()
-    # Playback arrives with the transcoder; until then there is nothing to play.
+    low_latency = serializers.BooleanField()
+    source_passthrough = serializers.BooleanField()
     hls_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     ws_url = serializers.SerializerMethodField()
 
     def get_hls_url(self, stream) -> str | None:
-        return None
+        """The master playlist, once the transcoder has published one."""
+        if not stream.is_live or stream.hls_ready_at is None:
+            return None
+        return self.context["request"].build_absolute_uri(reverse("streams:hls", args=[stream.pk]))
 
     def get_thumbnail_url(self, stream) -> str | None:
-        return None
+        url = selectors.stream_thumbnail_url(stream=stream)
+        return self.context["request"].build_absolute_uri(url) if url else None
 
     def get_ws_url(self, stream) -> str:
         request = self.context["request"]
@@ -108,6 +114,8 @@ class StreamFieldsInput(serializers.Serializer):
     scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
     record = serializers.BooleanField(required=False)
     dvr_enabled = serializers.BooleanField(required=False)
+    low_latency = serializers.BooleanField(required=False)
+    source_passthrough = serializers.BooleanField(required=False)
 
 
 class StreamListCreateApi(APIView):

@@ -1,3 +1,5 @@
+import mimetypes
+
 from django.apps import AppConfig
 from django.urls import register_converter
 
@@ -9,3 +11,6 @@ class StreamsConfig(AppConfig):
         from streams.converters import StreamIdConverter
 
         register_converter(StreamIdConverter, "stream_id")
+        # HLS types, for Django's own media serving and for S3 uploads alike.
+        mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
+        mimetypes.add_type("video/mp2t", ".ts")

@@ -20,6 +20,10 @@ class StreamForm(forms.Form):
     )
     record = forms.BooleanField(required=False, initial=True, label="Record this broadcast")
     dvr_enabled = forms.BooleanField(required=False, initial=True, label="Let viewers rewind (DVR)")
+    low_latency = forms.BooleanField(required=False, label="Low latency (1-second segments)")
+    source_passthrough = forms.BooleanField(
+        required=False, label="Offer the source quality as is (no re-encode of the top rung)"
+    )
 
     def clean_tags(self):
         return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
@@ -37,5 +41,7 @@ class StreamForm(forms.Form):
             "scheduled_for": stream.scheduled_for,
             "record": stream.record,
             "dvr_enabled": stream.dvr_enabled,
+            "low_latency": stream.low_latency,
+            "source_passthrough": stream.source_passthrough,
         }
         return cls(data, initial=initial)

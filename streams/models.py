@@ -23,6 +23,11 @@ def new_key_secret() -> str:
     return secrets.token_urlsafe(24)  # 192 bits
 
 
+def new_media_token() -> str:
+    # A path component only shown to viewers allowed to watch (followers-only streams).
+    return secrets.token_hex(12)
+
+
 class Category(models.Model):
     name = models.CharField(max_length=60, unique=True)
     slug = models.SlugField(max_length=60, unique=True)
@@ -135,6 +140,10 @@ class Stream(models.Model):
     end_reason = models.CharField(max_length=20, choices=EndReason, blank=True)
     record = models.BooleanField(default=True)
     dvr_enabled = models.BooleanField(default=True)
+    low_latency = models.BooleanField(default=False, help_text="1-second segments and a short playlist.")
+    source_passthrough = models.BooleanField(
+        default=False, help_text="Offer the source itself (copied, not re-encoded) as the top quality."
+    )
     viewer_count = models.PositiveIntegerField(default=0)
     peak_viewer_count = models.PositiveIntegerField(default=0)
     # The publishing connection, as the media server names it (for idempotent hooks).
@@ -142,6 +151,12 @@ class Stream(models.Model):
     publisher_client_id = models.CharField(max_length=64, blank=True)
     publisher_ip = models.GenericIPAddressField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Last media-server heartbeat.")
+    # Playback: HLS lives under live/<id>/<media_token>/ in the "live" storage.
+    media_token = models.CharField(max_length=24, default=new_media_token, editable=False)
+    hls_ready_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first playable ladder was published."
+    )
+    thumbnail_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,6 +191,11 @@ class Stream(models.Model):
     def is_live(self) -> bool:
         return self.status == self.Status.LIVE
 
+    @property
+    def media_prefix(self) -> str:
+        """Where this broadcast's HLS, thumbnail and source copy live in storage."""
+        return f"live/{self.pk}/{self.media_token}"
+
 
 class StreamEvent(models.Model):
     class Type(models.TextChoices):
@@ -187,6 +207,7 @@ class StreamEvent(models.Model):
         PLAY_REFUSED = "play_refused", "Raw feed pull refused"
         UPDATED = "updated", "Details changed"
         MEDIA_SERVER = "media_server", "Media server"
+        TRANSCODER = "transcoder", "Transcoder"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"
@@ -212,3 +233,23 @@ class StreamEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()}: {self.message}"
+
+
+class StreamHealthSample(models.Model):
+    """What the transcoder reported (FFmpeg -progress), every few seconds while live."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="health_samples")
+    at = models.DateTimeField(default=timezone.now)
+    fps = models.FloatField(null=True)
+    bitrate_kbps = models.FloatField(null=True, help_text="Output bitrate of the whole ladder.")
+    speed = models.FloatField(null=True, help_text="Encoding speed; below 1.0 the transcoder falls behind.")
+    dropped_frames = models.PositiveIntegerField(default=0)
+    duplicated_frames = models.PositiveIntegerField(default=0)
+    out_time_seconds = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["stream", "at"]
+        indexes = [models.Index(fields=["stream", "at"], name="streams_health_stream_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} @ {self.at:%H:%M:%S}: {self.fps} fps, {self.speed}x"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import storages
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -97,3 +98,44 @@ def user_live_stream(*, user: User, viewer: User) -> Stream | None:
 
 def categories_active() -> QuerySet[Category]:
     return Category.objects.filter(is_active=True)
+
+
+def stream_hls_master(*, stream: Stream, absolute) -> str | None:
+    """The master playlist of a live broadcast, its variant URLs pointing straight at
+    storage (segments never pass through Django); None while there is nothing to play."""
+    if not stream.is_live or stream.hls_ready_at is None:
+        return None
+    storage = storages["live"]
+    try:
+        with storage.open(f"{stream.media_prefix}/master.m3u8") as master:
+            text = master.read().decode()
+    except (FileNotFoundError, OSError):
+        return None
+    base = absolute(storage.url(f"{stream.media_prefix}/"))
+    lines = [line if not line or line.startswith("#") else base + line for line in text.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def stream_thumbnail_url(*, stream: Stream) -> str | None:
+    if stream.thumbnail_updated_at is None:
+        return None
+    version = int(stream.thumbnail_updated_at.timestamp())
+    return f"{storages['live'].url(f'{stream.media_prefix}/thumb.jpg')}?v={version}"
+
+
+def user_last_broadcast(*, user: User) -> Stream | None:
+    return (
+        Stream.objects.filter(owner=user, status=Stream.Status.ENDED, started_at__isnull=False)
+        .order_by("-ended_at")
+        .first()
+    )
+
+
+def user_upcoming(*, user: User, viewer: User) -> QuerySet[Stream]:
+    return (
+        Stream.objects.filter(owner=user, status=Stream.Status.SCHEDULED)
+        .visible_to(viewer)
+        .listed()
+        .select_related("category")
+        .order_by("scheduled_for")[:5]
+    )

@@ -176,6 +176,8 @@ def stream_create(
     scheduled_for: datetime | None = None,
     record: bool | None = None,
     dvr_enabled: bool | None = None,
+    low_latency: bool = False,
+    source_passthrough: bool = False,
 ) -> Stream:
     """Prepare a broadcast; OBS connecting activates it (or the API's start)."""
     _require_eligible(owner)
@@ -191,6 +193,8 @@ def stream_create(
         record=record,
         dvr_enabled=dvr_enabled,
     )
+    stream.low_latency = low_latency
+    stream.source_passthrough = source_passthrough
     stream.save(force_insert=True)
     return stream
 
@@ -256,7 +260,7 @@ def stream_update(*, stream: Stream, **changes) -> Stream:
                     raise StreamError("title: The title can't be empty.", code="invalid")
                 setattr(stream, name, value)
                 fields.append(name)
-        for name in ("category", "visibility", "record", "dvr_enabled"):
+        for name in ("category", "visibility", "record", "dvr_enabled", "low_latency", "source_passthrough"):
             if name in changes:
                 setattr(stream, name, changes.pop(name))
                 fields.append(name)
@@ -392,6 +396,7 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
             )
             _broadcast_status(stream)
             transaction.on_commit(lambda: _enqueue_notify_followers(stream.pk))
+            transaction.on_commit(lambda: _enqueue_transcode(stream.pk))
     except IntegrityError:  # a concurrent publish won the one-live-per-channel constraint
         return _refuse(channel, already, ip=ip, client_id=client_id)
     log.info("stream %s live (channel %s, client %s, %s)", stream.pk, channel.pk, client_id, ip)
@@ -613,6 +618,26 @@ def _broadcast_status(stream: Stream) -> None:
             log.exception("could not broadcast status of stream %s", stream.pk)
 
     transaction.on_commit(send)
+
+
+def _enqueue_transcode(stream_id: str) -> None:
+    from streams.tasks import transcode_stream_task
+
+    transcode_stream_task.delay(stream_id)
+
+
+def transcoders_ensure() -> int:
+    """Start a transcoder for every live broadcast that has none (a worker died, or shut
+    down); the per-broadcast lock makes a spare start harmless."""
+    from streams.transcoder import transcoder_running
+
+    settled = timezone.now() - timedelta(seconds=10)
+    started = 0
+    for stream_id in Stream.objects.live().filter(started_at__lt=settled).values_list("pk", flat=True):
+        if not transcoder_running(stream_id):
+            _enqueue_transcode(stream_id)
+            started += 1
+    return started
 
 
 def _enqueue_notify_followers(stream_id: str) -> None:

@@ -23,3 +23,24 @@ def media_drop_publisher_task(media_server: str, channel_id: int, client_id: str
 @shared_task(name="streams.tasks.broadcasts_reap_stale_task", ignore_result=True)
 def broadcasts_reap_stale_task() -> int:
     return services.broadcasts_reap_stale()
+
+
+@shared_task(
+    name="streams.tasks.transcode_stream_task",
+    ignore_result=True,
+    # A broadcast runs for hours: no time limit; the Redis lock stops duplicates.
+    time_limit=None,
+    soft_time_limit=None,
+)
+def transcode_stream_task(stream_id: str) -> str:
+    from streams import transcoder
+
+    outcome = transcoder.transcode_broadcast(stream_id=stream_id)
+    if outcome == "worker shutting down":
+        transcode_stream_task.apply_async(args=[stream_id], countdown=1)  # another worker resumes
+    return outcome
+
+
+@shared_task(name="streams.tasks.transcoders_ensure_task", ignore_result=True)
+def transcoders_ensure_task() -> int:
+    return services.transcoders_ensure()

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -97,3 +98,41 @@ def dashboard_stream_end(request, stream_id):
     word = "ended" if stream.end_reason != Stream.EndReason.CANCELLED else "cancelled"
     messages.info(request, f"Broadcast {word}.")
     return redirect("streams:dashboard")
+
+
+def stream_hls(request, stream_id):
+    """The master playlist (hls_url), after the same visibility check as the page."""
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    playlist = selectors.stream_hls_master(stream=stream, absolute=request.build_absolute_uri)
+    if playlist is None:
+        return HttpResponse("Not live.", status=404, content_type="text/plain")
+    return HttpResponse(
+        playlist,
+        content_type="application/vnd.apple.mpegurl",
+        headers={"Cache-Control": "no-cache, private"},
+    )
+
+
+def watch(request, stream_id):
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    return _watch_page(request, stream, stream.owner)
+
+
+def channel(request, username):
+    """/<username>/: the live broadcast if there is one, else the offline channel page."""
+    owner = account_selectors.user_get_profile(username=username, viewer=request.user)
+    stream = selectors.user_live_stream(user=owner, viewer=request.user)
+    return _watch_page(request, stream, owner)
+
+
+def _watch_page(request, stream, owner):
+    if stream is not None and stream.owner_id == owner.pk and not hasattr(owner, "follower_count"):
+        owner = account_selectors.user_get_profile(username=owner.username, viewer=request.user)
+    context = {
+        "stream": stream,
+        "profile": owner,
+        "thumbnail_url": selectors.stream_thumbnail_url(stream=stream) if stream else None,
+        "last_live": selectors.user_last_broadcast(user=owner),
+        "upcoming": selectors.user_upcoming(user=owner, viewer=request.user),
+    }
+    return render(request, "streams/watch.html", context)

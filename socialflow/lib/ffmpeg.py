@@ -1,0 +1,109 @@
+"""Running FFmpeg and ffprobe: probing a live source, reading -progress, stopping cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+PR_SET_PDEATHSIG = 1
+
+
+class ProbeError(Exception):
+    pass
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the kernel kills the child if the worker dies, even by SIGKILL."""
+    # Not Linux: the supervisor's own cleanup still applies.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def probe(url: str, *, attempts: int = 10, delay: float = 0.5, ffprobe: str = "ffprobe") -> dict:
+    """ffprobe's streams of a live URL. on_publish fires before the stream is readable,
+    so a fresh publish is retried for a few seconds ("No such stream")."""
+    last_error = ""
+    for _ in range(attempts):
+        result = subprocess.run(
+            [
+                ffprobe,
+                "-v",
+                "error",
+                "-rw_timeout",
+                "5000000",
+                "-analyzeduration",
+                "2000000",
+                "-probesize",
+                "2000000",
+                "-show_streams",
+                "-of",
+                "json",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        if result.returncode == 0:
+            streams = json.loads(result.stdout or "{}").get("streams", [])
+            if any(s.get("codec_type") == "video" for s in streams):
+                return {"streams": streams}
+            last_error = "no video stream"
+        else:
+            last_error = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "ffprobe failed"
+        time.sleep(delay)
+    raise ProbeError(last_error)
+
+
+def parse_rate(rate: str | None) -> float:
+    try:
+        num, _, den = (rate or "0/1").partition("/")
+        return float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+@dataclass
+class Progress:
+    """The latest block of `-progress` key=value lines."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    def feed(self, line: str) -> dict[str, str] | None:
+        """Add one line; returns the finished block at its `progress=` line."""
+        key, sep, value = line.strip().partition("=")
+        if not sep:
+            return None
+        self.values[key] = value
+        if key == "progress":
+            block, self.values = self.values, {}
+            return block
+        return None
+
+
+def number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value.strip().rstrip("x").replace("kbits/s", ""))
+    except ValueError:
+        return None
+
+
+def stop(proc: subprocess.Popen, *, grace: float = 6.0) -> int:
+    """SIGINT (FFmpeg finishes its files), a second SIGINT, then SIGKILL."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGINT, 3.0)):
+        if proc.poll() is not None:
+            return proc.returncode
+        proc.send_signal(sig)
+        try:
+            return proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    proc.kill()
+    return proc.wait()

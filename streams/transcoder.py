@@ -1,0 +1,258 @@
+"""Running a broadcast's transcoder: one FFmpeg, watched, restarted, stopped for sure.
+
+`transcode_broadcast` is what the Celery task runs, for as long as the broadcast is live:
+it probes the source, starts FFmpeg with the ladder (streams.transcoding), publishes the
+output (streams.hls_publisher), records health samples and events, restarts a dead FFmpeg
+with backoff while the publisher is still there, and cleans up after itself. A Redis lock
+makes sure one broadcast never has two transcoders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import storages
+from django.utils import timezone
+
+from socialflow.lib import ffmpeg
+from streams.hls_publisher import HlsPublisher
+from streams.models import Stream, StreamEvent, StreamHealthSample
+from streams.transcoding import DEFAULT_LADDER, HlsOptions, Source, build_transcode_command
+
+log = logging.getLogger(__name__)
+
+LOCK_SECONDS = 60
+POLL_SECONDS = 0.25
+STATUS_CHECK_SECONDS = 2.0
+HEALTH_SAMPLE_SECONDS = 5.0
+# Set when the worker is shutting down: transcoders stop cleanly, another worker resumes.
+SHUTTING_DOWN = threading.Event()
+
+
+def lock_name(stream_id: str) -> str:
+    return f"streams:transcoder:{stream_id}"
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def transcoder_running(stream_id: str) -> bool:
+    return bool(_redis().exists(lock_name(stream_id)))
+
+
+def hls_options(stream: Stream) -> HlsOptions:
+    by_name = {rung.name: rung for rung in DEFAULT_LADDER}
+    unknown = [name for name in settings.TRANSCODE_RUNGS if name not in by_name]
+    if unknown:
+        raise ImproperlyConfigured(f"TRANSCODE_RUNGS: unknown rungs {unknown}; choose from {list(by_name)}")
+    return HlsOptions(
+        segment_seconds=settings.HLS_LOW_LATENCY_SEGMENT_SECONDS
+        if stream.low_latency
+        else settings.HLS_SEGMENT_SECONDS,
+        list_size=settings.HLS_LIST_SIZE,
+        preset=settings.TRANSCODE_PRESET,
+        passthrough_top=stream.source_passthrough,
+        thumbnail_every=settings.THUMBNAIL_EVERY_SECONDS,
+        ladder=tuple(by_name[name] for name in settings.TRANSCODE_RUNGS),
+    )
+
+
+def source_from_probe(probed: dict) -> Source:
+    video = next(s for s in probed["streams"] if s.get("codec_type") == "video")
+    return Source(
+        width=int(video.get("width") or 0),
+        height=int(video.get("height") or 0),
+        fps=ffmpeg.parse_rate(video.get("avg_frame_rate"))
+        or ffmpeg.parse_rate(video.get("r_frame_rate"))
+        or 30.0,
+        has_audio=any(s.get("codec_type") == "audio" for s in probed["streams"]),
+        video_codec=video.get("codec_name", ""),
+    )
+
+
+def _event(stream: Stream, message: str, severity: str = StreamEvent.Severity.INFO, **details) -> None:
+    StreamEvent.objects.create(
+        stream=stream,
+        channel_id=stream.channel_id,
+        type=StreamEvent.Type.TRANSCODER,
+        severity=severity,
+        message=message[:300],
+        details=details,
+    )
+
+
+def _is_live(stream_id: str) -> bool:
+    return Stream.objects.filter(pk=stream_id, status=Stream.Status.LIVE).exists()
+
+
+def transcode_broadcast(*, stream_id: str) -> str:
+    """Transcode a live broadcast until it ends. Returns why it stopped."""
+    lock = _redis().lock(lock_name(stream_id), timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire(blocking=False):
+        return "already running"  # a redelivered or duplicate task
+    work_dir = Path(settings.TRANSCODE_WORK_DIR) / stream_id
+    try:
+        stream = Stream.objects.select_related("channel").filter(pk=stream_id).first()
+        if stream is None or not stream.is_live:
+            return "not live"
+        return _run(stream, work_dir, lock)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile
+            lock.release()
+
+
+def _run(stream: Stream, work_dir: Path, lock) -> str:
+    key = stream.channel.stream_key  # in memory only: never logged, never in an event
+    input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
+    redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
+    options = hls_options(stream)
+    publisher = HlsPublisher(
+        work_dir=work_dir,
+        prefix=stream.media_prefix,
+        storage=storages["live"],
+        keep_live_segments=stream.dvr_enabled,
+    )
+    restarts = 0
+    while True:
+        try:
+            source = source_from_probe(ffmpeg.probe(input_url))
+        except (ffmpeg.ProbeError, subprocess.TimeoutExpired) as exc:
+            if not _is_live(stream.pk):
+                return "ended before the source was readable"
+            restarts += 1
+            _event(stream, f"Could not read the source: {redact(str(exc))}", StreamEvent.Severity.WARNING)
+            if restarts > settings.TRANSCODE_MAX_RESTARTS:
+                return _give_up(stream)
+            time.sleep(min(10, 2**restarts))
+            continue
+        shutil.rmtree(work_dir, ignore_errors=True)
+        (work_dir / "source").mkdir(parents=True)
+        argv = build_transcode_command(input_url=input_url, out_dir=work_dir, source=source, options=options)
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ffmpeg.die_with_parent
+        )
+        rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
+        _event(
+            stream,
+            "Transcoder started." if restarts == 0 else f"Transcoder restarted (attempt {restarts}).",
+            StreamEvent.Severity.INFO if restarts == 0 else StreamEvent.Severity.WARNING,
+            source=f"{source.width}x{source.height}@{source.fps:g}",
+            rungs=rungs,
+            pid=proc.pid,
+        )
+        outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact)
+        if outcome != "exited":
+            return outcome
+        # FFmpeg ended by itself: the publisher left (its unpublish hook ends the broadcast)
+        # or FFmpeg died. Give the hook a moment to land before deciding.
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and _is_live(stream.pk):
+            time.sleep(0.5)
+        if not _is_live(stream.pk):
+            return "publisher left"
+        restarts += 1
+        _event(
+            stream,
+            f"FFmpeg exited with {exit_code} while the publisher was live; restarting.",
+            StreamEvent.Severity.WARNING,
+            exit_code=exit_code,
+            error=last_error,
+        )
+        if restarts > settings.TRANSCODE_MAX_RESTARTS:
+            return _give_up(stream)
+        time.sleep(min(10, 2 ** (restarts - 1)))
+
+
+def _give_up(stream: Stream) -> str:
+    _event(stream, "The transcoder failed too many times; playback stopped.", StreamEvent.Severity.ERROR)
+    return "gave up"
+
+
+def _watch(proc, stream: Stream, publisher: HlsPublisher, lock, redact) -> tuple[str, int | None, str]:
+    """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error)."""
+    progress_lines: queue.Queue[str] = queue.Queue()
+    errors: list[str] = []
+    threading.Thread(target=_pump, args=(proc.stdout, progress_lines.put), daemon=True).start()
+    threading.Thread(
+        target=_pump, args=(proc.stderr, lambda line: _stderr(line, errors, redact)), daemon=True
+    ).start()
+    progress = ffmpeg.Progress()
+    latest: dict[str, str] = {}
+    next_status = next_sample = time.monotonic()
+    next_lock = time.monotonic() + LOCK_SECONDS / 3
+    sample_bytes = 0
+    sample_started = time.monotonic()
+    outcome = "exited"
+    while proc.poll() is None:
+        time.sleep(POLL_SECONDS)
+        while not progress_lines.empty():
+            block = progress.feed(progress_lines.get_nowait())
+            if block:
+                latest = block
+        result = publisher.sync()
+        sample_bytes += result.new_bytes
+        now = time.monotonic()
+        fields = {}
+        if result.master_published:
+            fields["hls_ready_at"] = timezone.now()
+        if result.thumbnail_published:
+            fields["thumbnail_updated_at"] = timezone.now()
+        if fields:
+            Stream.objects.filter(pk=stream.pk).update(**fields)
+        if now >= next_sample and latest:
+            _sample(stream, latest, sample_bytes, now - sample_started)
+            sample_bytes, sample_started = 0, now
+            next_sample = now + HEALTH_SAMPLE_SECONDS
+        if now >= next_lock:
+            lock.reacquire()
+            next_lock = now + LOCK_SECONDS / 3
+        if now >= next_status:
+            next_status = now + STATUS_CHECK_SECONDS
+            if SHUTTING_DOWN.is_set():
+                outcome = "worker shutting down"
+            elif not _is_live(stream.pk):
+                outcome = "broadcast ended"
+            if outcome != "exited":
+                ffmpeg.stop(proc)
+                break
+    exit_code = proc.wait()
+    publisher.sync()  # the last segments and the ENDLIST playlists
+    return outcome, exit_code, errors[-1] if errors else ""
+
+
+def _pump(pipe, put) -> None:
+    for line in iter(pipe.readline, ""):
+        put(line)
+    pipe.close()
+
+
+def _stderr(line: str, errors: list[str], redact) -> None:
+    line = redact(line.rstrip())
+    if line and "deprecated pixel format" not in line:
+        errors.append(line[-300:])
+        del errors[:-20]
+        log.warning("ffmpeg: %s", line)
+
+
+def _sample(stream: Stream, block: dict[str, str], new_bytes: int, seconds: float) -> None:
+    StreamHealthSample.objects.create(
+        stream=stream,
+        fps=ffmpeg.number(block.get("fps")),
+        speed=ffmpeg.number(block.get("speed")),
+        bitrate_kbps=round(new_bytes * 8 / 1000 / seconds, 1) if seconds > 0 else None,
+        dropped_frames=int(ffmpeg.number(block.get("drop_frames")) or 0),
+        duplicated_frames=int(ffmpeg.number(block.get("dup_frames")) or 0),
+        out_time_seconds=(ffmpeg.number(block.get("out_time_us")) or 0) / 1_000_000,
+    )
