@@ -73,6 +73,28 @@ class NginxRtmp:
             log.warning("nginx-rtmp stat unavailable: %s", exc)
             return None
 
+    def source_info(self, *, channel_id: int) -> dict | None:
+        """What the publisher announced (width, height, frame rate, codecs), from /stat:
+        instant, where probing the feed would wait for a keyframe."""
+        try:
+            root = ET.fromstring(_request(f"{self.api_url}/stat"))
+        except (MediaServerError, ET.ParseError):
+            return None
+        for stream in root.iter("stream"):
+            if _channel_of(stream.findtext("name", "")) != channel_id:
+                continue
+            video = stream.find("meta/video")
+            if video is None or not video.findtext("width"):
+                return None
+            return {
+                "width": int(video.findtext("width", "0")),
+                "height": int(video.findtext("height", "0")),
+                "fps": float(video.findtext("frame_rate", "0") or 0),
+                "video_codec": video.findtext("codec", "").lower(),
+                "has_audio": stream.find("meta/audio/codec") is not None,
+            }
+        return None
+
     def drop_publisher(self, *, channel_id: int, client_id: str) -> bool:
         name = self._publishing().get((channel_id, client_id))
         if name is None:
@@ -116,6 +138,9 @@ class Srs:
         except MediaServerError as exc:
             log.warning("SRS clients unavailable: %s", exc)
             return None
+
+    def source_info(self, *, channel_id: int) -> dict | None:
+        return None  # SRS's API lacks the frame rate: the transcoder probes the feed instead
 
     def drop_publisher(self, *, channel_id: int, client_id: str) -> bool:
         if (channel_id, client_id) not in self._publishing():

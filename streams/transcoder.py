@@ -127,7 +127,7 @@ def _run(stream: Stream, work_dir: Path, lock) -> str:
     restarts = 0
     while True:
         try:
-            source = source_from_probe(ffmpeg.probe(input_url))
+            source = _source(stream, input_url)
         except (ffmpeg.ProbeError, subprocess.TimeoutExpired) as exc:
             if not _is_live(stream.pk):
                 return "ended before the source was readable"
@@ -156,10 +156,11 @@ def _run(stream: Stream, work_dir: Path, lock) -> str:
         if outcome != "exited":
             return outcome
         # FFmpeg ended by itself: the publisher left (its unpublish hook ends the broadcast)
-        # or FFmpeg died. Give the hook a moment to land before deciding.
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and _is_live(stream.pk):
-            time.sleep(0.5)
+        # or FFmpeg died. Ask the media server; when it cannot tell, wait for the hook.
+        if not _publisher_present(stream):
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline and _is_live(stream.pk):
+                time.sleep(0.5)
         if not _is_live(stream.pk):
             return "publisher left"
         restarts += 1
@@ -173,6 +174,28 @@ def _run(stream: Stream, work_dir: Path, lock) -> str:
         if restarts > settings.TRANSCODE_MAX_RESTARTS:
             return _give_up(stream)
         time.sleep(min(10, 2 ** (restarts - 1)))
+
+
+def _publisher_present(stream: Stream) -> bool:
+    from streams.media_servers import get_media_server
+
+    publishers = get_media_server(stream.media_server).publishers()
+    return publishers is not None and (stream.channel_id, stream.publisher_client_id) in publishers
+
+
+def _source(stream: Stream, input_url: str) -> Source:
+    """What the publisher sends: from the media server's metadata when it has it (instant),
+    else by probing the feed."""
+    from streams.media_servers import get_media_server
+
+    server = get_media_server(stream.media_server)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        info = server.source_info(channel_id=stream.channel_id)
+        if info and info["width"] and info["height"]:
+            return Source(**info)
+        time.sleep(0.2)
+    return source_from_probe(ffmpeg.probe(input_url))
 
 
 def _give_up(stream: Stream) -> str:

@@ -14,4 +14,6 @@ urlpatterns = [
     path(
         "dashboard/stream/<stream_id:stream_id>/end/", views.dashboard_stream_end, name="dashboard_stream_end"
     ),
+    path("streams/<stream_id:stream_id>/", views.watch, name="watch"),
+    path("streams/<stream_id:stream_id>/live.m3u8", views.stream_hls, name="hls"),
 ]

@@ -36,10 +36,11 @@ def probe(url: str, *, attempts: int = 10, delay: float = 0.5, ffprobe: str = "f
                 "error",
                 "-rw_timeout",
                 "5000000",
+                # RTMP sends metadata and codec headers first: a little is enough.
                 "-analyzeduration",
-                "2000000",
+                "500000",
                 "-probesize",
-                "2000000",
+                "200000",
                 "-show_streams",
                 "-of",
                 "json",

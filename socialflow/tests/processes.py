@@ -149,6 +149,7 @@ def nginx_rtmp(
     secret: str,
     update_interval: int = 10,
     control_port: int | None = None,
+    rtmp_port: int | None = None,
 ) -> Iterator[dict]:
     """The local media server, hooks pointing at `web_url`; yields its ports."""
     import shutil
@@ -156,7 +157,7 @@ def nginx_rtmp(
 
     from streams.media_server_config import write_nginx_rtmp_conf
 
-    rtmp_port, control_port = free_port(), control_port or free_port()
+    rtmp_port, control_port = rtmp_port or free_port(), control_port or free_port()
     conf = write_nginx_rtmp_conf(
         prefix=prefix,
         rtmp_host="127.0.0.1",

@@ -1,0 +1,149 @@
+"""Publish a 720p test pattern; the real transcoder turns it into a playable HLS ladder.
+
+nginx-rtmp, Daphne, a default and a transcode Celery worker, FFmpeg: nothing mocked.
+"""
+
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import m3u8
+import pytest
+from django.conf import settings
+
+from socialflow.tests.processes import celery_worker, daphne_server, free_port, nginx_rtmp
+from streams.models import Stream, StreamEvent, StreamHealthSample
+from streams.tests.test_live_e2e import FFMPEG_PUBLISH, eligible_streamer, wait_for
+from streams.transcoder import transcoder_running
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    control_port, rtmp_port = free_port(), free_port()
+    work_dir = tmp_path / "work"
+    env = {
+        "GO_LIVE_MIN_FOLLOWERS": "2",
+        "MEDIA_SERVER": "nginx-rtmp",
+        "MEDIA_SERVER_API_URL": f"http://127.0.0.1:{control_port}",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TRANSCODE_WORK_DIR": str(work_dir),
+        "RTMP_PULL_URL": f"rtmp://127.0.0.1:{rtmp_port}/live",
+    }
+    with (
+        daphne_server(tmp_path, **env) as web,
+        nginx_rtmp(
+            tmp_path / "nginx",
+            web_url=web,
+            secret=settings.MEDIA_HOOK_SECRET,
+            control_port=control_port,
+            rtmp_port=rtmp_port,
+        ) as media,
+        celery_worker(tmp_path, **env),
+        celery_worker(tmp_path, queues="transcode", **env) as transcode_worker,
+    ):
+        yield {"web": web, "work_dir": work_dir, "transcode_worker": transcode_worker, **media}
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+
+
+def children_of(pid: int) -> list[str]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=,comm=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout
+    return [line.split()[-1] for line in out.splitlines() if line.strip()]
+
+
+def test_a_720p_publish_becomes_a_playable_ladder(stack, api):
+    _, channel = eligible_streamer("alice")
+    publish_args = [*FFMPEG_PUBLISH]
+    publish_args[publish_args.index("testsrc2=size=640x360:rate=30")] = "testsrc2=size=1280x720:rate=30"
+    publish_args[publish_args.index("-t") + 1] = "16"
+    started = time.monotonic()
+    ffmpeg = subprocess.Popen(
+        [*publish_args, f"{stack['rtmp_url']}/{channel.stream_key}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        stream = wait_for(lambda: Stream.objects.live().filter(channel=channel).first(), what="live")
+
+        def master():
+            hls_url = api.get(f"/api/v1/streams/{stream.pk}/").json()["hls_url"]
+            if not hls_url:
+                return None
+            status, body = get(hls_url.replace("http://testserver", stack["web"]))
+            return body.decode() if status == 200 else None
+
+        text = wait_for(master, timeout=20, what="a master playlist")
+        first_playable = time.monotonic() - started
+        print(f"master playlist fetchable {first_playable:.1f} s after the publish began")
+        assert first_playable <= 6.0
+
+        playlist = m3u8.loads(text)
+        assert playlist.is_variant
+        resolutions = sorted(p.stream_info.resolution for p in playlist.playlists)
+        assert resolutions == [(640, 360), (854, 480), (1280, 720)]  # no 1080p: the source is 720p
+        variants = {p.stream_info.resolution[1]: p.uri for p in playlist.playlists}
+        assert all(uri.startswith(stack["web"]) for uri in variants.values())
+
+        first = {h: m3u8.loads(get(uri)[1].decode()) for h, uri in variants.items()}
+        time.sleep(4.5)
+        later = {h: m3u8.loads(get(uri)[1].decode()) for h, uri in variants.items()}
+        for height in variants:
+            before = first[height].media_sequence + len(first[height].segments)
+            after = later[height].media_sequence + len(later[height].segments)
+            assert after > before, f"{height}p segments are not growing"
+            assert later[height].target_duration == 2
+            assert later[height].program_date_time is not None
+
+        segment_url = variants[720].rsplit("/", 1)[0] + "/" + later[720].segments[-1].uri
+        probe = subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "csv=p=0",
+                segment_url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert probe.stdout.split()[0] == "1280,720"  # (mpegts lists it per program too)
+        assert transcoder_running(stream.pk)
+        assert "ffmpeg" in children_of(stack["transcode_worker"].pid) or any(
+            "ffmpeg" in children_of(int(pid))
+            for pid in subprocess.run(
+                ["pgrep", "-P", str(stack["transcode_worker"].pid)], capture_output=True, text=True
+            ).stdout.split()
+        )
+    finally:
+        assert ffmpeg.wait(40) in (0, 255)
+    # The publisher left: the broadcast ends, the transcoder stops, its files are gone.
+    wait_for(lambda: Stream.objects.filter(pk=stream.pk, status="ended").exists(), what="ended")
+    wait_for(lambda: not transcoder_running(stream.pk), timeout=20, what="the transcoder to stop")
+    wait_for(lambda: not (stack["work_dir"] / stream.pk).exists(), timeout=10, what="temp files to go")
+    assert not any("ffmpeg" in children_of(stack["transcode_worker"].pid) for _ in range(1))
+    samples = StreamHealthSample.objects.filter(stream=stream)
+    assert samples.count() >= 2 and all(s.fps and s.fps > 20 for s in samples.exclude(fps=None)[1:])
+    assert StreamEvent.objects.filter(
+        stream=stream, type="transcoder", message="Transcoder started."
+    ).exists()
+    stream.refresh_from_db()
+    assert stream.thumbnail_updated_at is not None
+    thumb = Path(settings.MEDIA_ROOT) / stream.media_prefix / "thumb.jpg"
+    assert thumb.stat().st_size > 1000
