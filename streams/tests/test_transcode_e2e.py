@@ -147,3 +147,82 @@ def test_a_720p_publish_becomes_a_playable_ladder(stack, api):
     assert stream.thumbnail_updated_at is not None
     thumb = Path(settings.MEDIA_ROOT) / stream.media_prefix / "thumb.jpg"
     assert thumb.stat().st_size > 1000
+
+
+def start_publishing(stack, channel, seconds=40, size="1280x720"):
+    args = [*FFMPEG_PUBLISH]
+    args[args.index("testsrc2=size=640x360:rate=30")] = f"testsrc2=size={size}:rate=30"
+    args[args.index("-t") + 1] = str(seconds)
+    return subprocess.Popen(
+        [*args, f"{stack['rtmp_url']}/{channel.stream_key}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def ladder_ready(channel):
+    return Stream.objects.live().filter(channel=channel, hls_ready_at__isnull=False).first()
+
+
+def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack):
+    _, channel = eligible_streamer("alice")
+    publisher = start_publishing(stack, channel, size="640x360")
+    try:
+        stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
+        variant = Path(settings.MEDIA_ROOT) / stream.media_prefix / "360p" / "index.m3u8"
+        ffmpeg_pids = subprocess.run(
+            ["pgrep", "-P", str(stack["transcode_worker"].pid), "ffmpeg"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(ffmpeg_pids) == 1
+        subprocess.run(["kill", "-9", ffmpeg_pids[0]], check=True)
+        killed_at = m3u8.loads(variant.read_text())
+        wait_for(
+            lambda: StreamEvent.objects.filter(
+                stream=stream, message__startswith="Transcoder restarted"
+            ).exists(),
+            timeout=20,
+            what="the restart event",
+        )
+        died = StreamEvent.objects.get(stream=stream, message__startswith="FFmpeg exited with")
+        assert died.severity == "warning" and died.details["exit_code"] == -9
+
+        def grew():
+            now = m3u8.loads(variant.read_text())
+            return (
+                now.media_sequence + len(now.segments)
+                > killed_at.media_sequence + len(killed_at.segments) + 1
+            )
+
+        wait_for(grew, timeout=20, what="new segments after the restart")
+        assert Stream.objects.get(pk=stream.pk).status == "live"
+    finally:
+        publisher.kill()
+        publisher.wait()
+
+
+def test_the_watch_page_plays_the_stream_in_chromium(stack, browser):
+    from socialflow.tests.processes import BASE_DIR
+
+    _, channel = eligible_streamer("alice")
+    publisher = start_publishing(stack, channel, size="640x360")
+    try:
+        stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{stack['web']}/streams/{stream.pk}/")
+        page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=20000)
+        first = page.evaluate("document.getElementById('player').currentTime")
+        page.wait_for_timeout(2500)
+        later = page.evaluate("document.getElementById('player').currentTime")
+        assert later > first + 1, (first, later)
+        levels = page.eval_on_selector_all("#quality option", "options => options.map(o => o.textContent)")
+        assert levels == ["Auto", "360p"]
+        assert page.is_hidden("#player-status")
+        out = BASE_DIR / "test-output" / "browser"
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=out / "watch-live.png")
+        # the channel page plays the same broadcast
+        page.goto(f"{stack['web']}/alice/")
+        page.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=20000)
+    finally:
+        publisher.kill()
+        publisher.wait()
