@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 
@@ -94,6 +94,15 @@ def user_is_following(*, follower: User, followee: User) -> bool:
 
 
 POPULAR_CACHE_SECONDS = 60
+
+
+def users_search(*, q: str, viewer: User | None = None) -> QuerySet[User]:
+    q = q.replace("\x00", "").strip()[:100]
+    return (
+        users_with_counts(viewer=viewer)
+        .filter(Q(username__icontains=q) | Q(display_name__icontains=q))
+        .order_by("-follower_count", "username")
+    )
 
 
 def users_popular(*, limit: int = 12, viewer: User | None = None) -> list[User]:

@@ -158,6 +158,8 @@ ACCOUNT_USERNAME_MIN_LENGTH = 3
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 # Top-level paths a username must never shadow (channel pages may live at /<username>/).
 ACCOUNT_USERNAME_BLACKLIST = [
+    "healthz",
+    "categories",
     "about",
     "accounts",
     "admin",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import storages
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.http import Http404
 
 from accounts.models import User
@@ -62,10 +63,42 @@ def streams_live(*, category: str | None = None, q: str | None = None) -> QueryS
     if category:
         qs = qs.filter(category__slug=category)
     if q:
-        qs = qs.filter(
-            Q(title__icontains=q) | Q(owner__username__icontains=q) | Q(owner__display_name__icontains=q)
+        tag = q.lstrip("#").lower()
+        qs = qs.annotate(tags_text=Cast("tags", output_field=TextField())).filter(
+            Q(title__icontains=q)
+            | Q(owner__username__icontains=q)
+            | Q(owner__display_name__icontains=q)
+            | Q(tags_text__icontains=f'"{tag}"')
         )
     return qs
+
+
+def categories_with_live_counts() -> QuerySet[Category]:
+    live_public = Q(
+        streams__status=Stream.Status.LIVE, streams__visibility="public", streams__owner__is_active=True
+    )
+    return Category.objects.filter(is_active=True).annotate(live_count=Count("streams", filter=live_public))
+
+
+def category_get(*, slug: str) -> Category:
+    category = Category.objects.filter(slug=slug.replace("\x00", ""), is_active=True).first()
+    if category is None:
+        raise Http404("No such category.")
+    return category
+
+
+def streams_live_followed(*, user: User) -> QuerySet[Stream]:
+    """Live broadcasts of the channels `user` follows, that `user` may watch."""
+    from accounts.selectors import user_followee_ids
+
+    return (
+        _base()
+        .live()
+        .filter(owner__in=user_followee_ids(user=user), owner__is_active=True)
+        .visible_to(user)
+        .listed()
+        .order_by("-viewer_count", "-started_at")
+    )
 
 
 def stream_events(*, stream: Stream) -> QuerySet[StreamEvent]:

@@ -25,9 +25,29 @@ def home(request):
 
 @login_required
 def following(request):
-    follows = account_selectors.user_following(user=request.user)
+    """Followed channels, the live ones first."""
+    live = list(selectors.streams_live_followed(user=request.user)[:48])
+    live_owner_ids = {stream.owner_id for stream in live}
+    follows = account_selectors.user_following(user=request.user).exclude(followee_id__in=live_owner_ids)
     page = Paginator(follows, 24).get_page(request.GET.get("page"))
-    return render(request, "streams/following.html", {"page": page})
+    return render(request, "streams/following.html", {"live": live, "page": page})
+
+
+def categories(request):
+    return render(request, "streams/categories.html", {"categories": selectors.categories_with_live_counts()})
+
+
+def category(request, slug):
+    found = selectors.category_get(slug=slug)
+    live = selectors.streams_live(category=found.slug)[:48]
+    return render(request, "streams/category.html", {"category": found, "live": live})
+
+
+def search(request):
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
+    live = selectors.streams_live(q=q)[:48] if q else []
+    channels = account_selectors.users_search(q=q, viewer=request.user)[:24] if q else []
+    return render(request, "streams/search.html", {"q": q, "live": live, "channels": channels})
 
 
 def _dashboard_context(request, form=None):
