@@ -26,16 +26,18 @@ def broadcasts_reap_stale_task() -> int:
 
 
 @shared_task(
+    bind=True,
     name="streams.tasks.transcode_stream_task",
     ignore_result=True,
-    # A broadcast runs for hours: no time limit; the Redis lock stops duplicates.
-    time_limit=None,
-    soft_time_limit=None,
+    # A broadcast runs for hours (Celery's default limits would kill it); the Redis lock
+    # stops duplicates. Past a day the worker ends it and the watchdog starts a fresh one.
+    time_limit=24 * 3600 + 120,
+    soft_time_limit=24 * 3600,
 )
-def transcode_stream_task(stream_id: str) -> str:
+def transcode_stream_task(self, stream_id: str) -> str:
     from streams import transcoder
 
-    outcome = transcoder.transcode_broadcast(stream_id=stream_id)
+    outcome = transcoder.transcode_broadcast(stream_id=stream_id, worker=self.request.hostname)
     if outcome == "worker shutting down":
         transcode_stream_task.apply_async(args=[stream_id], countdown=1)  # another worker resumes
     return outcome

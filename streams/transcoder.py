@@ -39,6 +39,32 @@ HEALTH_SAMPLE_SECONDS = 5.0
 SHUTTING_DOWN = threading.Event()
 
 
+def _shutdown_key(hostname: str) -> str:
+    return f"streams:worker-shutting-down:{hostname}"
+
+
+def announce_worker_shutdown(*, hostname: str) -> None:
+    SHUTTING_DOWN.set()  # this process (solo pool)
+    with contextlib.suppress(redis.exceptions.RedisError):  # its pool processes
+        _redis().set(_shutdown_key(hostname), 1, ex=600)
+
+
+def clear_worker_shutdown(*, hostname: str) -> None:
+    with contextlib.suppress(redis.exceptions.RedisError):
+        _redis().delete(_shutdown_key(hostname))
+
+
+def _shutting_down(hostname: str | None) -> bool:
+    if SHUTTING_DOWN.is_set():
+        return True
+    if not hostname:
+        return False
+    try:
+        return bool(_redis().exists(_shutdown_key(hostname)))
+    except redis.exceptions.RedisError:
+        return False
+
+
 def lock_name(stream_id: str) -> str:
     return f"streams:transcoder:{stream_id}"
 
@@ -96,7 +122,7 @@ def _is_live(stream_id: str) -> bool:
     return Stream.objects.filter(pk=stream_id, status=Stream.Status.LIVE).exists()
 
 
-def transcode_broadcast(*, stream_id: str) -> str:
+def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> str:
     """Transcode a live broadcast until it ends. Returns why it stopped."""
     lock = _redis().lock(lock_name(stream_id), timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire(blocking=False):
@@ -106,14 +132,16 @@ def transcode_broadcast(*, stream_id: str) -> str:
         stream = Stream.objects.select_related("channel").filter(pk=stream_id).first()
         if stream is None or not stream.is_live:
             return "not live"
-        return _run(stream, work_dir, lock)
+        outcome = _run(stream, work_dir, lock, worker)
+        _event(stream, f"Transcoder stopped: {outcome}.")
+        return outcome
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile
             lock.release()
 
 
-def _run(stream: Stream, work_dir: Path, lock) -> str:
+def _run(stream: Stream, work_dir: Path, lock, worker: str | None) -> str:
     key = stream.channel.stream_key  # in memory only: never logged, never in an event
     input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
     redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
@@ -152,7 +180,7 @@ def _run(stream: Stream, work_dir: Path, lock) -> str:
             rungs=rungs,
             pid=proc.pid,
         )
-        outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact)
+        outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact, worker)
         if outcome != "exited":
             return outcome
         # FFmpeg ended by itself: the publisher left (its unpublish hook ends the broadcast)
@@ -203,7 +231,9 @@ def _give_up(stream: Stream) -> str:
     return "gave up"
 
 
-def _watch(proc, stream: Stream, publisher: HlsPublisher, lock, redact) -> tuple[str, int | None, str]:
+def _watch(
+    proc, stream: Stream, publisher: HlsPublisher, lock, redact, worker: str | None
+) -> tuple[str, int | None, str]:
     """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error)."""
     progress_lines: queue.Queue[str] = queue.Queue()
     errors: list[str] = []
@@ -243,7 +273,7 @@ def _watch(proc, stream: Stream, publisher: HlsPublisher, lock, redact) -> tuple
             next_lock = now + LOCK_SECONDS / 3
         if now >= next_status:
             next_status = now + STATUS_CHECK_SECONDS
-            if SHUTTING_DOWN.is_set():
+            if _shutting_down(worker):
                 outcome = "worker shutting down"
             elif not _is_live(stream.pk):
                 outcome = "broadcast ended"

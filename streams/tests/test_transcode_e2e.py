@@ -226,3 +226,27 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser):
     finally:
         publisher.kill()
         publisher.wait()
+
+
+def test_a_worker_shut_down_gracefully_leaves_no_ffmpeg_behind(stack):
+    _, channel = eligible_streamer("alice")
+    publisher = start_publishing(stack, channel, size="640x360")
+    worker = stack["transcode_worker"]
+    try:
+        stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
+        ffmpeg_pid = int(
+            subprocess.run(
+                ["pgrep", "-P", str(worker.pid), "ffmpeg"], capture_output=True, text=True
+            ).stdout.split()[0]
+        )
+        worker.terminate()  # SIGTERM: Celery's warm shutdown
+        assert worker.wait(30) == 0
+        assert not Path(f"/proc/{ffmpeg_pid}").exists(), "FFmpeg outlived its worker"
+        assert not (stack["work_dir"] / stream.pk).exists()
+        assert StreamEvent.objects.filter(
+            stream=stream, message="Transcoder stopped: worker shutting down."
+        ).exists()
+        assert Stream.objects.get(pk=stream.pk).status == "live"  # the broadcast itself goes on
+    finally:
+        publisher.kill()
+        publisher.wait()
