@@ -9,7 +9,7 @@ from django.db.models.functions import Cast
 from django.http import Http404
 
 from accounts.models import User
-from streams.models import Category, Channel, Stream, StreamEvent
+from streams.models import Category, Channel, Stream, StreamEvent, StreamHealthSample
 
 
 def user_can_moderate(user: User) -> bool:
@@ -154,6 +154,10 @@ def stream_thumbnail_url(*, stream: Stream) -> str | None:
         return None
     version = int(stream.thumbnail_updated_at.timestamp())
     return f"{storages['live'].url(f'{stream.media_prefix}/thumb.jpg')}?v={version}"
+
+
+def stream_latest_health(*, stream: Stream) -> StreamHealthSample | None:
+    return StreamHealthSample.objects.filter(stream=stream).order_by("-at").first()
 
 
 def user_last_broadcast(*, user: User) -> Stream | None:

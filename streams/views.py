@@ -62,6 +62,7 @@ def _dashboard_context(request, form=None):
         "editable": editable,
         "form": form or StreamForm.for_stream(editable),
         "events": selectors.channel_events(channel=channel, limit=10),
+        "health": selectors.stream_latest_health(stream=current) if current and current.is_live else None,
     }
 
 

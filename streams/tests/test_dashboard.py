@@ -103,3 +103,20 @@ def test_home_lists_public_live_broadcasts_only(client, channel, nginx_hook, dja
     assert "Public jam" in page and "● LIVE" in page
     Stream.objects.update(visibility="followers")
     assert "Public jam" not in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_status_shows_stream_health(client, channel, nginx_hook):
+    from django.utils import timezone
+
+    from streams.models import StreamHealthSample
+
+    client.force_login(channel.user)
+    nginx_hook("publish", channel.stream_key, clientid="1")
+    stream = Stream.objects.get()
+    assert "Preparing playback" in client.get("/dashboard/status/").content.decode()
+    StreamHealthSample.objects.create(stream=stream, fps=29.97, speed=1.01, bitrate_kbps=4100, dropped_frames=3)
+    Stream.objects.filter(pk=stream.pk).update(hls_ready_at=timezone.now())
+    fragment = client.get("/dashboard/status/").content.decode()
+    assert "Playing for viewers" in fragment and "30 fps" in fragment and "1.01x" in fragment
+    assert "4100 kbps out" in fragment and "3 dropped frames" in fragment
