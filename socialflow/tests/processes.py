@@ -180,3 +180,38 @@ def nginx_rtmp(
             "api_url": f"http://127.0.0.1:{control_port}",
             "error_log": prefix / "logs" / "error.log",
         }
+
+
+@contextmanager
+def live_stack(tmp_path: Path, *, transcode: bool = False, update_interval: int = 10) -> Iterator[dict]:
+    """Web, a default worker, the media server (and a transcode worker), wired as `make run`
+    wires them, on free ports; yields their addresses."""
+    from django.conf import settings
+
+    control_port, rtmp_port = free_port(), free_port()
+    env = {
+        "GO_LIVE_MIN_FOLLOWERS": "2",
+        "MEDIA_SERVER": "nginx-rtmp",
+        "MEDIA_SERVER_API_URL": f"http://127.0.0.1:{control_port}",
+        "RTMP_PULL_URL": f"rtmp://127.0.0.1:{rtmp_port}/live",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "TRANSCODE_WORK_DIR": str(tmp_path / "work"),
+    }
+    with (
+        daphne_server(tmp_path, **env) as web,
+        nginx_rtmp(
+            tmp_path / "nginx",
+            web_url=web,
+            secret=settings.MEDIA_HOOK_SECRET,
+            update_interval=update_interval,
+            control_port=control_port,
+            rtmp_port=rtmp_port,
+        ) as media,
+        celery_worker(tmp_path, **env),
+    ):
+        stack = {"web": web, "work_dir": tmp_path / "work", **media}
+        if not transcode:
+            yield stack
+            return
+        with celery_worker(tmp_path, queues="transcode", **env) as transcode_worker:
+            yield {**stack, "transcode_worker": transcode_worker}

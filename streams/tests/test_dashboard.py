@@ -115,7 +115,9 @@ def test_status_shows_stream_health(client, channel, nginx_hook):
     nginx_hook("publish", channel.stream_key, clientid="1")
     stream = Stream.objects.get()
     assert "Preparing playback" in client.get("/dashboard/status/").content.decode()
-    StreamHealthSample.objects.create(stream=stream, fps=29.97, speed=1.01, bitrate_kbps=4100, dropped_frames=3)
+    StreamHealthSample.objects.create(
+        stream=stream, fps=29.97, speed=1.01, bitrate_kbps=4100, dropped_frames=3
+    )
     Stream.objects.filter(pk=stream.pk).update(hls_ready_at=timezone.now())
     fragment = client.get("/dashboard/status/").content.decode()
     assert "Playing for viewers" in fragment and "30 fps" in fragment and "1.01x" in fragment

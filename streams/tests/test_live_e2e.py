@@ -8,10 +8,9 @@ import subprocess
 import time
 
 import pytest
-from django.conf import settings
 
 from accounts.tests.factories import FollowFactory, UserFactory
-from socialflow.tests.processes import celery_worker, daphne_server, free_port, nginx_rtmp
+from socialflow.tests.processes import live_stack
 from streams import services
 from streams.models import Stream, StreamEvent
 
@@ -53,26 +52,9 @@ FFMPEG_PUBLISH = [
 
 @pytest.fixture
 def stack(tmp_path):
-    """Web + worker + media server, wired as `make run` wires them."""
-    control_port = free_port()
-    env = {
-        "GO_LIVE_MIN_FOLLOWERS": "2",
-        "MEDIA_SERVER": "nginx-rtmp",
-        "MEDIA_SERVER_API_URL": f"http://127.0.0.1:{control_port}",
-    }
     # A 2 s heartbeat so a short test sees several of them.
-    with (
-        daphne_server(tmp_path, **env) as web,
-        nginx_rtmp(
-            tmp_path / "nginx",
-            web_url=web,
-            secret=settings.MEDIA_HOOK_SECRET,
-            update_interval=2,
-            control_port=control_port,
-        ) as media,
-        celery_worker(tmp_path, **env),
-    ):
-        yield {"web": web, **media}
+    with live_stack(tmp_path, update_interval=2) as running_stack:
+        yield running_stack
 
 
 def eligible_streamer(username):

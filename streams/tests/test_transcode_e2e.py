@@ -12,7 +12,7 @@ import m3u8
 import pytest
 from django.conf import settings
 
-from socialflow.tests.processes import celery_worker, daphne_server, free_port, nginx_rtmp
+from socialflow.tests.processes import live_stack
 from streams.models import Stream, StreamEvent, StreamHealthSample
 from streams.tests.test_live_e2e import FFMPEG_PUBLISH, eligible_streamer, wait_for
 from streams.transcoder import transcoder_running
@@ -22,29 +22,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def stack(tmp_path):
-    control_port, rtmp_port = free_port(), free_port()
-    work_dir = tmp_path / "work"
-    env = {
-        "GO_LIVE_MIN_FOLLOWERS": "2",
-        "MEDIA_SERVER": "nginx-rtmp",
-        "MEDIA_SERVER_API_URL": f"http://127.0.0.1:{control_port}",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "TRANSCODE_WORK_DIR": str(work_dir),
-        "RTMP_PULL_URL": f"rtmp://127.0.0.1:{rtmp_port}/live",
-    }
-    with (
-        daphne_server(tmp_path, **env) as web,
-        nginx_rtmp(
-            tmp_path / "nginx",
-            web_url=web,
-            secret=settings.MEDIA_HOOK_SECRET,
-            control_port=control_port,
-            rtmp_port=rtmp_port,
-        ) as media,
-        celery_worker(tmp_path, **env),
-        celery_worker(tmp_path, queues="transcode", **env) as transcode_worker,
-    ):
-        yield {"web": web, "work_dir": work_dir, "transcode_worker": transcode_worker, **media}
+    with live_stack(tmp_path, transcode=True) as running_stack:
+        yield running_stack
 
 
 def get(url: str) -> tuple[int, bytes]:
