@@ -367,10 +367,13 @@ STORAGES = {
     },
     # Live HLS, thumbnails and source copies: the transcoder rewrites playlists in place.
     "live": {
-        "BACKEND": "storages.backends.s3.S3Storage"
+        "BACKEND": "socialflow.lib.storage.LiveS3Storage"
         if USE_S3
         else "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"file_overwrite": True} if USE_S3 else {"allow_overwrite": True},
+        # Playlists are rewritten in place, and players fetch by plain URL (no signatures).
+        "OPTIONS": {"file_overwrite": True, "querystring_auth": False}
+        if USE_S3
+        else {"allow_overwrite": True},
     },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 
 # A player may still fetch a segment that just left the playlist.
 DROPPED_SEGMENT_GRACE_SECONDS = 30
+# The recording (a stream copy of the source) is for DVR and replays, not the live edge:
+# its ever-growing playlist goes up every few seconds, and its segments leave local disk
+# once they are in storage.
+RECORDING = "recording"
+RECORDING_PLAYLIST_EVERY_SECONDS = 10
 
 
 @dataclass
@@ -40,17 +45,18 @@ class HlsPublisher:
     dropped: list[tuple[float, str]] = field(default_factory=list)
     master_text: str = ""
     thumbnail_mtime: float = 0.0
+    recording_playlist_at: float = 0.0
 
     def _put(self, relative: str, content: bytes) -> None:
         self.storage.save(f"{self.prefix}/{relative}", ContentFile(content))
 
-    def sync(self) -> SyncResult:
+    def sync(self, *, final: bool = False) -> SyncResult:
         result = SyncResult()
         variants = sorted(self.work_dir.glob("*/index.m3u8"))
         for playlist in variants:
-            self._sync_playlist(playlist, result)
+            self._sync_playlist(playlist, result, final=final)
         master = self.work_dir / "master.m3u8"
-        ladder = [p for p in variants if p.parent.name != "source"]
+        ladder = [p for p in variants if p.parent.name != RECORDING]
         ready = ladder and all(f"{p.parent.name}/index.m3u8" in self.playlists for p in ladder)
         if ready and master.exists():
             text = master.read_text()
@@ -68,8 +74,11 @@ class HlsPublisher:
         self._delete_expired()
         return result
 
-    def _sync_playlist(self, playlist: Path, result: SyncResult) -> None:
+    def _sync_playlist(self, playlist: Path, result: SyncResult, *, final: bool = False) -> None:
         rung = playlist.parent.name
+        recording = rung == RECORDING
+        if recording and not final and time.monotonic() < self.recording_playlist_at:
+            return
         relative_playlist = f"{rung}/index.m3u8"
         try:
             text = playlist.read_text()
@@ -89,13 +98,18 @@ class HlsPublisher:
                 return  # not there yet: publish this playlist on the next round
             self._put(relative, data)
             self.uploaded.add(relative)
-            result.new_segments += 1
-            result.new_bytes += len(data)
+            if recording:
+                segment.unlink(missing_ok=True)  # kept in storage; FFmpeg only appends
+            else:
+                result.new_segments += 1
+                result.new_bytes += len(data)
         if self.playlists.get(relative_playlist) != text:
             previous = self.playlists.get(relative_playlist, "")
             self._put(relative_playlist, text.encode())
             self.playlists[relative_playlist] = text
-            if rung != "source" and not self.keep_live_segments:
+            if recording:
+                self.recording_playlist_at = time.monotonic() + RECORDING_PLAYLIST_EVERY_SECONDS
+            elif not self.keep_live_segments:
                 gone = {line for line in previous.splitlines() if line and not line.startswith("#")} - set(
                     listed
                 )

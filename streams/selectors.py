@@ -7,9 +7,10 @@ from django.core.files.storage import storages
 from django.db.models import Count, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import Http404
+from django.urls import reverse
 
 from accounts.models import User
-from streams.models import Category, Channel, Stream, StreamEvent, StreamHealthSample
+from streams.models import Category, Channel, Stream, StreamEvent, StreamHealthSample, Visibility
 
 
 def user_can_moderate(user: User) -> bool:
@@ -138,13 +139,36 @@ def stream_hls_master(*, stream: Stream, absolute) -> str | None:
     storage (segments never pass through Django); None while there is nothing to play."""
     if not stream.is_live or stream.hls_ready_at is None:
         return None
-    storage = storages["live"]
-    try:
-        with storage.open(f"{stream.media_prefix}/master.m3u8") as master:
-            text = master.read().decode()
-    except (FileNotFoundError, OSError):
+    text = _read_live(f"{stream.media_prefix}/master.m3u8")
+    if text is None:
         return None
-    base = absolute(storage.url(f"{stream.media_prefix}/"))
+    if stream.visibility == Visibility.FOLLOWERS:
+        # Variant playlists go through Django too (a visibility check per refresh).
+        base = absolute(reverse("streams:hls", args=[stream.pk])).rsplit("/", 1)[0] + "/"
+    else:
+        base = absolute(storages["live"].url(f"{stream.media_prefix}/"))
+    return _absolute_uris(text, base)
+
+
+def stream_hls_variant(*, stream: Stream, rung: str, absolute) -> str | None:
+    """A variant playlist with its segment URLs pointing straight at storage."""
+    if not stream.is_live:
+        return None
+    text = _read_live(f"{stream.media_prefix}/{rung}/index.m3u8")
+    if text is None:
+        return None
+    return _absolute_uris(text, absolute(storages["live"].url(f"{stream.media_prefix}/{rung}/")))
+
+
+def _read_live(name: str) -> str | None:
+    try:
+        with storages["live"].open(name) as playlist:
+            return playlist.read().decode()
+    except Exception:  # missing, or the storage (S3) failing: nothing to play right now
+        return None
+
+
+def _absolute_uris(text: str, base: str) -> str:
     lines = [line if not line or line.startswith("#") else base + line for line in text.splitlines()]
     return "\n".join(lines) + "\n"
 
@@ -160,9 +184,11 @@ def stream_latest_health(*, stream: Stream) -> StreamHealthSample | None:
     return StreamHealthSample.objects.filter(stream=stream).order_by("-at").first()
 
 
-def user_last_broadcast(*, user: User) -> Stream | None:
+def user_last_broadcast(*, user: User, viewer: User) -> Stream | None:
     return (
         Stream.objects.filter(owner=user, status=Stream.Status.ENDED, started_at__isnull=False)
+        .visible_to(viewer)
+        .listed()
         .order_by("-ended_at")
         .first()
     )

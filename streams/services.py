@@ -305,6 +305,26 @@ def stream_end(*, stream: Stream, by: User) -> Stream:
     return stream
 
 
+def stream_fail(*, stream: Stream, reason: str) -> Stream:
+    """The platform cannot carry this broadcast (its feed cannot be transcoded): FAILED,
+    and the publisher is dropped so OBS shows the streamer something is wrong."""
+    with transaction.atomic():
+        stream = _locked(stream)
+        if not stream.can_become(Status.FAILED):
+            return stream
+        stream.status = Status.FAILED
+        stream.ended_at = timezone.now()
+        stream.save(update_fields=["status", "ended_at", "updated_at"])
+        _event(stream=stream, type=EventType.ENDED, severity=Severity.ERROR, message=f"Failed: {reason}")
+        _broadcast_status(stream)
+        if stream.publisher_client_id:
+            from streams.tasks import media_drop_publisher_task
+
+            args = (stream.media_server, stream.channel_id, stream.publisher_client_id)
+            transaction.on_commit(lambda: media_drop_publisher_task.delay(*args))
+    return stream
+
+
 def stream_cancel(*, stream: Stream, by: User) -> Stream:
     if stream.is_live:
         raise StreamError("The broadcast is live; end it instead.", code="stream_live", status_code=409)
@@ -634,7 +654,10 @@ def transcoders_ensure() -> int:
     settled = timezone.now() - timedelta(seconds=10)
     started = 0
     for stream_id in Stream.objects.live().filter(started_at__lt=settled).values_list("pk", flat=True):
-        if not transcoder_running(stream_id):
+        # At most one waiting task per broadcast, even while every transcode slot is busy.
+        if not transcoder_running(stream_id) and _first_in_a_while(
+            f"streams:transcode-queued:{stream_id}", 120
+        ):
             _enqueue_transcode(stream_id)
             started += 1
     return started

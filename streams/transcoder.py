@@ -1,10 +1,10 @@
 """Running a broadcast's transcoder: one FFmpeg, watched, restarted, stopped for sure.
 
 `transcode_broadcast` is what the Celery task runs, for as long as the broadcast is live:
-it probes the source, starts FFmpeg with the ladder (streams.transcoding), publishes the
-output (streams.hls_publisher), records health samples and events, restarts a dead FFmpeg
-with backoff while the publisher is still there, and cleans up after itself. A Redis lock
-makes sure one broadcast never has two transcoders.
+it learns what the source is, starts FFmpeg with the ladder (streams.transcoding),
+publishes the output (streams.hls_publisher), records health samples and events, restarts
+a dead FFmpeg with backoff while the publisher is still there, and cleans up after itself.
+A Redis lock, renewed all along, makes sure one broadcast never has two transcoders.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import shutil
 import subprocess
 import threading
 import time
+from functools import cache
 from pathlib import Path
 
 import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
+from django.db import close_old_connections
 from django.utils import timezone
 
 from socialflow.lib import ffmpeg
@@ -35,8 +37,19 @@ LOCK_SECONDS = 60
 POLL_SECONDS = 0.25
 STATUS_CHECK_SECONDS = 2.0
 HEALTH_SAMPLE_SECONDS = 5.0
+# A transcoder that ran this long without trouble starts its restart count afresh.
+HEALTHY_RESET_SECONDS = 300
 # Set when the worker is shutting down: transcoders stop cleanly, another worker resumes.
 SHUTTING_DOWN = threading.Event()
+
+
+class LockLost(Exception):
+    """Another transcoder may own this broadcast now: stop at once."""
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
 
 
 def _shutdown_key(hostname: str) -> str:
@@ -69,10 +82,6 @@ def lock_name(stream_id: str) -> str:
     return f"streams:transcoder:{stream_id}"
 
 
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
 def transcoder_running(stream_id: str) -> bool:
     return bool(_redis().exists(lock_name(stream_id)))
 
@@ -82,10 +91,9 @@ def hls_options(stream: Stream) -> HlsOptions:
     unknown = [name for name in settings.TRANSCODE_RUNGS if name not in by_name]
     if unknown:
         raise ImproperlyConfigured(f"TRANSCODE_RUNGS: unknown rungs {unknown}; choose from {list(by_name)}")
+    segment = settings.HLS_LOW_LATENCY_SEGMENT_SECONDS if stream.low_latency else settings.HLS_SEGMENT_SECONDS
     return HlsOptions(
-        segment_seconds=settings.HLS_LOW_LATENCY_SEGMENT_SECONDS
-        if stream.low_latency
-        else settings.HLS_SEGMENT_SECONDS,
+        segment_seconds=segment,
         list_size=settings.HLS_LIST_SIZE,
         preset=settings.TRANSCODE_PRESET,
         passthrough_top=stream.source_passthrough,
@@ -95,7 +103,9 @@ def hls_options(stream: Stream) -> HlsOptions:
 
 
 def source_from_probe(probed: dict) -> Source:
-    video = next(s for s in probed["streams"] if s.get("codec_type") == "video")
+    video = next((s for s in probed["streams"] if s.get("codec_type") == "video"), None)
+    if video is None:
+        raise ffmpeg.ProbeError("the feed has no video")
     return Source(
         width=int(video.get("width") or 0),
         height=int(video.get("height") or 0),
@@ -108,18 +118,47 @@ def source_from_probe(probed: dict) -> Source:
 
 
 def _event(stream: Stream, message: str, severity: str = StreamEvent.Severity.INFO, **details) -> None:
-    StreamEvent.objects.create(
-        stream=stream,
-        channel_id=stream.channel_id,
-        type=StreamEvent.Type.TRANSCODER,
-        severity=severity,
-        message=message[:300],
-        details=details,
-    )
+    try:
+        StreamEvent.objects.create(
+            stream=stream,
+            channel_id=stream.channel_id,
+            type=StreamEvent.Type.TRANSCODER,
+            severity=severity,
+            message=message[:300],
+            details=details,
+        )
+    except Exception:  # an event is worth less than the broadcast: never fail on it
+        log.exception("could not record a transcoder event for %s", stream.pk)
 
 
 def _is_live(stream_id: str) -> bool:
     return Stream.objects.filter(pk=stream_id, status=Stream.Status.LIVE).exists()
+
+
+class _Lock:
+    """The broadcast's Redis lock, renewed during every wait."""
+
+    def __init__(self, lock):
+        self.lock = lock
+        self.renew_at = time.monotonic() + LOCK_SECONDS / 3
+
+    def keep(self) -> None:
+        if time.monotonic() < self.renew_at:
+            return
+        try:
+            self.lock.reacquire()
+        except redis.exceptions.LockNotOwnedError as exc:
+            raise LockLost from exc
+        except redis.exceptions.RedisError as exc:
+            log.warning("could not renew the transcoder lock: %s", exc)  # try again soon
+            return
+        self.renew_at = time.monotonic() + LOCK_SECONDS / 3
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.keep()
+            time.sleep(min(left, 1.0))
 
 
 def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> str:
@@ -127,35 +166,35 @@ def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> str:
     lock = _redis().lock(lock_name(stream_id), timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire(blocking=False):
         return "already running"  # a redelivered or duplicate task
-    work_dir = Path(settings.TRANSCODE_WORK_DIR) / stream_id
+    base_dir = Path(settings.TRANSCODE_WORK_DIR) / stream_id
+    stream = None
     try:
         stream = Stream.objects.select_related("channel").filter(pk=stream_id).first()
         if stream is None or not stream.is_live:
             return "not live"
-        outcome = _run(stream, work_dir, lock, worker)
-        _event(stream, f"Transcoder stopped: {outcome}.")
-        return outcome
+        outcome = _run(stream, base_dir, _Lock(lock), worker)
+    except LockLost:
+        outcome = "lost its lock"
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
-        with contextlib.suppress(redis.exceptions.LockError):  # expired meanwhile
+        shutil.rmtree(base_dir, ignore_errors=True)
+        with contextlib.suppress(redis.exceptions.RedisError):  # expired meanwhile
             lock.release()
+    _event(stream, f"Transcoder stopped: {outcome}.")
+    return outcome
 
 
-def _run(stream: Stream, work_dir: Path, lock, worker: str | None) -> str:
+def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str:
     key = stream.channel.stream_key  # in memory only: never logged, never in an event
     input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
     redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
     options = hls_options(stream)
-    publisher = HlsPublisher(
-        work_dir=work_dir,
-        prefix=stream.media_prefix,
-        storage=storages["live"],
-        keep_live_segments=stream.dvr_enabled,
-    )
-    restarts = 0
+    restarts = attempt = 0
     while True:
+        lock.keep()
+        if _shutting_down(worker):
+            return "worker shutting down"
         try:
-            source = _source(stream, input_url)
+            source = _source(stream, input_url, lock)
         except (ffmpeg.ProbeError, subprocess.TimeoutExpired) as exc:
             if not _is_live(stream.pk):
                 return "ended before the source was readable"
@@ -163,13 +202,28 @@ def _run(stream: Stream, work_dir: Path, lock, worker: str | None) -> str:
             _event(stream, f"Could not read the source: {redact(str(exc))}", StreamEvent.Severity.WARNING)
             if restarts > settings.TRANSCODE_MAX_RESTARTS:
                 return _give_up(stream)
-            time.sleep(min(10, 2**restarts))
+            lock.sleep(min(10, 2**restarts))
             continue
-        shutil.rmtree(work_dir, ignore_errors=True)
-        (work_dir / "source").mkdir(parents=True)
+        attempt += 1
+        # A fresh folder per attempt: a late write of the previous FFmpeg cannot land here.
+        work_dir = base_dir / f"run{attempt}"
+        shutil.rmtree(base_dir, ignore_errors=True)
+        (work_dir / "recording").mkdir(parents=True)
+        publisher = HlsPublisher(
+            work_dir=work_dir,
+            prefix=stream.media_prefix,
+            storage=storages["live"],
+            keep_live_segments=stream.dvr_enabled,
+        )
         argv = build_transcode_command(input_url=input_url, out_dir=work_dir, source=source, options=options)
+        started = time.monotonic()
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ffmpeg.die_with_parent
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            preexec_fn=ffmpeg.die_with_parent,
         )
         rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
         _event(
@@ -177,18 +231,26 @@ def _run(stream: Stream, work_dir: Path, lock, worker: str | None) -> str:
             "Transcoder started." if restarts == 0 else f"Transcoder restarted (attempt {restarts}).",
             StreamEvent.Severity.INFO if restarts == 0 else StreamEvent.Severity.WARNING,
             source=f"{source.width}x{source.height}@{source.fps:g}",
+            audio=source.has_audio,
             rungs=rungs,
             pid=proc.pid,
         )
-        outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact, worker)
+        try:
+            outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact, worker)
+        finally:
+            ffmpeg.stop(proc)  # whatever happened above, this FFmpeg ends here
+            with contextlib.suppress(Exception):
+                publisher.sync(final=True)  # its last segments and ENDLIST playlists
         if outcome != "exited":
             return outcome
+        if time.monotonic() - started > HEALTHY_RESET_SECONDS:
+            restarts = 0
         # FFmpeg ended by itself: the publisher left (its unpublish hook ends the broadcast)
         # or FFmpeg died. Ask the media server; when it cannot tell, wait for the hook.
         if not _publisher_present(stream):
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline and _is_live(stream.pk):
-                time.sleep(0.5)
+                lock.sleep(0.5)
         if not _is_live(stream.pk):
             return "publisher left"
         restarts += 1
@@ -201,7 +263,7 @@ def _run(stream: Stream, work_dir: Path, lock, worker: str | None) -> str:
         )
         if restarts > settings.TRANSCODE_MAX_RESTARTS:
             return _give_up(stream)
-        time.sleep(min(10, 2 ** (restarts - 1)))
+        lock.sleep(min(10, 2 ** (restarts - 1)))
 
 
 def _publisher_present(stream: Stream) -> bool:
@@ -211,7 +273,7 @@ def _publisher_present(stream: Stream) -> bool:
     return publishers is not None and (stream.channel_id, stream.publisher_client_id) in publishers
 
 
-def _source(stream: Stream, input_url: str) -> Source:
+def _source(stream: Stream, input_url: str, lock: _Lock) -> Source:
     """What the publisher sends: from the media server's metadata when it has it (instant),
     else by probing the feed."""
     from streams.media_servers import get_media_server
@@ -222,19 +284,30 @@ def _source(stream: Stream, input_url: str) -> Source:
         info = server.source_info(channel_id=stream.channel_id)
         if info and info["width"] and info["height"]:
             return Source(**info)
-        time.sleep(0.2)
-    return source_from_probe(ffmpeg.probe(input_url))
+        lock.sleep(0.2)
+    lock.keep()
+    return source_from_probe(ffmpeg.probe(input_url, attempts=3))
 
 
 def _give_up(stream: Stream) -> str:
-    _event(stream, "The transcoder failed too many times; playback stopped.", StreamEvent.Severity.ERROR)
+    """Nothing playable can be made of this feed: fail the broadcast (it drops OBS)
+    rather than retry forever."""
+    from streams.services import stream_fail
+
+    _event(
+        stream, "The transcoder failed too many times; the broadcast has failed.", StreamEvent.Severity.ERROR
+    )
+    stream_fail(stream=stream, reason="The feed could not be transcoded.")
     return "gave up"
 
 
 def _watch(
-    proc, stream: Stream, publisher: HlsPublisher, lock, redact, worker: str | None
+    proc, stream: Stream, publisher: HlsPublisher, lock: _Lock, redact, worker: str | None
 ) -> tuple[str, int | None, str]:
-    """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error)."""
+    """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error).
+
+    A failing round (storage, database, Redis) is logged and retried; FFmpeg keeps going.
+    """
     progress_lines: queue.Queue[str] = queue.Queue()
     errors: list[str] = []
     threading.Thread(target=_pump, args=(proc.stdout, progress_lines.put), daemon=True).start()
@@ -244,45 +317,53 @@ def _watch(
     progress = ffmpeg.Progress()
     latest: dict[str, str] = {}
     next_status = next_sample = time.monotonic()
-    next_lock = time.monotonic() + LOCK_SECONDS / 3
     sample_bytes = 0
     sample_started = time.monotonic()
-    outcome = "exited"
+    failures = 0
     while proc.poll() is None:
         time.sleep(POLL_SECONDS)
+        lock.keep()  # LockLost ends the watch; the caller stops FFmpeg
         while not progress_lines.empty():
             block = progress.feed(progress_lines.get_nowait())
             if block:
                 latest = block
-        result = publisher.sync()
-        sample_bytes += result.new_bytes
         now = time.monotonic()
-        fields = {}
-        if result.master_published:
-            fields["hls_ready_at"] = timezone.now()
-        if result.thumbnail_published:
-            fields["thumbnail_updated_at"] = timezone.now()
-        if fields:
-            Stream.objects.filter(pk=stream.pk).update(**fields)
-        if now >= next_sample and latest:
-            _sample(stream, latest, sample_bytes, now - sample_started)
-            sample_bytes, sample_started = 0, now
-            next_sample = now + HEALTH_SAMPLE_SECONDS
-        if now >= next_lock:
-            lock.reacquire()
-            next_lock = now + LOCK_SECONDS / 3
         if now >= next_status:
             next_status = now + STATUS_CHECK_SECONDS
-            if _shutting_down(worker):
-                outcome = "worker shutting down"
-            elif not _is_live(stream.pk):
-                outcome = "broadcast ended"
-            if outcome != "exited":
-                ffmpeg.stop(proc)
-                break
-    exit_code = proc.wait()
-    publisher.sync()  # the last segments and the ENDLIST playlists
-    return outcome, exit_code, errors[-1] if errors else ""
+            try:
+                if _shutting_down(worker):
+                    return "worker shutting down", None, ""
+                if not _is_live(stream.pk):
+                    return "broadcast ended", None, ""
+            except Exception as exc:  # the database blinked: keep transcoding, ask again soon
+                log.warning("could not check broadcast %s: %s", stream.pk, exc)
+                close_old_connections()
+        try:
+            result = publisher.sync()
+            sample_bytes += result.new_bytes
+            now = time.monotonic()
+            fields = {}
+            if result.master_published:
+                fields["hls_ready_at"] = timezone.now()
+            if result.thumbnail_published:
+                fields["thumbnail_updated_at"] = timezone.now()
+            if fields:
+                Stream.objects.filter(pk=stream.pk).update(**fields)
+            if now >= next_sample and latest:
+                _sample(stream, latest, sample_bytes, now - sample_started)
+                sample_bytes, sample_started = 0, now
+                next_sample = now + HEALTH_SAMPLE_SECONDS
+            failures = 0
+        except Exception as exc:
+            failures += 1
+            log.warning(
+                "transcoder round failed for %s (%d in a row): %s", stream.pk, failures, redact(str(exc))
+            )
+            close_old_connections()
+            if failures == 10:
+                _event(stream, f"Publishing is failing: {redact(str(exc))[:200]}", StreamEvent.Severity.ERROR)
+            lock.sleep(min(5, 0.5 * failures))
+    return "exited", proc.wait(), errors[-1] if errors else ""
 
 
 def _pump(pipe, put) -> None:

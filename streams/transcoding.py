@@ -83,7 +83,8 @@ def build_transcode_command(
     """argv for one FFmpeg that writes the whole ladder, a thumbnail and a source copy.
 
     out_dir/master.m3u8, out_dir/<rung>/index.m3u8 + seg_<n>.ts, out_dir/thumb.jpg and
-    out_dir/source/index.m3u8 (an event playlist keeping every segment).
+    out_dir/recording/index.m3u8 (a stream copy of the source, an event playlist keeping
+    every segment: what DVR and recordings are made of).
     """
     rungs = ladder_for(source, options)
     fps = output_fps(source)
@@ -119,7 +120,8 @@ def build_transcode_command(
     encoded_index = 0
     for index, rung in enumerate(rungs):
         if rung.passthrough:
-            argv += ["-map", "0:v:0", f"-c:v:{index}", "copy"]
+            # Copied as sent; the bitrate only informs the master playlist's BANDWIDTH.
+            argv += ["-map", "0:v:0", f"-c:v:{index}", "copy", f"-b:v:{index}", f"{rung.video_kbps}k"]
         else:
             argv += [
                 "-map",
@@ -132,6 +134,23 @@ def build_transcode_command(
                 f"{int(rung.video_kbps * 1.1)}k",
                 f"-bufsize:v:{index}",
                 f"{rung.video_kbps * 2}k",
+                # Closed GOPs of exactly one segment, at the same frames in every rung.
+                f"-preset:v:{index}",
+                options.preset,
+                f"-profile:v:{index}",
+                "high",
+                f"-tune:v:{index}",
+                "zerolatency",
+                f"-g:v:{index}",
+                str(gop),
+                f"-keyint_min:v:{index}",
+                str(gop),
+                f"-sc_threshold:v:{index}",
+                "0",
+                f"-flags:v:{index}",
+                "+cgop",
+                f"-force_key_frames:v:{index}",
+                f"expr:gte(t,n_forced*{options.segment_seconds})",
             ]
             encoded_index += 1
         entry = f"v:{index}"
@@ -139,25 +158,6 @@ def build_transcode_command(
             argv += ["-map", "0:a:0", f"-c:a:{index}", "aac", f"-b:a:{index}", f"{rung.audio_kbps}k"]
             entry += f",a:{index}"
         var_map.append(f"{entry},name:{rung.name}")
-    argv += [
-        # Closed GOPs of exactly one segment, at the same frames in every rung.
-        "-preset",
-        options.preset,
-        "-profile:v",
-        "high",
-        "-tune",
-        "zerolatency",
-        "-g",
-        str(gop),
-        "-keyint_min",
-        str(gop),
-        "-sc_threshold",
-        "0",
-        "-flags",
-        "+cgop",
-        "-force_key_frames",
-        f"expr:gte(t,n_forced*{options.segment_seconds})",
-    ]
     if source.has_audio:
         argv += ["-ac", "2", "-ar", "48000"]
     argv += [
@@ -191,6 +191,8 @@ def build_transcode_command(
         "image2",
         "-update",
         "1",
+        "-atomic_writing",
+        "1",
         str(out_dir / "thumb.jpg"),
     ]
     if options.record_source:
@@ -213,8 +215,8 @@ def build_transcode_command(
             "-hls_start_number_source",
             "epoch",
             "-hls_segment_filename",
-            str(out_dir / "source" / "seg_%d.ts"),
-            str(out_dir / "source" / "index.m3u8"),
+            str(out_dir / "recording" / "seg_%d.ts"),
+            str(out_dir / "recording" / "index.m3u8"),
         ]
     argv += ["-progress", "pipe:1", "-nostats"]
     return argv

@@ -19,4 +19,5 @@ urlpatterns = [
     ),
     path("streams/<stream_id:stream_id>/", views.watch, name="watch"),
     path("streams/<stream_id:stream_id>/live.m3u8", views.stream_hls, name="hls"),
+    path("streams/<stream_id:stream_id>/<str:rung>/index.m3u8", views.stream_hls_variant, name="hls_variant"),
 ]

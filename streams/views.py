@@ -1,3 +1,5 @@
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -134,6 +136,22 @@ def stream_hls(request, stream_id):
     )
 
 
+RUNG_RE = re.compile(r"^(source|[0-9]{3,4}p)$")
+
+
+def stream_hls_variant(request, stream_id, rung):
+    """A variant playlist of a followers-only broadcast, after the visibility check."""
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    if not RUNG_RE.match(rung):
+        return HttpResponse("No such quality.", status=404, content_type="text/plain")
+    playlist = selectors.stream_hls_variant(stream=stream, rung=rung, absolute=request.build_absolute_uri)
+    if playlist is None:
+        return HttpResponse("Not live.", status=404, content_type="text/plain")
+    return HttpResponse(
+        playlist, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache, private"}
+    )
+
+
 def watch(request, stream_id):
     stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
     return _watch_page(request, stream, stream.owner)
@@ -153,7 +171,7 @@ def _watch_page(request, stream, owner):
         "stream": stream,
         "profile": owner,
         "thumbnail_url": selectors.stream_thumbnail_url(stream=stream) if stream else None,
-        "last_live": selectors.user_last_broadcast(user=owner),
+        "last_live": selectors.user_last_broadcast(user=owner, viewer=request.user),
         "upcoming": selectors.user_upcoming(user=owner, viewer=request.user),
     }
     return render(request, "streams/watch.html", context)

@@ -4,8 +4,8 @@
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from storages.backends.s3 import S3Storage
 
+from socialflow.lib.storage import LiveS3Storage
 from socialflow.tests.processes import free_port
 from streams.hls_publisher import HlsPublisher
 
@@ -24,7 +24,7 @@ def s3(monkeypatch):
         monkeypatch.setenv(name, value)
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     client.create_bucket(Bucket="socialflow")
-    storage = S3Storage(
+    storage = LiveS3Storage(
         bucket_name="socialflow",
         endpoint_url=endpoint,
         access_key="test",
@@ -52,10 +52,9 @@ def test_segments_playlists_and_master_land_in_the_bucket(tmp_path, s3):
     assert keys == ["live/abc/tok/360p/index.m3u8", "live/abc/tok/360p/seg_7.ts", "live/abc/tok/master.m3u8"]
     head = client.head_object(Bucket="socialflow", Key="live/abc/tok/360p/index.m3u8")
     assert head["ContentType"] == "application/vnd.apple.mpegurl"
-    assert (
-        client.head_object(Bucket="socialflow", Key="live/abc/tok/360p/seg_7.ts")["ContentType"]
-        == "video/mp2t"
-    )
+    assert head["CacheControl"] == "max-age=1"
+    segment = client.head_object(Bucket="socialflow", Key="live/abc/tok/360p/seg_7.ts")
+    assert segment["ContentType"] == "video/mp2t" and "immutable" in segment["CacheControl"]
     # a playlist rewritten in place keeps its name (no storage-generated suffixes)
     (work / "360p" / "seg_8.ts").write_bytes(b"\x47" * 188)
     (work / "360p" / "index.m3u8").write_text(

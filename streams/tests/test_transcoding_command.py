@@ -47,12 +47,13 @@ def test_variants_map_one_video_and_one_audio_each():
 
 def test_closed_gops_aligned_to_segments():
     args = argv(segment_seconds=2)
-    assert value(args, "-g") == value(args, "-keyint_min") == "60"  # 30 fps x 2 s
-    assert value(args, "-sc_threshold") == "0"
-    assert value(args, "-force_key_frames") == "expr:gte(t,n_forced*2)"
-    assert "+cgop" in args
+    for i in range(3):  # every encoded rung
+        assert value(args, f"-g:v:{i}") == value(args, f"-keyint_min:v:{i}") == "60"  # 30 fps x 2 s
+        assert value(args, f"-sc_threshold:v:{i}") == "0"
+        assert value(args, f"-force_key_frames:v:{i}") == "expr:gte(t,n_forced*2)"
+        assert value(args, f"-flags:v:{i}") == "+cgop"
     low = argv(segment_seconds=1, source=Source(1280, 720, 25))
-    assert value(low, "-g") == "25" and value(low, "-hls_time") == "1"
+    assert value(low, "-g:v:0") == "25" and value(low, "-hls_time") == "1"
 
 
 def test_hls_flags_for_playback_and_measurement():
@@ -79,7 +80,7 @@ def test_no_audio_source_maps_video_only():
 def test_passthrough_top_rung_copies_the_source():
     args = argv(passthrough_top=True)
     assert value(args, "-var_stream_map").startswith("v:0,a:0,name:source ")
-    assert value(args, "-c:v:0") == "copy"
+    assert value(args, "-c:v:0") == "copy" and "-profile:v:0" not in args and "-g:v:0" not in args
     assert args.count("libx264") == 2  # 480p and 360p are still encoded
     # ...but never for a codec HLS players may not take as is
     assert "copy" not in argv(source=Source(1280, 720, 30, video_codec="hevc"), passthrough_top=True)[:40]
@@ -89,9 +90,9 @@ def test_thumbnail_and_source_copy_outputs():
     args = argv(thumbnail_every=30)
     assert "/work/out/thumb.jpg" in args and value(args, "-update") == "1"
     assert "gte(t-prev_selected_t\\,30)" in value(args, "-filter_complex")
-    assert "/work/out/source/index.m3u8" in args
+    assert "/work/out/recording/index.m3u8" in args
     assert value(args, "-hls_playlist_type") == "event"
-    assert "/work/out/source/index.m3u8" not in argv(record_source=False)
+    assert "/work/out/recording/index.m3u8" not in argv(record_source=False)
 
 
 @pytest.mark.parametrize("height", [1080, 720, 480, 360])
@@ -103,3 +104,52 @@ def test_every_encoded_rung_has_its_scale(height):
 def test_custom_ladder():
     options = HlsOptions(ladder=(Rung("540p", 540, 2000, 128),))
     assert [r.name for r in ladder_for(Source(1920, 1080, 30), options)] == ["540p"]
+
+
+def test_passthrough_command_runs_in_real_ffmpeg(tmp_path):
+    """FFmpeg accepts the passthrough ladder: the copied rung, encoded rungs and recording
+    each land in their own folders, and the master announces the copy's bandwidth."""
+    import subprocess
+
+    clip = tmp_path / "clip.flv"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "60",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+            str(clip),
+        ],
+        check=True,
+    )
+    out = tmp_path / "out"
+    (out / "recording").mkdir(parents=True)
+    args = build_transcode_command(
+        input_url=str(clip), out_dir=out, source=HD, options=HlsOptions(passthrough_top=True)
+    )
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["360p", "480p", "recording", "source"]
+    master = (out / "master.m3u8").read_text()
+    source_entry = master.split("source/index.m3u8")[0].rsplit("#EXT-X-STREAM-INF:", 1)[1]
+    bandwidth = int(source_entry.split("BANDWIDTH=")[1].split(",")[0])
+    assert bandwidth > 1_000_000, source_entry  # the copy is the richest rung, not the cheapest
