@@ -48,9 +48,10 @@ class HlsOptions:
     ladder: tuple[Rung, ...] = field(default=DEFAULT_LADDER)
 
 
-def output_fps(source: Source) -> int:
-    """Never above the source's frame rate (nor 60)."""
-    return max(1, min(MAX_FPS, round(source.fps or 30)))
+def output_fps(source: Source) -> float:
+    """The source's own rate (29.97 stays 29.97), never above 60; 30 when unknown."""
+    fps = source.fps if source.fps and source.fps > 0 else 30.0
+    return round(min(MAX_FPS, fps), 3)
 
 
 def ladder_for(source: Source, options: HlsOptions) -> list[Rung]:
@@ -88,14 +89,14 @@ def build_transcode_command(
     """
     rungs = ladder_for(source, options)
     fps = output_fps(source)
-    gop = fps * options.segment_seconds
+    gop = max(1, round(fps * options.segment_seconds))
     encoded = [r for r in rungs if not r.passthrough]
 
     # One decode, split once per encoded rung plus the thumbnail branch.
     branches = len(encoded) + 1
     graph = [f"[0:v]split={branches}" + "".join(f"[s{i}]" for i in range(branches))]
     for i, rung in enumerate(encoded):
-        graph.append(f"[s{i}]fps={fps},scale=-2:{rung.height}:flags=bicubic,format=yuv420p[v{i}]")
+        graph.append(f"[s{i}]fps={fps:g},scale=-2:{rung.height}:flags=bicubic,format=yuv420p[v{i}]")
     # The first frame, then one every `thumbnail_every` seconds.
     every = options.thumbnail_every
     graph.append(

@@ -128,4 +128,27 @@ def test_master_playlist_points_variants_at_storage(client, go_live):
     assert response["Content-Type"] == "application/vnd.apple.mpegurl"
     body = response.content.decode()
     assert f"http://testserver/media/{stream.media_prefix}/360p/index.m3u8" in body
-    assert stream.channel.key_secret not in body
+    # followers-only: variant playlists come through Django, with its check
+    Stream.objects.filter(pk=stream.pk).update(visibility="followers")
+    storages["live"].save(
+        f"{stream.media_prefix}/360p/index.m3u8", ContentFile(b"#EXTM3U\n#EXTINF:2.0,\nseg_9.ts\n")
+    )
+    client.force_login(stream.owner)
+    body = client.get(f"/streams/{stream.pk}/live.m3u8").content.decode()
+    assert f"http://testserver/streams/{stream.pk}/360p/index.m3u8" in body
+    variant = client.get(f"/streams/{stream.pk}/360p/index.m3u8").content.decode()
+    assert f"http://testserver/media/{stream.media_prefix}/360p/seg_9.ts" in variant
+    assert client.get(f"/streams/{stream.pk}/..%2F/index.m3u8").status_code == 404
+    client.logout()
+    assert client.get(f"/streams/{stream.pk}/360p/index.m3u8").status_code == 404
+
+
+@pytest.mark.django_db
+def test_last_live_line_hides_private_broadcasts(client, go_live, carol):
+    stream = go_live("ann", title="Members only", visibility="followers")
+    services.broadcast_unpublish(dialect="nginx-rtmp", key=stream.channel.stream_key, client_id="ann")
+    client.force_login(carol)
+    page = client.get("/ann/").content.decode()
+    assert "Members only" not in page and "Not live yet." in page
+    api_body = client.get("/api/v1/streams/live/").content.decode()
+    assert "Members only" not in api_body

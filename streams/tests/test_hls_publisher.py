@@ -21,8 +21,18 @@ def test_segments_then_playlists_then_master(tmp_path, settings):
         (work / rung / "index.m3u8").write_text(playlist("seg_1.ts"))
     (work / "master.m3u8").write_text("#EXTM3U\n720p/index.m3u8\n360p/index.m3u8\n")
     (work / "thumb.jpg").write_bytes(b"jpeg")
-    publisher = HlsPublisher(work_dir=work, prefix="live/abc/tok", storage=storages["live"])
+    saved = []
+
+    class Recording:  # the real storage, noting the order of writes
+        def save(self, name, content):
+            saved.append(name.removeprefix("live/abc/tok/"))
+            return storages["live"].save(name, content)
+
+    publisher = HlsPublisher(work_dir=work, prefix="live/abc/tok", storage=Recording())
     result = publisher.sync()
+    for rung in ("720p", "360p"):
+        assert saved.index(f"{rung}/seg_1.ts") < saved.index(f"{rung}/index.m3u8")
+    assert saved.index("master.m3u8") > max(saved.index("720p/index.m3u8"), saved.index("360p/index.m3u8"))
     assert (result.new_segments, result.new_bytes, result.master_published) == (2, 200, True)
     root = settings.MEDIA_ROOT / "live/abc/tok"
     assert (root / "720p/seg_1.ts").read_bytes() == b"x" * 100

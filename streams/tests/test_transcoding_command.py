@@ -31,7 +31,8 @@ def test_ladder_never_exceeds_the_source():
 
 def test_frame_rate_never_above_the_source():
     assert output_fps(Source(1280, 720, 25)) == 25
-    assert output_fps(Source(1280, 720, 59.94)) == 60
+    assert output_fps(Source(1280, 720, 29.97)) == 29.97
+    assert output_fps(Source(1280, 720, 59.94)) == 59.94
     assert output_fps(Source(1280, 720, 120)) == 60
     assert output_fps(Source(1280, 720, 0)) == 30
 
