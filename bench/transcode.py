@@ -91,14 +91,14 @@ def speed_test(tmp: Path, seconds: int, options: HlsOptions) -> None:
         check=True,
     )
     out = tmp / "speed"
-    (out / "source").mkdir(parents=True)
+    (out / "recording").mkdir(parents=True)
     argv = build_transcode_command(input_url=str(clip), out_dir=out, source=SOURCE, options=options)
     started = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(result.stderr[-2000:])
-    rungs = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != "source")
+    rungs = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name != "recording")
     print(
         f"speed: {seconds} s of 720p30 through the {'/'.join(rungs)} ladder (+ thumbnail, + source copy), "
         f"preset {options.preset}: {wall:.1f} s wall = {seconds / wall:.2f}x real time   (target >= 1.5x)"
@@ -126,7 +126,7 @@ rtmp {{ server {{ listen 127.0.0.1:{rtmp_port};
         ["ffmpeg", "-v", "error", "-re", *PATTERN, "-t", str(seconds), *SOURCE_ENCODE, "-f", "flv", url]
     )
     time.sleep(0.3)  # what the on_publish hook and the task queue take, roughly
-    (work / "source").mkdir(parents=True)
+    (work / "recording").mkdir(parents=True)
     argv = build_transcode_command(input_url=url, out_dir=work, source=SOURCE, options=options)
     transcoder = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: list[str] = []
@@ -142,7 +142,7 @@ rtmp {{ server {{ listen 127.0.0.1:{rtmp_port};
             hls.sync()
             now = time.time()
             published = media / "live/bench/token"
-            variants = [p for p in published.glob("*/index.m3u8") if p.parent.name != "source"]
+            variants = [p for p in published.glob("*/index.m3u8") if p.parent.name != "recording"]
             if first_playable is None and (published / "master.m3u8").exists() and variants:
                 first_playable = now - t0
             top = published / f"{'720p'}/index.m3u8"
