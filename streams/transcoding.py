@@ -186,6 +186,9 @@ def build_transcode_command(
         "[thumb]",
         "-c:v",
         "mjpeg",
+        # One thread: a frame-threaded encoder holds each thumbnail back until the next one.
+        "-threads",
+        "1",
         "-q:v",
         "5",
         "-f",

@@ -104,6 +104,8 @@ def test_a_720p_publish_becomes_a_playable_ladder(stack, api):
         )
         assert probe.stdout.split()[0] == "1280,720"  # (mpegts lists it per program too)
         assert transcoder_running(stream.pk)
+        # the first thumbnail is there while live (for the directory cards)
+        assert Stream.objects.get(pk=stream.pk).thumbnail_updated_at is not None
         assert "ffmpeg" in children_of(stack["transcode_worker"].pid) or any(
             "ffmpeg" in children_of(int(pid))
             for pid in subprocess.run(

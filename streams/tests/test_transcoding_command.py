@@ -90,6 +90,8 @@ def test_passthrough_top_rung_copies_the_source():
 def test_thumbnail_and_source_copy_outputs():
     args = argv(thumbnail_every=30)
     assert "/work/out/thumb.jpg" in args and value(args, "-update") == "1"
+    thumb_output = args[args.index("[thumb]") : args.index("/work/out/thumb.jpg")]
+    assert thumb_output[thumb_output.index("-threads") + 1] == "1"  # no frame-threading delay
     assert "gte(t-prev_selected_t\\,30)" in value(args, "-filter_complex")
     assert "/work/out/recording/index.m3u8" in args
     assert value(args, "-hls_playlist_type") == "event"
