@@ -1,10 +1,19 @@
-"""Every event sent to a stream's WebSocket group, declared in one place.
+"""Every event sent to a stream's WebSocket group, and every frame type, in one place.
 
 A stream's group carries chat, reactions, viewer counts and status changes; a group
-handler named after the type (`stream.status` -> `stream_status`) sends it to the socket.
+handler named after the type (`chat.message` -> `chat_message`) sends it to the socket.
 """
 
+# Server -> client (also the group event types)
 STREAM_STATUS = "stream.status"
+CHAT_MESSAGE = "chat.message"
+CHAT_HISTORY = "chat.history"
+ERROR = "error"
+
+# Client -> server
+CHAT_SEND = "chat.send"
+HEARTBEAT = "heartbeat"
+CLIENT_TYPES = {CHAT_SEND, HEARTBEAT}
 
 
 def stream_group(stream_id: str) -> str:

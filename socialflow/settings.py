@@ -235,6 +235,12 @@ THUMBNAIL_EVERY_SECONDS = env.int("THUMBNAIL_EVERY_SECONDS", default=30)
 # A dead FFmpeg is restarted with growing pauses, up to this many times a broadcast.
 TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
 
+# --- Chat -------------------------------------------------------------------------
+
+CHAT_RATE_MESSAGES = env.int("CHAT_RATE_MESSAGES", default=3)
+CHAT_RATE_SECONDS = env.int("CHAT_RATE_SECONDS", default=3)
+CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=4096)
+
 # Followers hear about a channel going live at most once in this many seconds (OBS reconnects).
 STREAM_NOTIFY_COOLDOWN = env.int("STREAM_NOTIFY_COOLDOWN", default=900)
 

@@ -11,6 +11,7 @@ from streams import views as streams_views
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("streams.api_urls")),
+    path("", include("chat.api_urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,47 @@
+"""Chat over REST: history and backfill by id, and posting (for clients without a socket)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import selectors, services
+from chat.models import MAX_MESSAGE_LENGTH
+from streams.selectors import stream_get_visible
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user = serializers.DictField()
+    content = serializers.CharField()
+    created_at = serializers.CharField()
+
+
+class StreamChatApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    class InputSerializer(serializers.Serializer):
+        content = serializers.CharField(max_length=MAX_MESSAGE_LENGTH, trim_whitespace=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="only messages with a larger id (backfill)")],
+        responses=MessageSerializer(many=True),
+    )
+    def get(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        after = request.query_params.get("after")
+        if after is not None and not after.isdecimal():
+            raise serializers.ValidationError({"after": ["Expected a message id."]})
+        messages = selectors.messages_after(stream=stream, after=int(after) if after else None)
+        return Response([services.message_payload(m) for m in messages])
+
+    @extend_schema(request=InputSerializer, responses={201: MessageSerializer})
+    def post(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_send(
+            stream=stream, user=request.user, content=data.validated_data["content"]
+        )
+        return Response(services.message_payload(message), status=status.HTTP_201_CREATED)

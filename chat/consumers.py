@@ -1,0 +1,92 @@
+"""The stream socket: /ws/streams/<id>/ carries chat (and, as they arrive, reactions,
+viewer counts and status changes) for one broadcast."""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.http import Http404
+
+from chat import events, selectors, services
+from chat.errors import ChatError
+from streams.models import Stream
+from streams.selectors import stream_get_visible
+
+CLOSE_NOT_FOUND = 4404
+
+
+def _visible_stream(stream_id: str, user) -> Stream | None:
+    try:
+        return stream_get_visible(stream_id=stream_id, user=user)
+    except Http404:
+        return None
+
+
+def _history(stream: Stream) -> list[dict]:
+    return [services.message_payload(m) for m in selectors.messages_after(stream=stream)]
+
+
+class StreamConsumer(AsyncJsonWebsocketConsumer):
+    # --- socket handlers -------------------------------------------------------------
+
+    async def connect(self):
+        stream_id = self.scope["url_route"]["kwargs"]["stream_id"]
+        self.stream = await database_sync_to_async(_visible_stream)(stream_id, self.scope["user"])
+        if self.stream is None:
+            await self.close(code=CLOSE_NOT_FOUND)  # unknown, or not for this viewer
+            return
+        self.group = events.stream_group(self.stream.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        history = await database_sync_to_async(_history)(self.stream)
+        await self.send_json({"type": events.CHAT_HISTORY, "messages": history})
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Every frame is checked before anything else sees it; bad ones get an error frame
+        and the socket stays up."""
+        if text_data is None:
+            return await self.error("bad_frame", "Send JSON text frames.")
+        if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+            return await self.error(
+                "frame_too_large", f"Frames are limited to {settings.CHAT_MAX_FRAME_BYTES} bytes."
+            )
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return await self.error("bad_json", "That frame is not JSON.")
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            return await self.error("bad_frame", "Expected a JSON object with a string `type`.")
+        if content["type"] not in events.CLIENT_TYPES:
+            return await self.error("unknown_type", f"Unknown frame type '{content['type'][:40]}'.")
+        if content["type"] == events.CHAT_SEND:
+            return await self.chat_send(content)
+        if content["type"] == events.HEARTBEAT:
+            return await self.send_json({"type": events.HEARTBEAT})
+
+    # --- commands ---------------------------------------------------------------------
+
+    async def chat_send(self, content: dict):
+        try:
+            await database_sync_to_async(services.message_send)(
+                stream=self.stream, user=self.scope["user"], content=content.get("content")
+            )
+        except ChatError as exc:
+            await self.error(exc.code, exc.message)
+
+    async def error(self, code: str, detail: str):
+        await self.send_json({"type": events.ERROR, "code": code, "detail": detail})
+
+    # --- group handlers (one call per socket) ---------------------------------------
+
+    async def chat_message(self, event):
+        await self.send_json(event)
+
+    async def stream_status(self, event):
+        await self.send_json(event)

@@ -1,0 +1,58 @@
+import pytest
+
+from accounts.tests.test_api_auth import assert_error
+from chat.models import ChatMessage
+from streams import services
+
+
+@pytest.fixture
+def live_stream(channel):
+    return services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
+    ).stream
+
+
+@pytest.mark.django_db
+def test_backfill_by_id_loses_nothing(api, live_stream, carol, django_assert_num_queries):
+    ids = [ChatMessage.objects.create(stream=live_stream, user=carol, content=f"m{i}").pk for i in range(120)]
+    with django_assert_num_queries(2):  # the stream, the messages with their authors
+        first = api.get(f"/api/v1/streams/{live_stream.pk}/chat/?after={ids[9]}").json()
+    assert [m["id"] for m in first] == ids[10:110]  # 100 at a time, oldest first
+    rest = api.get(f"/api/v1/streams/{live_stream.pk}/chat/?after={first[-1]['id']}").json()
+    assert [m["id"] for m in rest] == ids[110:]
+
+
+@pytest.mark.django_db
+def test_post_over_rest(api_as, api, live_stream, carol):
+    response = api_as(carol).post(
+        f"/api/v1/streams/{live_stream.pk}/chat/", {"content": " hi "}, format="json"
+    )
+    assert response.status_code == 201 and response.json()["content"] == "hi"
+    assert_error(
+        api_as(carol).post(f"/api/v1/streams/{live_stream.pk}/chat/", {"content": "x" * 501}, format="json"),
+        400,
+        "max_length",
+    )
+
+
+@pytest.mark.django_db
+def test_anonymous_cannot_post_and_bad_after_is_400(live_stream, client):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    assert_error(
+        api.post(f"/api/v1/streams/{live_stream.pk}/chat/", {"content": "hi"}, format="json"),
+        401,
+        "not_authenticated",
+    )
+    assert_error(api.get(f"/api/v1/streams/{live_stream.pk}/chat/?after=x"), 400, "invalid")
+
+
+@pytest.mark.django_db
+def test_chat_of_an_ended_broadcast_is_closed(api_as, live_stream, carol, channel):
+    services.broadcast_unpublish(dialect="nginx-rtmp", key=channel.stream_key, client_id="1")
+    assert_error(
+        api_as(carol).post(f"/api/v1/streams/{live_stream.pk}/chat/", {"content": "hi"}, format="json"),
+        409,
+        "chat_closed",
+    )

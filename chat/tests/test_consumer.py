@@ -1,0 +1,210 @@
+"""The stream socket through the whole ASGI stack (origin check, auth, routing), with the
+real Redis channel layer and PostgreSQL."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.tokens import TokenObtainPairSerializer
+from chat.models import ChatMessage
+from socialflow.asgi import application
+from streams import services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+
+
+def token_for(user) -> str:
+    refresh: RefreshToken = TokenObtainPairSerializer.get_token(user)
+    return str(refresh.access_token)
+
+
+@pytest.fixture
+def live_stream(channel):
+    return services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
+    ).stream
+
+
+def socket(stream, user=None, headers=ORIGIN):
+    query = f"?token={token_for(user)}" if user else ""
+    return WebsocketCommunicator(application, f"/ws/streams/{stream.pk}/{query}", headers=headers)
+
+
+def run(scenario):
+    return async_to_sync(scenario)()
+
+
+async def connected(communicator):
+    ok, _ = await communicator.connect()
+    assert ok
+    history = await communicator.receive_json_from()
+    assert history["type"] == "chat.history"
+    return history
+
+
+def test_a_message_reaches_every_socket_with_its_id(live_stream, alice, carol):
+    async def scenario():
+        a, c = socket(live_stream, alice), socket(live_stream, carol)
+        await connected(a)
+        await connected(c)
+        await c.send_json_to({"type": "chat.send", "content": "  hello <script>alert(1)</script>  "})
+        got_a, got_c = await a.receive_json_from(), await c.receive_json_from()
+        await a.disconnect()
+        await c.disconnect()
+        return got_a, got_c
+
+    got_a, got_c = run(scenario)
+    message = ChatMessage.objects.get()
+    assert got_a == got_c
+    assert got_a["type"] == "chat.message" and got_a["id"] == message.pk
+    assert got_a["content"] == "hello <script>alert(1)</script>"  # text, trimmed, never markup
+    assert got_a["user"]["username"] == "carol"
+
+
+def test_history_on_join_lists_the_latest_messages_oldest_first(live_stream, carol):
+    for i in range(60):
+        ChatMessage.objects.create(stream=live_stream, user=carol, content=f"m{i}")
+
+    async def scenario():
+        s = socket(live_stream)
+        history = await connected(s)
+        await s.disconnect()
+        return history
+
+    history = run(scenario)
+    contents = [m["content"] for m in history["messages"]]
+    assert contents == [f"m{i}" for i in range(10, 60)]
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "chat.send", "content": "x" * 501}, "too_long"),
+        ({"type": "chat.send", "content": "   "}, "empty"),
+        ({"type": "chat.send", "content": 42}, "invalid"),
+        ({"type": "nope"}, "unknown_type"),
+        ({"content": "no type"}, "bad_frame"),
+    ],
+)
+def test_bad_frames_get_an_error_frame_and_the_socket_stays_up(live_stream, carol, frame, code):
+    async def scenario():
+        s = socket(live_stream, carol)
+        await connected(s)
+        await s.send_json_to(frame)
+        error = await s.receive_json_from()
+        await s.send_json_to({"type": "heartbeat"})
+        alive = await s.receive_json_from()
+        await s.disconnect()
+        return error, alive
+
+    error, alive = run(scenario)
+    assert error["type"] == "error" and error["code"] == code and error["detail"]
+    assert alive == {"type": "heartbeat"}
+    assert not ChatMessage.objects.exists()
+
+
+def test_not_json_binary_and_huge_frames(live_stream, carol):
+    async def scenario():
+        s = socket(live_stream, carol)
+        await connected(s)
+        await s.send_to(text_data="{not json")
+        first = await s.receive_json_from()
+        await s.send_to(bytes_data=b"\x00\x01")
+        second = await s.receive_json_from()
+        await s.send_to(text_data='{"type": "chat.send", "content": "' + "x" * 5000 + '"}')
+        third = await s.receive_json_from()
+        await s.disconnect()
+        return first, second, third
+
+    codes = [frame["code"] for frame in run(scenario)]
+    assert codes == ["bad_json", "bad_frame", "frame_too_large"]
+
+
+def test_anonymous_viewers_watch_but_cannot_chat(live_stream):
+    async def scenario():
+        s = socket(live_stream)
+        await connected(s)
+        await s.send_json_to({"type": "chat.send", "content": "hi"})
+        error = await s.receive_json_from()
+        await s.disconnect()
+        return error
+
+    assert run(scenario)["code"] == "login_required"
+
+
+def test_a_bad_token_is_anonymous(live_stream):
+    async def scenario():
+        s = WebsocketCommunicator(application, f"/ws/streams/{live_stream.pk}/?token=garbage", headers=ORIGIN)
+        await connected(s)
+        await s.send_json_to({"type": "chat.send", "content": "hi"})
+        error = await s.receive_json_from()
+        await s.disconnect()
+        return error
+
+    assert run(scenario)["code"] == "login_required"
+
+
+def test_rate_limit_then_an_error(live_stream, carol):
+    async def scenario():
+        s = socket(live_stream, carol)
+        await connected(s)
+        frames = []
+        for i in range(4):
+            await s.send_json_to({"type": "chat.send", "content": f"spam {i}"})
+            frames.append(await s.receive_json_from())
+        await s.disconnect()
+        return frames
+
+    frames = run(scenario)
+    assert [f["type"] for f in frames[:3]] == ["chat.message"] * 3
+    assert frames[3]["type"] == "error" and frames[3]["code"] == "rate_limited"
+    assert ChatMessage.objects.count() == 3
+
+
+def test_a_foreign_origin_is_refused(live_stream):
+    async def scenario():
+        s = socket(live_stream, headers=[(b"origin", b"http://evil.example"), (b"host", b"127.0.0.1")])
+        ok, _ = await s.connect()
+        return ok
+
+    assert run(scenario) is False
+
+
+def test_followers_only_streams_admit_followers_only(live_stream, carol):
+    from accounts.models import Follow
+    from streams.models import Stream
+
+    Stream.objects.filter(pk=live_stream.pk).update(visibility="followers")
+
+    async def attempt():
+        s = socket(live_stream, carol)
+        ok, code = await s.connect()
+        if ok:
+            await s.receive_json_from()
+            await s.disconnect()
+        return ok, code
+
+    assert run(attempt) == (False, 4404)
+    Follow.objects.create(follower=carol, followee=live_stream.owner)
+    assert run(attempt)[0] is True
+
+
+def test_status_changes_reach_the_socket(live_stream, channel):
+    async def scenario():
+        s = socket(live_stream)
+        await connected(s)
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(services.broadcast_unpublish)(
+            dialect="nginx-rtmp", key=channel.stream_key, client_id="1"
+        )
+        frame = await asyncio.wait_for(s.receive_json_from(), 5)
+        await s.disconnect()
+        return frame
+
+    frame = run(scenario)
+    assert frame["type"] == "stream.status" and frame["status"] == "ended"
