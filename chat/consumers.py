@@ -10,7 +10,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
 
-from chat import events, selectors, services
+from analytics.services import viewer_session_end, viewer_session_start
+from chat import events, presence, selectors, services
 from chat.errors import ChatError
 from streams.models import Stream
 from streams.selectors import stream_get_visible
@@ -41,12 +42,20 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.group = events.stream_group(self.stream.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        user = self.scope["user"]
+        self.session_id = await database_sync_to_async(viewer_session_start)(
+            stream_id=self.stream.pk, user_id=user.pk if user.is_authenticated else None
+        )
+        await presence.join(self.stream.pk, self.channel_name)
         history = await database_sync_to_async(_history)(self.stream)
         await self.send_json({"type": events.CHAT_HISTORY, "messages": history})
 
     async def disconnect(self, code):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "session_id", None):
+            await presence.leave(self.stream.pk, self.channel_name)
+            await database_sync_to_async(viewer_session_end)(session_id=self.session_id)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame is checked before anything else sees it; bad ones get an error frame
@@ -68,6 +77,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if content["type"] == events.CHAT_SEND:
             return await self.chat_send(content)
         if content["type"] == events.HEARTBEAT:
+            await presence.beat(self.stream.pk, self.channel_name)
             return await self.send_json({"type": events.HEARTBEAT})
 
     # --- commands ---------------------------------------------------------------------
@@ -89,4 +99,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def stream_status(self, event):
+        await self.send_json(event)
+
+    async def viewers(self, event):
         await self.send_json(event)

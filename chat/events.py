@@ -8,6 +8,7 @@ handler named after the type (`chat.message` -> `chat_message`) sends it to the 
 STREAM_STATUS = "stream.status"
 CHAT_MESSAGE = "chat.message"
 CHAT_HISTORY = "chat.history"
+VIEWERS = "viewers"
 ERROR = "error"
 
 # Client -> server

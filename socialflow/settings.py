@@ -240,6 +240,8 @@ TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
 CHAT_RATE_MESSAGES = env.int("CHAT_RATE_MESSAGES", default=3)
 CHAT_RATE_SECONDS = env.int("CHAT_RATE_SECONDS", default=3)
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=4096)
+# A socket that sends no heartbeat for this long stops counting as a viewer.
+PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", default=45)
 
 # Followers hear about a channel going live at most once in this many seconds (OBS reconnects).
 STREAM_NOTIFY_COOLDOWN = env.int("STREAM_NOTIFY_COOLDOWN", default=900)
@@ -323,6 +325,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 3600),
 }
 CELERY_BEAT_SCHEDULE = {
+    "chat-presence-sweep": {
+        "task": "chat.tasks.presence_sweep_task",
+        "schedule": timedelta(seconds=15),
+    },
     "streams-ensure-transcoders": {
         "task": "streams.tasks.transcoders_ensure_task",
         "schedule": timedelta(seconds=15),

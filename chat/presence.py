@@ -1,0 +1,89 @@
+"""Who is watching: one entry per socket in a Redis sorted set per broadcast, scored by
+when it expires. Heartbeats push the expiry forward; a process that dies leaves entries
+that simply expire. The count is pushed to the broadcast's group at most once a second,
+whichever web process notices the change first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from functools import cache
+
+import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db.models import F
+from django.db.models.functions import Greatest
+
+from chat import events
+from streams.models import Stream
+
+log = logging.getLogger(__name__)
+
+PUSH_EVERY_SECONDS = 1.0
+
+
+@cache
+def _redis_for_loop(loop_id: int) -> aioredis.Redis:
+    return aioredis.Redis.from_url(settings.REDIS_URL)
+
+
+def _redis() -> aioredis.Redis:
+    # redis.asyncio clients belong to one event loop.
+    return _redis_for_loop(id(asyncio.get_running_loop()))
+
+
+def _key(stream_id: str) -> str:
+    return f"presence:{stream_id}"
+
+
+async def join(stream_id: str, member: str) -> None:
+    await _redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS})
+    await changed(stream_id)
+
+
+async def beat(stream_id: str, member: str) -> None:
+    await _redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS}, xx=True)
+
+
+async def leave(stream_id: str, member: str) -> None:
+    await _redis().zrem(_key(stream_id), member)
+    await changed(stream_id)
+
+
+async def count(stream_id: str) -> int:
+    client = _redis()
+    now = time.time()
+    await client.zremrangebyscore(_key(stream_id), "-inf", now)
+    return int(await client.zcard(_key(stream_id)))
+
+
+async def changed(stream_id: str) -> None:
+    """Schedule one push for this second, unless some process has already."""
+    if await _redis().set(f"presence:push:{stream_id}", 1, nx=True, px=int(PUSH_EVERY_SECONDS * 1000)):
+        asyncio.get_running_loop().create_task(_push_later(stream_id))
+
+
+async def _push_later(stream_id: str) -> None:
+    await asyncio.sleep(PUSH_EVERY_SECONDS)
+    try:
+        await push(stream_id)
+    except Exception:  # a missed push is corrected by the next change or the sweep
+        log.exception("viewer count push failed for %s", stream_id)
+
+
+async def push(stream_id: str) -> int:
+    viewers = await count(stream_id)
+    await database_sync_to_async(_store)(stream_id, viewers)
+    await get_channel_layer().group_send(
+        events.stream_group(stream_id), {"type": events.VIEWERS, "count": viewers}
+    )
+    return viewers
+
+
+def _store(stream_id: str, viewers: int) -> None:
+    Stream.objects.filter(pk=stream_id).update(
+        viewer_count=viewers, peak_viewer_count=Greatest(F("peak_viewer_count"), viewers)
+    )
