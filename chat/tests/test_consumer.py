@@ -1,7 +1,6 @@
 """The stream socket through the whole ASGI stack (origin check, auth, routing), with the
 real Redis channel layer and PostgreSQL."""
 
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
