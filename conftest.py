@@ -49,12 +49,31 @@ def alice(db):
     return UserFactory(username="alice", display_name="Alice Streams")
 
 
-@pytest.fixture
-def bob(db):
+def _moderators_group():
+    """The Moderators group from the migrations (transactional tests flush it away)."""
+    from importlib import import_module
+
+    from django.apps import apps
     from django.contrib.auth.models import Group
 
+    from socialflow.lib.migration_helpers import grant_group_permissions
+
+    group = Group.objects.filter(name="Moderators").first()
+    if group is None:
+        for module in (
+            "accounts.migrations.0002_moderators_group",
+            "streams.migrations.0002_moderator_permissions",
+            "chat.migrations.0003_moderator_permissions",
+        ):
+            grant_group_permissions(apps, "Moderators", import_module(module).MODERATOR_PERMISSIONS)
+        group = Group.objects.get(name="Moderators")
+    return group
+
+
+@pytest.fixture
+def bob(db):
     user = UserFactory(username="bob", display_name="Bob Moderates", is_staff=True)
-    user.groups.add(Group.objects.get(name="Moderators"))
+    user.groups.add(_moderators_group())
     return user
 
 

@@ -4,4 +4,14 @@ from chat import apis
 
 urlpatterns = [
     path("streams/<stream_id:stream_id>/chat/", apis.StreamChatApi.as_view(), name="api-stream-chat"),
+    path(
+        "streams/<stream_id:stream_id>/chat/<int:message_id>/",
+        apis.StreamChatMessageApi.as_view(),
+        name="api-stream-chat-message",
+    ),
+    path(
+        "streams/<stream_id:stream_id>/chat/<int:message_id>/pin/",
+        apis.StreamChatPinApi.as_view(),
+        name="api-stream-chat-pin",
+    ),
 ]

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -45,3 +45,25 @@ class StreamChatApi(APIView):
             stream=stream, user=request.user, content=data.validated_data["content"]
         )
         return Response(services.message_payload(message), status=status.HTTP_201_CREATED)
+
+
+class StreamChatMessageApi(APIView):
+    """Delete a message (its author, the streamer or a moderator)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, stream_id: str, message_id: int):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        services.message_delete(stream=stream, by=request.user, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StreamChatPinApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=MessageSerializer)
+    def post(self, request, stream_id: str, message_id: int):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        message = services.message_pin(stream=stream, by=request.user, message_id=message_id)
+        return Response(services.message_payload(message))

@@ -76,6 +76,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return await self.error("unknown_type", f"Unknown frame type '{content['type'][:40]}'.")
         if content["type"] == events.CHAT_SEND:
             return await self.chat_send(content)
+        if content["type"] in self.moderation:
+            return await self.moderate(content)
         if content["type"] == events.HEARTBEAT:
             await presence.beat(self.stream.pk, self.channel_name)
             return await self.send_json({"type": events.HEARTBEAT})
@@ -87,6 +89,28 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await database_sync_to_async(services.message_send)(
                 stream=self.stream, user=self.scope["user"], content=content.get("content")
             )
+        except ChatError as exc:
+            await self.error(exc.code, exc.message)
+
+    moderation = {
+        events.CHAT_DELETE: lambda stream, user, frame: services.message_delete(
+            stream=stream, by=user, message_id=frame.get("id")
+        ),
+        events.CHAT_PIN: lambda stream, user, frame: services.message_pin(
+            stream=stream, by=user, message_id=frame.get("id")
+        ),
+        events.CHAT_TIMEOUT: lambda stream, user, frame: services.user_timeout(
+            stream=stream, by=user, username=frame.get("username"), seconds=frame.get("seconds", 600)
+        ),
+        events.CHAT_BAN: lambda stream, user, frame: services.user_timeout(
+            stream=stream, by=user, username=frame.get("username"), seconds=None
+        ),
+    }
+
+    async def moderate(self, content: dict):
+        command = self.moderation[content["type"]]
+        try:
+            await database_sync_to_async(command)(self.stream, self.scope["user"], content)
         except ChatError as exc:
             await self.error(exc.code, exc.message)
 
@@ -102,4 +126,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def viewers(self, event):
+        await self.send_json(event)
+
+    async def chat_deleted(self, event):
+        await self.send_json(event)
+
+    async def chat_pinned(self, event):
         await self.send_json(event)

@@ -9,12 +9,19 @@ STREAM_STATUS = "stream.status"
 CHAT_MESSAGE = "chat.message"
 CHAT_HISTORY = "chat.history"
 VIEWERS = "viewers"
+CHAT_DELETED = "chat.deleted"
+CHAT_PINNED = "chat.pinned"
 ERROR = "error"
 
 # Client -> server
 CHAT_SEND = "chat.send"
 HEARTBEAT = "heartbeat"
-CLIENT_TYPES = {CHAT_SEND, HEARTBEAT}
+# Moderator commands
+CHAT_DELETE = "chat.delete"
+CHAT_PIN = "chat.pin"
+CHAT_TIMEOUT = "chat.timeout"
+CHAT_BAN = "chat.ban"
+CLIENT_TYPES = {CHAT_SEND, HEARTBEAT, CHAT_DELETE, CHAT_PIN, CHAT_TIMEOUT, CHAT_BAN}
 
 
 def stream_group(stream_id: str) -> str:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from chat import events
 from chat.errors import ChatError
-from chat.models import MAX_MESSAGE_LENGTH, ChatMessage
+from chat.models import MAX_MESSAGE_LENGTH, ChannelModerator, ChatBan, ChatMessage, ModerationAction
 from streams.models import Stream
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ def message_send(*, stream: Stream, user: User, content: str) -> ChatMessage:
         raise ChatError("content: The message is empty.", code="empty")
     if len(content) > MAX_MESSAGE_LENGTH:
         raise ChatError(f"content: At most {MAX_MESSAGE_LENGTH} characters.", code="too_long")
+    _check_not_banned(user, stream)
     _rate_limit(user, stream)
     message = ChatMessage.objects.create(stream=stream, user=user, content=content)
     payload = {"type": events.CHAT_MESSAGE, **message_payload(message)}
@@ -73,3 +76,130 @@ def message_send(*, stream: Stream, user: User, content: str) -> ChatMessage:
 
     transaction.on_commit(broadcast)
     return message
+
+
+# --- Moderation ---------------------------------------------------------------------
+
+
+def can_moderate(*, user: User, stream: Stream) -> bool:
+    """The streamer, the channel's moderators, and site staff who moderate."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.pk == stream.owner_id or user.is_superuser:
+        return True
+    if user.is_staff and user.has_perm("chat.change_chatmessage"):
+        return True
+    return ChannelModerator.objects.filter(channel_id=stream.channel_id, user=user).exists()
+
+
+def _require_moderator(user: User, stream: Stream) -> None:
+    if not can_moderate(user=user, stream=stream):
+        raise ChatError(
+            "Only the streamer and moderators can do this.", code="permission_denied", status_code=403
+        )
+
+
+def _group_send(stream: Stream, payload: dict) -> None:
+    def send():
+        try:
+            async_to_sync(get_channel_layer().group_send)(events.stream_group(stream.pk), payload)
+        except Exception:
+            log.exception("could not broadcast %s for %s", payload.get("type"), stream.pk)
+
+    transaction.on_commit(send)
+
+
+def _message_in(stream: Stream, message_id) -> ChatMessage:
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        raise ChatError("id: Expected a message id.", code="invalid") from None
+    message = ChatMessage.objects.select_related("user").filter(pk=message_id, stream=stream).first()
+    if message is None:
+        raise ChatError("No such message.", code="not_found", status_code=404)
+    return message
+
+
+def message_delete(*, stream: Stream, by: User, message_id) -> ChatMessage:
+    """Remove a message for everyone; its author may delete their own."""
+    message = _message_in(stream, message_id)
+    if message.user_id != by.pk:
+        _require_moderator(by, stream)
+    if message.deleted_at is None:
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["deleted_at"])
+        ModerationAction.objects.create(
+            stream=stream,
+            channel_id=stream.channel_id,
+            actor=by,
+            kind=ModerationAction.Kind.DELETE,
+            target_user=message.user,
+            message=message,
+            details={"content": message.content[:200]},
+        )
+        _group_send(stream, {"type": events.CHAT_DELETED, "id": message.pk})
+    return message
+
+
+def message_pin(*, stream: Stream, by: User, message_id) -> ChatMessage:
+    _require_moderator(by, stream)
+    message = _message_in(stream, message_id)
+    if message.deleted_at is not None:
+        raise ChatError("That message was deleted.", code="deleted", status_code=409)
+    with transaction.atomic():
+        ChatMessage.objects.filter(stream=stream, pinned_at__isnull=False).update(pinned_at=None)
+        message.pinned_at = timezone.now()
+        message.save(update_fields=["pinned_at"])
+        ModerationAction.objects.create(
+            stream=stream,
+            channel_id=stream.channel_id,
+            actor=by,
+            kind=ModerationAction.Kind.PIN,
+            target_user=message.user,
+            message=message,
+        )
+    _group_send(stream, {"type": events.CHAT_PINNED, "message": message_payload(message)})
+    return message
+
+
+def user_timeout(*, stream: Stream, by: User, username, seconds=None, reason: str = "") -> ChatBan:
+    """Keep `username` out of this channel's chat for `seconds`, or for good (None)."""
+    _require_moderator(by, stream)
+    target = User.objects.filter(username__iexact=str(username or "")[:30]).first()
+    if target is None:
+        raise ChatError("No such user.", code="not_found", status_code=404)
+    if target.pk == stream.owner_id or target.pk == by.pk:
+        raise ChatError("That user can't be timed out here.", code="invalid")
+    valid_seconds = (
+        isinstance(seconds, int) and not isinstance(seconds, bool) and 1 <= seconds <= 14 * 24 * 3600
+    )
+    if seconds is not None and not valid_seconds:
+        raise ChatError("seconds: Between 1 second and 14 days.", code="invalid")
+    until = timezone.now() + timedelta(seconds=seconds) if seconds else None
+    ban, _ = ChatBan.objects.update_or_create(
+        channel_id=stream.channel_id,
+        user=target,
+        defaults={"until": until, "reason": reason[:200], "created_by": by},
+    )
+    ModerationAction.objects.create(
+        stream=stream,
+        channel_id=stream.channel_id,
+        actor=by,
+        target_user=target,
+        kind=ModerationAction.Kind.TIMEOUT if seconds else ModerationAction.Kind.BAN,
+        details={"seconds": seconds, "reason": reason[:200]},
+    )
+    return ban
+
+
+def _check_not_banned(user: User, stream: Stream) -> None:
+    ban = ChatBan.objects.filter(channel_id=stream.channel_id, user=user).first()
+    if ban is None:
+        return
+    if ban.until is None:
+        raise ChatError("You are banned from this chat.", code="banned", status_code=403)
+    left = (ban.until - timezone.now()).total_seconds()
+    if left > 0:
+        raise ChatError(
+            f"You are timed out for {int(left) + 1} more seconds.", code="timed_out", status_code=403
+        )

@@ -56,3 +56,35 @@ def test_chat_of_an_ended_broadcast_is_closed(api_as, live_stream, carol, channe
         409,
         "chat_closed",
     )
+
+
+@pytest.mark.django_db
+def test_delete_and_pin_over_rest(api_as, live_stream, alice, carol, bob):
+    message = ChatMessage.objects.create(stream=live_stream, user=carol, content="hello")
+    other = ChatMessage.objects.create(stream=live_stream, user=bob, content="mine")
+    assert_error(
+        api_as(carol).post(f"/api/v1/streams/{live_stream.pk}/chat/{other.pk}/pin/"), 403, "permission_denied"
+    )
+    assert (
+        api_as(alice).post(f"/api/v1/streams/{live_stream.pk}/chat/{message.pk}/pin/").json()["id"]
+        == message.pk
+    )
+    # authors delete their own; strangers cannot delete others'
+    assert_error(
+        api_as(carol).delete(f"/api/v1/streams/{live_stream.pk}/chat/{other.pk}/"), 403, "permission_denied"
+    )
+    assert api_as(carol).delete(f"/api/v1/streams/{live_stream.pk}/chat/{message.pk}/").status_code == 204
+    assert_error(api_as(alice).delete(f"/api/v1/streams/{live_stream.pk}/chat/999999/"), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_moderators_see_actions_in_the_admin(client, bob, live_stream, carol):
+    from chat.services import user_timeout
+
+    user_timeout(stream=live_stream, by=live_stream.owner, username="carol", seconds=60)
+    ChatMessage.objects.create(stream=live_stream, user=carol, content="<b>bold</b>")
+    client.force_login(bob)
+    page = client.get("/admin/chat/moderationaction/").content.decode()
+    assert "Timed a user out" in page
+    messages_page = client.get("/admin/chat/chatmessage/").content.decode()
+    assert "&lt;b&gt;bold&lt;/b&gt;" in messages_page

@@ -1,0 +1,122 @@
+"""Moderation over the socket: delete, pin, timeouts and bans, with an audit trail."""
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from chat.models import ChannelModerator, ChatMessage, ModerationAction
+from chat.selectors import messages_after
+from chat.tests.test_consumer import connected, next_frame, socket
+from streams import services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def live_stream(channel):
+    return services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
+    ).stream
+
+
+def test_a_deleted_message_disappears_for_everyone(live_stream, alice, carol):
+    message = ChatMessage.objects.create(stream=live_stream, user=carol, content="rude")
+
+    async def scenario():
+        mod, viewer = socket(live_stream, alice), socket(live_stream, carol)
+        await connected(mod)
+        await connected(viewer)
+        await mod.send_json_to({"type": "chat.delete", "id": message.pk})
+        seen = await next_frame(viewer)
+        await mod.disconnect()
+        await viewer.disconnect()
+        return seen
+
+    assert async_to_sync(scenario)() == {"type": "chat.deleted", "id": message.pk}
+    message.refresh_from_db()
+    assert message.deleted_at is not None
+    action = ModerationAction.objects.get()
+    assert (action.kind, action.actor.username, action.target_user.username) == ("delete", "alice", "carol")
+    assert list(messages_after(stream=live_stream)) == []  # gone from history too
+
+
+def test_strangers_cannot_moderate(live_stream, carol, bob):
+    message = ChatMessage.objects.create(stream=live_stream, user=bob, content="hi")
+
+    async def scenario():
+        s = socket(live_stream, carol)
+        await connected(s)
+        await s.send_json_to({"type": "chat.delete", "id": message.pk})
+        error = await next_frame(s)
+        await s.send_json_to({"type": "chat.timeout", "username": "bob", "seconds": 60})
+        error2 = await next_frame(s)
+        await s.disconnect()
+        return error, error2
+
+    error, error2 = async_to_sync(scenario)()
+    assert error["code"] == error2["code"] == "permission_denied"
+    assert ChatMessage.objects.get().deleted_at is None
+
+
+def test_timed_out_and_banned_users_are_refused(live_stream, alice, carol):
+    async def scenario():
+        mod, viewer = socket(live_stream, alice), socket(live_stream, carol)
+        await connected(mod)
+        await connected(viewer)
+        await mod.send_json_to({"type": "chat.timeout", "username": "carol", "seconds": 120})
+        await mod.send_json_to({"type": "heartbeat"})
+        await next_frame(mod)  # the timeout is stored once the next frame is answered
+        await viewer.send_json_to({"type": "chat.send", "content": "am I muted?"})
+        timed_out = await next_frame(viewer)
+        await mod.send_json_to({"type": "chat.ban", "username": "carol"})
+        await mod.send_json_to({"type": "heartbeat"})
+        await next_frame(mod)
+        await viewer.send_json_to({"type": "chat.send", "content": "and now?"})
+        banned = await next_frame(viewer)
+        await mod.disconnect()
+        await viewer.disconnect()
+        return timed_out, banned
+
+    timed_out, banned = async_to_sync(scenario)()
+    assert timed_out["code"] == "timed_out" and "more seconds" in timed_out["detail"]
+    assert banned["code"] == "banned"
+    assert not ChatMessage.objects.exists()
+    assert list(ModerationAction.objects.order_by("id").values_list("kind", flat=True)) == ["timeout", "ban"]
+
+
+def test_a_channel_moderator_pins_a_message(live_stream, carol, bob):
+    ChannelModerator.objects.create(channel=live_stream.channel, user=bob)
+    message = ChatMessage.objects.create(stream=live_stream, user=carol, content="read the rules")
+
+    async def scenario():
+        mod = socket(live_stream, bob)
+        await connected(mod)
+        await mod.send_json_to({"type": "chat.pin", "id": message.pk})
+        pinned = await next_frame(mod)
+        await mod.send_json_to({"type": "chat.pin", "id": "nope"})
+        bad = await next_frame(mod)
+        await mod.disconnect()
+        return pinned, bad
+
+    pinned, bad = async_to_sync(scenario)()
+    assert pinned["type"] == "chat.pinned" and pinned["message"]["content"] == "read the rules"
+    assert bad["code"] == "invalid"
+
+
+def test_timeout_input_is_checked(live_stream, alice, carol):
+    from chat.errors import ChatError
+
+    for username, seconds, code in [
+        ("nobody", 60, "not_found"),
+        ("carol", -5, "invalid"),
+        ("carol", "x", "invalid"),
+        ("alice", 60, "invalid"),
+    ]:
+        with pytest.raises(ChatError) as exc:
+            services_user_timeout(live_stream, alice, username, seconds)
+        assert exc.value.code == code
+
+
+def services_user_timeout(stream, by, username, seconds):
+    from chat.services import user_timeout
+
+    return user_timeout(stream=stream, by=by, username=username, seconds=seconds)
