@@ -66,15 +66,7 @@ def message_send(*, stream: Stream, user: User, content: str) -> ChatMessage:
     _check_not_banned(user, stream)
     _rate_limit(user, stream)
     message = ChatMessage.objects.create(stream=stream, user=user, content=content)
-    payload = {"type": events.CHAT_MESSAGE, **message_payload(message)}
-
-    def broadcast():
-        try:
-            async_to_sync(get_channel_layer().group_send)(events.stream_group(stream.pk), payload)
-        except Exception:  # persisted already: clients backfill by id
-            log.exception("could not broadcast chat message %s", message.pk)
-
-    transaction.on_commit(broadcast)
+    _group_send(stream, {"type": events.CHAT_MESSAGE, **message_payload(message)})
     return message
 
 
@@ -100,13 +92,21 @@ def _require_moderator(user: User, stream: Stream) -> None:
 
 
 def _group_send(stream: Stream, payload: dict) -> None:
+    """To every socket of the broadcast, once the transaction has committed."""
+
     def send():
         try:
             async_to_sync(get_channel_layer().group_send)(events.stream_group(stream.pk), payload)
-        except Exception:
+        except Exception:  # persisted already: clients backfill by id
             log.exception("could not broadcast %s for %s", payload.get("type"), stream.pk)
 
     transaction.on_commit(send)
+
+
+def _record(stream: Stream, by: User, kind: str, **fields) -> None:
+    ModerationAction.objects.create(
+        stream=stream, channel_id=stream.channel_id, actor=by, kind=kind, **fields
+    )
 
 
 def _message_in(stream: Stream, message_id) -> ChatMessage:
@@ -128,11 +128,10 @@ def message_delete(*, stream: Stream, by: User, message_id) -> ChatMessage:
     if message.deleted_at is None:
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
-        ModerationAction.objects.create(
-            stream=stream,
-            channel_id=stream.channel_id,
-            actor=by,
-            kind=ModerationAction.Kind.DELETE,
+        _record(
+            stream,
+            by,
+            ModerationAction.Kind.DELETE,
             target_user=message.user,
             message=message,
             details={"content": message.content[:200]},
@@ -150,14 +149,7 @@ def message_pin(*, stream: Stream, by: User, message_id) -> ChatMessage:
         ChatMessage.objects.filter(stream=stream, pinned_at__isnull=False).update(pinned_at=None)
         message.pinned_at = timezone.now()
         message.save(update_fields=["pinned_at"])
-        ModerationAction.objects.create(
-            stream=stream,
-            channel_id=stream.channel_id,
-            actor=by,
-            kind=ModerationAction.Kind.PIN,
-            target_user=message.user,
-            message=message,
-        )
+        _record(stream, by, ModerationAction.Kind.PIN, target_user=message.user, message=message)
     _group_send(stream, {"type": events.CHAT_PINNED, "message": message_payload(message)})
     return message
 
@@ -181,14 +173,8 @@ def user_timeout(*, stream: Stream, by: User, username, seconds=None, reason: st
         user=target,
         defaults={"until": until, "reason": reason[:200], "created_by": by},
     )
-    ModerationAction.objects.create(
-        stream=stream,
-        channel_id=stream.channel_id,
-        actor=by,
-        target_user=target,
-        kind=ModerationAction.Kind.TIMEOUT if seconds else ModerationAction.Kind.BAN,
-        details={"seconds": seconds, "reason": reason[:200]},
-    )
+    kind = ModerationAction.Kind.TIMEOUT if seconds else ModerationAction.Kind.BAN
+    _record(stream, by, kind, target_user=target, details={"seconds": seconds, "reason": reason[:200]})
     return ban
 
 
