@@ -10,6 +10,11 @@ urlpatterns = [
         name="api-stream-chat-message",
     ),
     path(
+        "streams/<stream_id:stream_id>/reactions/",
+        apis.StreamReactionApi.as_view(),
+        name="api-stream-reactions",
+    ),
+    path(
         "streams/<stream_id:stream_id>/chat/<int:message_id>/pin/",
         apis.StreamChatPinApi.as_view(),
         name="api-stream-chat-pin",

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import selectors, services
-from chat.models import MAX_MESSAGE_LENGTH
+from chat.models import MAX_MESSAGE_LENGTH, Reaction
 from streams.selectors import stream_get_visible
 
 
@@ -67,3 +67,23 @@ class StreamChatPinApi(APIView):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
         message = services.message_pin(stream=stream, by=request.user, message_id=message_id)
         return Response(services.message_payload(message))
+
+
+class StreamReactionApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        type = serializers.ChoiceField(choices=Reaction.choices)
+
+    class OutputSerializer(serializers.Serializer):
+        type = serializers.CharField()
+        count = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        kind = data.validated_data["type"]
+        count = services.reaction_send(stream=stream, user=request.user, type=kind)
+        return Response({"type": kind, "count": count}, status=status.HTTP_201_CREATED)

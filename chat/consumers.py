@@ -76,6 +76,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return await self.error("unknown_type", f"Unknown frame type '{content['type'][:40]}'.")
         if content["type"] == events.CHAT_SEND:
             return await self.chat_send(content)
+        if content["type"] == events.REACTION_SEND:
+            return await self.reaction_send(content)
         if content["type"] in self.moderation:
             return await self.moderate(content)
         if content["type"] == events.HEARTBEAT:
@@ -114,6 +116,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         except ChatError as exc:
             await self.error(exc.code, exc.message)
 
+    async def reaction_send(self, content: dict):
+        try:
+            await database_sync_to_async(services.reaction_send)(
+                stream=self.stream, user=self.scope["user"], type=content.get("reaction", content.get("kind"))
+            )
+        except ChatError as exc:
+            await self.error(exc.code, exc.message)
+
     async def error(self, code: str, detail: str):
         await self.send_json({"type": events.ERROR, "code": code, "detail": detail})
 
@@ -126,6 +136,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def viewers(self, event):
+        await self.send_json(event)
+
+    async def reaction(self, event):
         await self.send_json(event)
 
     async def chat_deleted(self, event):

@@ -11,17 +11,19 @@ CHAT_HISTORY = "chat.history"
 VIEWERS = "viewers"
 CHAT_DELETED = "chat.deleted"
 CHAT_PINNED = "chat.pinned"
+REACTION = "reaction"
 ERROR = "error"
 
 # Client -> server
 CHAT_SEND = "chat.send"
+REACTION_SEND = "reaction.send"
 HEARTBEAT = "heartbeat"
 # Moderator commands
 CHAT_DELETE = "chat.delete"
 CHAT_PIN = "chat.pin"
 CHAT_TIMEOUT = "chat.timeout"
 CHAT_BAN = "chat.ban"
-CLIENT_TYPES = {CHAT_SEND, HEARTBEAT, CHAT_DELETE, CHAT_PIN, CHAT_TIMEOUT, CHAT_BAN}
+CLIENT_TYPES = {CHAT_SEND, REACTION_SEND, HEARTBEAT, CHAT_DELETE, CHAT_PIN, CHAT_TIMEOUT, CHAT_BAN}
 
 
 def stream_group(stream_id: str) -> str:

@@ -85,3 +85,23 @@ class ModerationAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.get_kind_display().lower()}"
+
+
+class Reaction(models.TextChoices):
+    LIKE = "like", "👍"
+    LOVE = "love", "❤️"
+    FIRE = "fire", "🔥"
+    CLAP = "clap", "👏"
+    WOW = "wow", "😮"
+
+
+class ReactionCount(models.Model):
+    stream = models.ForeignKey("streams.Stream", on_delete=models.CASCADE, related_name="reaction_counts")
+    type = models.CharField(max_length=8, choices=Reaction)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stream", "type"], name="chat_reaction_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} {self.type}: {self.count}"

@@ -10,12 +10,21 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from chat import events
 from chat.errors import ChatError
-from chat.models import MAX_MESSAGE_LENGTH, ChannelModerator, ChatBan, ChatMessage, ModerationAction
+from chat.models import (
+    MAX_MESSAGE_LENGTH,
+    ChannelModerator,
+    ChatBan,
+    ChatMessage,
+    ModerationAction,
+    Reaction,
+    ReactionCount,
+)
 from streams.models import Stream
 
 log = logging.getLogger(__name__)
@@ -189,3 +198,27 @@ def _check_not_banned(user: User, stream: Stream) -> None:
         raise ChatError(
             f"You are timed out for {int(left) + 1} more seconds.", code="timed_out", status_code=403
         )
+
+
+# --- Reactions ----------------------------------------------------------------------
+
+
+def reaction_send(*, stream: Stream, user: User, type) -> int:
+    """Count a reaction and show it to everyone; returns the new count for that type."""
+    if not user.is_authenticated:
+        raise ChatError("Log in to react.", code="login_required", status_code=401)
+    if type not in Reaction.values:
+        raise ChatError(f"type: One of {', '.join(Reaction.values)}.", code="invalid")
+    if not stream.is_live:
+        raise ChatError("Reactions are for live broadcasts.", code="chat_closed", status_code=409)
+    _check_not_banned(user, stream)
+    key = f"chat:reactions:{stream.pk}:{user.pk}"
+    if not cache.add(key, 1, settings.REACTION_RATE_SECONDS):
+        raise ChatError(
+            "One reaction at a time: try again in a moment.", code="rate_limited", status_code=429
+        )
+    counter, _ = ReactionCount.objects.get_or_create(stream=stream, type=type)
+    ReactionCount.objects.filter(pk=counter.pk).update(count=F("count") + 1)
+    count = counter.count + 1
+    _group_send(stream, {"type": events.REACTION, "reaction": type, "count": count})
+    return count

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from chat.models import Reaction
 from streams import selectors, services
 from streams.errors import StreamError
 from streams.forms import StreamForm
@@ -173,5 +174,6 @@ def _watch_page(request, stream, owner):
         "thumbnail_url": selectors.stream_thumbnail_url(stream=stream) if stream else None,
         "last_live": selectors.user_last_broadcast(user=owner, viewer=request.user),
         "upcoming": selectors.user_upcoming(user=owner, viewer=request.user),
+        "reactions": Reaction.choices,
     }
     return render(request, "streams/watch.html", context)

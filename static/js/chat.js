@@ -65,6 +65,7 @@
         if (missed) backfill();
       } else if (frame.type === "chat.message") add(frame);
       else if (frame.type === "viewers" && viewerCount) viewerCount.textContent = String(frame.count);
+      else if (frame.type === "reaction") float(frame.reaction);
       else if (frame.type === "stream.status" && frame.status !== "live") say("The broadcast has ended.", "info");
       else if (frame.type === "error") say(frame.detail, "error");
     });
@@ -75,6 +76,28 @@
       say("Reconnecting…", "info");
       setTimeout(connect, 500 * 2 ** retry); // backoff; history + backfill fill the gap
     });
+  }
+
+  // Reactions float up over the player for a moment.
+  const layer = document.getElementById("reaction-layer");
+  const emoji = {};
+  document.querySelectorAll("[data-reaction]").forEach((button) => {
+    emoji[button.dataset.reaction] = button.textContent;
+    button.addEventListener("click", () => {
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ type: "reaction.send", reaction: button.dataset.reaction }));
+      }
+    });
+  });
+  const fallback = { like: "👍", love: "❤️", fire: "🔥", clap: "👏", wow: "😮" };
+  function float(kind) {
+    if (!layer) return;
+    const bubble = document.createElement("span");
+    bubble.className = "reaction-bubble";
+    bubble.textContent = emoji[kind] || fallback[kind] || "";
+    bubble.style.left = `${10 + Math.random() * 80}%`;
+    layer.appendChild(bubble);
+    setTimeout(() => bubble.remove(), 2000);
   }
 
   if (form) {
