@@ -64,6 +64,7 @@ def _moderators_group():
             "accounts.migrations.0002_moderators_group",
             "streams.migrations.0002_moderator_permissions",
             "chat.migrations.0003_moderator_permissions",
+            "chat.migrations.0006_settings_permissions",
         ):
             grant_group_permissions(apps, "Moderators", import_module(module).MODERATOR_PERMISSIONS)
         group = Group.objects.get(name="Moderators")

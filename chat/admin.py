@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from chat.models import ChannelModerator, ChatBan, ChatMessage, ModerationAction
+from chat.models import ChannelModerator, ChatBan, ChatMessage, ChatSettings, ModerationAction
 
 
 @admin.register(ChatMessage)
@@ -53,3 +53,11 @@ class ModerationActionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ChatSettings)
+class ChatSettingsAdmin(admin.ModelAdmin):
+    list_display = ("channel", "slow_mode_seconds", "followers_only", "follow_min_minutes")
+    list_select_related = ("channel__user",)
+    search_fields = ("channel__user__username",)
+    raw_id_fields = ("channel",)

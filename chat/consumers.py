@@ -107,6 +107,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         events.CHAT_BAN: lambda stream, user, frame: services.user_timeout(
             stream=stream, by=user, username=frame.get("username"), seconds=None
         ),
+        events.CHAT_SETTINGS: lambda stream, user, frame: services.chat_settings_update(
+            stream=stream, by=user, **{k: v for k, v in frame.items() if k != "type"}
+        ),
     }
 
     async def moderate(self, content: dict):
@@ -139,6 +142,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def reaction(self, event):
+        await self.send_json(event)
+
+    async def chat_mode(self, event):
         await self.send_json(event)
 
     async def chat_deleted(self, event):

@@ -12,6 +12,7 @@ VIEWERS = "viewers"
 CHAT_DELETED = "chat.deleted"
 CHAT_PINNED = "chat.pinned"
 REACTION = "reaction"
+CHAT_MODE = "chat.mode"
 ERROR = "error"
 
 # Client -> server
@@ -23,7 +24,17 @@ CHAT_DELETE = "chat.delete"
 CHAT_PIN = "chat.pin"
 CHAT_TIMEOUT = "chat.timeout"
 CHAT_BAN = "chat.ban"
-CLIENT_TYPES = {CHAT_SEND, REACTION_SEND, HEARTBEAT, CHAT_DELETE, CHAT_PIN, CHAT_TIMEOUT, CHAT_BAN}
+CHAT_SETTINGS = "chat.settings"
+CLIENT_TYPES = {
+    CHAT_SEND,
+    REACTION_SEND,
+    HEARTBEAT,
+    CHAT_DELETE,
+    CHAT_PIN,
+    CHAT_TIMEOUT,
+    CHAT_BAN,
+    CHAT_SETTINGS,
+}
 
 
 def stream_group(stream_id: str) -> str:

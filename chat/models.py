@@ -105,3 +105,25 @@ class ReactionCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream_id} {self.type}: {self.count}"
+
+
+class ChatSettings(models.Model):
+    """A channel's chat rules, kept from one broadcast to the next."""
+
+    channel = models.OneToOneField("streams.Channel", on_delete=models.CASCADE, related_name="chat_settings")
+    slow_mode_seconds = models.PositiveIntegerField(
+        default=0, help_text="One message per this many seconds; 0: off."
+    )
+    followers_only = models.BooleanField(default=False)
+    follow_min_minutes = models.PositiveIntegerField(
+        default=0, help_text="With followers-only: minimum follow age."
+    )
+    blocked_terms = models.TextField(
+        blank=True, help_text="One word or phrase per line; messages with them are refused."
+    )
+
+    def __str__(self) -> str:
+        return f"chat settings of {self.channel}"
+
+    def blocked(self) -> list[str]:
+        return [term.strip().lower() for term in self.blocked_terms.splitlines() if term.strip()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Follow, User
 from chat import events
 from chat.errors import ChatError
 from chat.models import (
@@ -21,6 +22,7 @@ from chat.models import (
     ChannelModerator,
     ChatBan,
     ChatMessage,
+    ChatSettings,
     ModerationAction,
     Reaction,
     ReactionCount,
@@ -73,6 +75,7 @@ def message_send(*, stream: Stream, user: User, content: str) -> ChatMessage:
     if len(content) > MAX_MESSAGE_LENGTH:
         raise ChatError(f"content: At most {MAX_MESSAGE_LENGTH} characters.", code="too_long")
     _check_not_banned(user, stream)
+    _check_rules(user, stream, content)
     _rate_limit(user, stream)
     message = ChatMessage.objects.create(stream=stream, user=user, content=content)
     _group_send(stream, {"type": events.CHAT_MESSAGE, **message_payload(message)})
@@ -222,3 +225,75 @@ def reaction_send(*, stream: Stream, user: User, type) -> int:
     count = counter.count + 1
     _group_send(stream, {"type": events.REACTION, "reaction": type, "count": count})
     return count
+
+
+# --- Chat modes and the word filter -------------------------------------------------
+
+
+def chat_settings_for(stream: Stream) -> ChatSettings | None:
+    return ChatSettings.objects.filter(channel_id=stream.channel_id).first()
+
+
+def chat_settings_update(*, stream: Stream, by: User, **changes) -> ChatSettings:
+    """Slow mode, followers-only chat (with a minimum follow age) and blocked terms."""
+    _require_moderator(by, stream)
+    rules, _ = ChatSettings.objects.get_or_create(channel_id=stream.channel_id)
+    limits = {"slow_mode_seconds": 3600, "follow_min_minutes": 60 * 24 * 90}
+    for name, value in changes.items():
+        if name in limits:
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limits[name]:
+                raise ChatError(f"{name}: A whole number from 0 to {limits[name]}.", code="invalid")
+        elif name == "followers_only":
+            if not isinstance(value, bool):
+                raise ChatError("followers_only: true or false.", code="invalid")
+        elif name == "blocked_terms":
+            if not isinstance(value, str) or len(value) > 5000:
+                raise ChatError("blocked_terms: Text, one term per line.", code="invalid")
+        else:
+            raise ChatError(f"{name}: Unknown chat setting.", code="invalid")
+        setattr(rules, name, value)
+    rules.save()
+    _group_send(stream, {"type": events.CHAT_MODE, **chat_modes(rules)})
+    return rules
+
+
+def chat_modes(rules: ChatSettings | None) -> dict:
+    return {
+        "slow_mode_seconds": rules.slow_mode_seconds if rules else 0,
+        "followers_only": rules.followers_only if rules else False,
+        "follow_min_minutes": rules.follow_min_minutes if rules else 0,
+    }
+
+
+def _check_rules(user: User, stream: Stream, content: str) -> None:
+    """The channel's chat modes; the streamer and moderators are exempt from them."""
+    rules = chat_settings_for(stream)
+    if rules is None or can_moderate(user=user, stream=stream):
+        return
+    lowered = content.lower()
+    # Whole words and phrases: "class" must not trip over "ass".
+    if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", lowered) for term in rules.blocked()):
+        raise ChatError("That message contains a blocked word.", code="blocked_term")
+    if rules.followers_only:
+        follow = Follow.objects.filter(follower=user, followee_id=stream.owner_id).first()
+        if follow is None:
+            raise ChatError(
+                "Only followers can chat here. Follow the channel to join in.",
+                code="followers_only",
+                status_code=403,
+            )
+        needed = timedelta(minutes=rules.follow_min_minutes)
+        if timezone.now() - follow.created_at < needed:
+            raise ChatError(
+                f"Followers can chat after following for {rules.follow_min_minutes} minutes.",
+                code="followers_only",
+                status_code=403,
+            )
+    if rules.slow_mode_seconds and not cache.add(
+        f"chat:slow:{stream.pk}:{user.pk}", 1, rules.slow_mode_seconds
+    ):
+        raise ChatError(
+            f"Slow mode: one message every {rules.slow_mode_seconds} seconds.",
+            code="slow_mode",
+            status_code=429,
+        )

@@ -1,0 +1,95 @@
+"""Slow mode, followers-only chat and the word filter (the channel's chat settings)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Follow
+from chat.errors import ChatError
+from chat.models import ChatMessage
+from chat.services import chat_settings_update, message_send
+from streams import services
+
+
+@pytest.fixture
+def live_stream(channel):
+    return services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
+    ).stream
+
+
+def send(stream, user, content="hello"):
+    return message_send(stream=stream, user=user, content=content)
+
+
+def refused(stream, user, content="hello"):
+    with pytest.raises(ChatError) as exc:
+        send(stream, user, content)
+    return exc.value.code
+
+
+@pytest.mark.django_db
+def test_slow_mode(live_stream, alice, carol):
+    chat_settings_update(stream=live_stream, by=alice, slow_mode_seconds=30)
+    send(live_stream, carol)
+    assert refused(live_stream, carol) == "slow_mode"
+    send(live_stream, alice)
+    send(live_stream, alice)  # the streamer is exempt
+
+
+@pytest.mark.django_db
+def test_followers_only_with_a_minimum_follow_age(live_stream, alice, carol):
+    chat_settings_update(stream=live_stream, by=alice, followers_only=True, follow_min_minutes=10)
+    assert refused(live_stream, carol) == "followers_only"
+    follow = Follow.objects.create(follower=carol, followee=alice)
+    assert refused(live_stream, carol) == "followers_only"  # followed a moment ago
+    Follow.objects.filter(pk=follow.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    send(live_stream, carol)
+    assert ChatMessage.objects.filter(user=carol).count() == 1
+
+
+@pytest.mark.django_db
+def test_blocked_terms(live_stream, alice, carol):
+    chat_settings_update(stream=live_stream, by=alice, blocked_terms="spoiler\nbuy followers\n")
+    assert refused(live_stream, carol, "Want to BUY FOLLOWERS cheap?") == "blocked_term"
+    assert refused(live_stream, carol, "Spoiler: he dies") == "blocked_term"
+    send(live_stream, carol, "no spoilers here")  # whole words only
+
+
+@pytest.mark.django_db
+def test_only_moderators_change_the_rules_and_bad_values_are_refused(live_stream, alice, carol):
+    with pytest.raises(ChatError) as exc:
+        chat_settings_update(stream=live_stream, by=carol, slow_mode_seconds=5)
+    assert exc.value.code == "permission_denied"
+    for bad in (
+        {"slow_mode_seconds": -1},
+        {"slow_mode_seconds": "5"},
+        {"followers_only": "yes"},
+        {"colour": 1},
+    ):
+        with pytest.raises(ChatError) as exc:
+            chat_settings_update(stream=live_stream, by=alice, **bad)
+        assert exc.value.code == "invalid"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mode_changes_reach_the_sockets(live_stream, alice):
+    from asgiref.sync import async_to_sync
+
+    from chat.tests.test_consumer import connected, next_frame, socket
+
+    async def scenario():
+        mod = socket(live_stream, alice)
+        await connected(mod)
+        await mod.send_json_to({"type": "chat.settings", "slow_mode_seconds": 10, "followers_only": True})
+        frame = await next_frame(mod)
+        await mod.disconnect()
+        return frame
+
+    assert async_to_sync(scenario)() == {
+        "type": "chat.mode",
+        "slow_mode_seconds": 10,
+        "followers_only": True,
+        "follow_min_minutes": 0,
+    }
