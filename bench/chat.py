@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import websockets
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR / "bench"))
 
-from hooks import bench_env, free_port, percentile, prepare_database  # noqa: E402
+from hooks import bench_env, percentile, prepare_database, start_daphne  # noqa: E402
 
 
 def streamer_token_and_stream(env: dict[str, str]) -> tuple[str, str]:
@@ -72,28 +71,8 @@ async def run(args) -> None:
     secret_env.update({"CHAT_RATE_MESSAGES": "100000", "PRESENCE_TTL_SECONDS": "300"})
     prepare_database(secret_env)
     stream_id, token = streamer_token_and_stream(secret_env)
-    port = free_port()
-    daphne = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "socialflow.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=secret_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daphne, port = start_daphne(secret_env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         origin = f"http://127.0.0.1:{port}"
         url = f"ws://127.0.0.1:{port}/ws/streams/{stream_id}/"
         latencies: list[float] = []

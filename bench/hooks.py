@@ -128,21 +128,8 @@ def hook_bodies(dialect: str, key: str, client_id: str) -> tuple[str, bytes, byt
     return "/hooks/nginx-rtmp/", publish, done, "application/x-www-form-urlencoded"
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--dialect", choices=["nginx-rtmp", "srs"], default="nginx-rtmp")
-    parser.add_argument("--warmup", type=int, default=20)
-    args = parser.parse_args()
-
-    secret = secrets.token_urlsafe(24)
-    env = bench_env(secret)
-    key = prepare_database(env)
+def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """Daphne as `make run` starts it, on a free port; returns once it accepts connections."""
     port = free_port()
     daphne = subprocess.Popen(
         [
@@ -158,13 +145,32 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return daphne, port
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--dialect", choices=["nginx-rtmp", "srs"], default="nginx-rtmp")
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+
+    secret = secrets.token_urlsafe(24)
+    env = bench_env(secret)
+    key = prepare_database(env)
+    daphne, port = start_daphne(env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         path_base, *_ = hook_bodies(args.dialect, key, "0")
         path = f"{path_base}?{urlencode({'secret': secret})}"
         latencies: list[float] = []
