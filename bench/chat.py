@@ -28,6 +28,8 @@ sys.path.insert(0, str(BASE_DIR / "bench"))
 
 from hooks import bench_env, percentile, prepare_database, start_daphne  # noqa: E402
 
+from socialflow.web import default_workers  # noqa: E402
+
 
 def streamer_token_and_stream(env: dict[str, str]) -> tuple[str, str]:
     script = (
@@ -68,10 +70,12 @@ async def viewer(
 
 async def run(args) -> None:
     secret_env = bench_env("unused")
-    secret_env.update({"CHAT_RATE_MESSAGES": "100000", "PRESENCE_TTL_SECONDS": "300"})
+    secret_env.update(
+        {"CHAT_RATE_MESSAGES": "100000", "PRESENCE_TTL_SECONDS": "300", "CHANNEL_LAYER": args.layer}
+    )
     prepare_database(secret_env)
     stream_id, token = streamer_token_and_stream(secret_env)
-    daphne, port = start_daphne(secret_env)
+    daphne, port = start_daphne(secret_env, workers=args.web_processes)
     try:
         origin = f"http://127.0.0.1:{port}"
         url = f"ws://127.0.0.1:{port}/ws/streams/{stream_id}/"
@@ -101,7 +105,10 @@ async def run(args) -> None:
         expected = sent * args.sockets
         delivered = sum(received)
         ms = [x * 1000 for x in latencies]
-        print(f"{sent} messages at {args.rate}/s to {args.sockets} sockets (one Daphne process):")
+        print(
+            f"{sent} messages at {args.rate}/s to {args.sockets} sockets "
+            f"({args.web_processes} Daphne process(es), {args.layer} channel layer):"
+        )
         print(f"  delivered {delivered}/{expected} ({100 * delivered / expected:.1f}%)")
         print(
             f"  latency p50 {percentile(ms, 50):.0f} ms  p95 {percentile(ms, 95):.0f} ms  "
@@ -118,6 +125,13 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=float, default=5)
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=default_workers(),
+        help="default: as `make run` (WEB_CONCURRENCY)",
+    )
+    parser.add_argument("--layer", choices=["pubsub", "core"], default="pubsub")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     asyncio.run(run(parser.parse_args()))
 

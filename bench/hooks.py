@@ -128,18 +128,12 @@ def hook_bodies(dialect: str, key: str, client_id: str) -> tuple[str, bytes, byt
     return "/hooks/nginx-rtmp/", publish, done, "application/x-www-form-urlencoded"
 
 
-def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    """Daphne as `make run` starts it, on a free port; returns once it accepts connections."""
+def start_daphne(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Popen, int]:
+    """The web tier as `make run` starts it (socialflow.web: `workers` Daphne processes on
+    one socket), on a free port; returns once it accepts connections."""
     port = free_port()
     daphne = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "socialflow.asgi:application",
-        ],
+        [sys.executable, "-m", "socialflow.web", "--port", str(port), "--workers", str(workers)],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

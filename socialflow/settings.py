@@ -125,9 +125,20 @@ CACHES = {
     "default": env.cache_url("CACHE_URL", default="redis://127.0.0.1:6379/1"),
 }
 
+# pubsub: one PUBLISH per group message, fanned out to sockets inside each web process
+# (several times cheaper than `core`, which queues one copy per socket in Redis). It drops
+# what is published while Redis is away; chat survives that because messages are persisted
+# first and clients catch up by id (see chat/consumers.py).
+CHANNEL_LAYER_BACKENDS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="pubsub")
+if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be one of {', '.join(CHANNEL_LAYER_BACKENDS)}.")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER],
         "CONFIG": {"hosts": [env.str("CHANNEL_LAYER_URL", default=REDIS_URL)]},
     },
 }
