@@ -5,6 +5,11 @@ from chat import apis
 urlpatterns = [
     path("streams/<stream_id:stream_id>/chat/", apis.StreamChatApi.as_view(), name="api-stream-chat"),
     path(
+        "streams/<stream_id:stream_id>/chat/clear/",
+        apis.StreamChatClearApi.as_view(),
+        name="api-stream-chat-clear",
+    ),
+    path(
         "streams/<stream_id:stream_id>/chat/<int:message_id>/",
         apis.StreamChatMessageApi.as_view(),
         name="api-stream-chat-message",

@@ -69,6 +69,21 @@ class StreamChatPinApi(APIView):
         return Response(services.message_payload(message))
 
 
+class StreamChatClearApi(APIView):
+    """Clear the chat: every message so far disappears for everyone (streamer or moderator)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        cleared = serializers.IntegerField(help_text="how many messages were removed")
+
+    @extend_schema(request=None, responses=OutputSerializer)
+    def post(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        count = services.chat_clear(stream=stream, by=request.user)
+        return Response({"cleared": count})
+
+
 class StreamReactionApi(APIView):
     permission_classes = [IsAuthenticated]
 

@@ -110,6 +110,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         events.CHAT_SETTINGS: lambda stream, user, frame: services.chat_settings_update(
             stream=stream, by=user, **{k: v for k, v in frame.items() if k != "type"}
         ),
+        events.CHAT_CLEAR: lambda stream, user, frame: services.chat_clear(stream=stream, by=user),
     }
 
     async def moderate(self, content: dict):
@@ -151,4 +152,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def chat_pinned(self, event):
+        await self.send_json(event)
+
+    async def chat_cleared(self, event):
         await self.send_json(event)

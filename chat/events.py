@@ -11,6 +11,7 @@ CHAT_HISTORY = "chat.history"
 VIEWERS = "viewers"
 CHAT_DELETED = "chat.deleted"
 CHAT_PINNED = "chat.pinned"
+CHAT_CLEARED = "chat.cleared"
 REACTION = "reaction"
 CHAT_MODE = "chat.mode"
 ERROR = "error"
@@ -25,6 +26,7 @@ CHAT_PIN = "chat.pin"
 CHAT_TIMEOUT = "chat.timeout"
 CHAT_BAN = "chat.ban"
 CHAT_SETTINGS = "chat.settings"
+CHAT_CLEAR = "chat.clear"
 CLIENT_TYPES = {
     CHAT_SEND,
     REACTION_SEND,
@@ -34,6 +36,7 @@ CLIENT_TYPES = {
     CHAT_TIMEOUT,
     CHAT_BAN,
     CHAT_SETTINGS,
+    CHAT_CLEAR,
 }
 
 

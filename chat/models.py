@@ -65,6 +65,7 @@ class ModerationAction(models.Model):
         TIMEOUT = "timeout", "Timed a user out"
         BAN = "ban", "Banned a user from the chat"
         UNBAN = "unban", "Lifted a ban"
+        CLEAR = "clear", "Cleared the chat"
 
     stream = models.ForeignKey("streams.Stream", null=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.ForeignKey(

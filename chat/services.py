@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.models import Follow, User
@@ -164,6 +164,23 @@ def message_pin(*, stream: Stream, by: User, message_id) -> ChatMessage:
         _record(stream, by, ModerationAction.Kind.PIN, target_user=message.user, message=message)
     _group_send(stream, {"type": events.CHAT_PINNED, "message": message_payload(message)})
     return message
+
+
+def chat_clear(*, stream: Stream, by: User) -> int:
+    """Remove every message of the broadcast for everyone; returns how many went.
+
+    Clients drop the messages up to `up_to`: one sent while the chat was being cleared has a
+    larger id, stays in the history, and must stay on screen too.
+    """
+    _require_moderator(by, stream)
+    up_to = ChatMessage.objects.filter(stream=stream).aggregate(up_to=Max("id"))["up_to"] or 0
+    with transaction.atomic():
+        count = ChatMessage.objects.filter(stream=stream, id__lte=up_to, deleted_at__isnull=True).update(
+            deleted_at=timezone.now()
+        )
+        _record(stream, by, ModerationAction.Kind.CLEAR, details={"count": count, "up_to": up_to})
+    _group_send(stream, {"type": events.CHAT_CLEARED, "up_to": up_to})
+    return count
 
 
 def user_timeout(*, stream: Stream, by: User, username, seconds=None, reason: str = "") -> ChatBan:

@@ -18,6 +18,7 @@ urlpatterns = [
         "dashboard/stream/<stream_id:stream_id>/end/", views.dashboard_stream_end, name="dashboard_stream_end"
     ),
     path("streams/<stream_id:stream_id>/", views.watch, name="watch"),
+    path("streams/<stream_id:stream_id>/chat/", views.stream_chat, name="chat"),
     path("streams/<stream_id:stream_id>/live.m3u8", views.stream_hls, name="hls"),
     path("streams/<stream_id:stream_id>/<str:rung>/index.m3u8", views.stream_hls_variant, name="hls_variant"),
 ]

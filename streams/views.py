@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from chat import services as chat_services
 from chat.models import Reaction
 from streams import selectors, services
 from streams.errors import StreamError
@@ -158,6 +159,24 @@ def watch(request, stream_id):
     return _watch_page(request, stream, stream.owner)
 
 
+def stream_chat(request, stream_id):
+    """The chat alone: a pop-out window, or with ?overlay=1 a read-only OBS browser source."""
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    overlay = request.GET.get("overlay") == "1"
+    return render(
+        request, "streams/chat.html", {**_chat_context(request, stream, overlay=overlay), "popout": True}
+    )
+
+
+def _chat_context(request, stream, *, overlay=False):
+    return {
+        "stream": stream,
+        "overlay": overlay,
+        "chat_closed": stream.status in (Stream.Status.ENDED, Stream.Status.FAILED),
+        "can_moderate_chat": not overlay and chat_services.can_moderate(user=request.user, stream=stream),
+    }
+
+
 def channel(request, username):
     """/<username>/: the live broadcast if there is one, else the offline channel page."""
     owner = account_selectors.user_get_profile(username=username, viewer=request.user)
@@ -169,6 +188,7 @@ def _watch_page(request, stream, owner):
     if stream is not None and stream.owner_id == owner.pk and not hasattr(owner, "follower_count"):
         owner = account_selectors.user_get_profile(username=owner.username, viewer=request.user)
     context = {
+        **(_chat_context(request, stream) if stream is not None and stream.is_live else {}),
         "stream": stream,
         "profile": owner,
         "thumbnail_url": selectors.stream_thumbnail_url(stream=stream) if stream else None,

@@ -39,3 +39,49 @@ def test_chat_between_two_browsers(daphne, browser, channel, carol):
 
     viewer.close()
     streamer.wait_for_function("document.getElementById('viewer-count').textContent === '1'", timeout=10000)
+
+
+def test_moderating_mentions_and_links_in_the_browser(daphne, browser, channel, carol):
+    stream = services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
+    ).stream
+    viewer = browser.new_context().new_page()
+    streamer = browser.new_context().new_page()
+    login(viewer, daphne, "carol")
+    login(streamer, daphne, "alice")
+    for page in (viewer, streamer):
+        page.goto(f"{daphne}/streams/{stream.pk}/")
+    streamer.wait_for_function("document.getElementById('viewer-count').textContent === '2'", timeout=10000)
+
+    viewer.fill(
+        "#chat-panel textarea",
+        "hi @alice, see https://example.com/a?b=1&c=2. <b>bold</b> javascript:alert(1)",
+    )
+    viewer.press("#chat-panel textarea", "Enter")
+    for page in (streamer, viewer):
+        row = page.locator("#chat-panel li.mentions-streamer")
+        row.wait_for(timeout=10000)
+        assert row.locator(".mention").text_content() == "@alice"
+        link = row.locator("a")
+        assert link.count() == 1  # only http(s) becomes a link
+        assert link.get_attribute("href") == "https://example.com/a?b=1&c=2"  # the full stop stays text
+        assert link.get_attribute("rel") == "nofollow noopener noreferrer ugc"
+        assert link.get_attribute("target") == "_blank"
+        assert row.locator("b").count() == 0
+
+    viewer.fill("#chat-panel textarea", "buy followers at spam dot example")
+    viewer.press("#chat-panel textarea", "Enter")
+    spam = streamer.locator("#chat-panel li", has_text="buy followers")
+    spam.wait_for(timeout=10000)
+    viewer.locator("#chat-panel li", has_text="buy followers").wait_for(timeout=10000)
+    assert viewer.locator("#chat-panel .chat-mod").count() == 0  # no menu for viewers
+    menu_delete = spam.get_by_role("button", name="Delete")
+    assert not menu_delete.is_visible()  # the menu shows on hover
+    spam.hover()
+    menu_delete.click()
+    viewer.locator("#chat-panel li", has_text="buy followers").wait_for(state="detached", timeout=10000)
+    spam.wait_for(state="detached", timeout=10000)
+    assert viewer.locator("#chat-panel li.mentions-streamer").count() == 1  # the rest stays
+    out = BASE_DIR / "test-output" / "browser"
+    out.mkdir(parents=True, exist_ok=True)
+    streamer.screenshot(path=out / "watch-chat-moderation.png")
