@@ -3,7 +3,11 @@ viewer counts and status changes) for one broadcast."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
+import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -11,12 +15,14 @@ from django.conf import settings
 from django.http import Http404
 
 from analytics.services import viewer_session_end, viewer_session_start
-from chat import events, presence, selectors, services
+from chat import broadcast, events, presence, selectors, services
 from chat.errors import ChatError
+from chat.hub import hub
 from streams.models import Stream
 from streams.selectors import stream_get_visible
 
 CLOSE_NOT_FOUND = 4404
+log = logging.getLogger(__name__)
 
 
 def _visible_stream(stream_id: str, user) -> Stream | None:
@@ -26,11 +32,54 @@ def _visible_stream(stream_id: str, user) -> Stream | None:
         return None
 
 
-def _history(stream: Stream) -> list[dict]:
-    return [services.message_payload(m) for m in selectors.messages_after(stream=stream)]
+def _history(stream: Stream) -> tuple[list[dict], int]:
+    """The last messages, and the id this socket has seen up to (deleted ones included)."""
+    messages = [services.message_payload(m) for m in selectors.messages_after(stream=stream)]
+    return messages, selectors.latest_message_id(stream_id=stream.pk)
+
+
+def _missed(stream_id: str, after: int, before: int) -> list[str]:
+    return [
+        broadcast.encode({"type": events.CHAT_MESSAGE, **services.message_payload(m)})
+        for m in selectors.messages_between(stream_id=stream_id, after=after, before=before)
+    ]
+
+
+# Catching up is per process, not per socket: after Redis blinked, every socket of a process
+# has missed the same messages, and one query serves them all.
+_missed_inflight: dict[tuple[str, int, int], asyncio.Future] = {}
+_latest_cache: dict[str, tuple[float, asyncio.Future]] = {}
+LATEST_ID_MAX_AGE = 1.0
+
+
+async def missed_frames(stream_id: str, after: int, before: int) -> list[str]:
+    key = (stream_id, after, before)
+    future = _missed_inflight.get(key)
+    if future is None:
+        future = asyncio.ensure_future(database_sync_to_async(_missed)(stream_id, after, before))
+        _missed_inflight[key] = future
+        future.add_done_callback(lambda _: _missed_inflight.pop(key, None))
+    return await asyncio.shield(future)
+
+
+async def latest_message_id(stream_id: str) -> int:
+    """The broadcast's newest message id, at most a second old (one query per process and
+    second, however many sockets ask)."""
+    cached = _latest_cache.get(stream_id)
+    if cached is None or time.monotonic() - cached[0] > LATEST_ID_MAX_AGE or cached[1].cancelled():
+        future = asyncio.ensure_future(
+            database_sync_to_async(selectors.latest_message_id)(stream_id=stream_id)
+        )
+        cached = (time.monotonic(), future)
+        _latest_cache[stream_id] = cached
+    return await asyncio.shield(cached[1])
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    # No channel-layer channel per socket: the process's hub (chat/hub.py) holds the one
+    # subscription per broadcast and hands events to `stream_frame`.
+    channel_layer_alias = "__no_channel_per_socket__"
+
     # --- socket handlers -------------------------------------------------------------
 
     async def connect(self):
@@ -39,23 +88,38 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if self.stream is None:
             await self.close(code=CLOSE_NOT_FOUND)  # unknown, or not for this viewer
             return
-        self.group = events.stream_group(self.stream.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.presence_id = uuid.uuid4().hex
+        self.last_id = None  # until the history is sent, events wait in `pending`
+        self.pending: list[dict] = []
         await self.accept()
+        await hub().join(self.stream.pk, self)
+        self.joined = True
         user = self.scope["user"]
         self.session_id = await database_sync_to_async(viewer_session_start)(
             stream_id=self.stream.pk, user_id=user.pk if user.is_authenticated else None
         )
-        await presence.join(self.stream.pk, self.channel_name)
-        history = await database_sync_to_async(_history)(self.stream)
+        await self.presence(presence.join)
+        history, last_id = await database_sync_to_async(_history)(self.stream)
         await self.send_json({"type": events.CHAT_HISTORY, "messages": history})
+        self.last_id = last_id
+        pending, self.pending = self.pending, []
+        for event in pending:
+            await self.stream_frame(event)
 
     async def disconnect(self, code):
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "joined", False):
+            await hub().leave(self.stream.pk, self)
         if getattr(self, "session_id", None):
-            await presence.leave(self.stream.pk, self.channel_name)
+            await self.presence(presence.leave)
             await database_sync_to_async(viewer_session_end)(session_id=self.session_id)
+
+    async def presence(self, action) -> None:
+        """Presence is best effort: with Redis away, chat goes on and the count catches up
+        with the next heartbeats."""
+        try:
+            await action(self.stream.pk, self.presence_id)
+        except Exception as exc:
+            log.warning("presence %s failed for %s: %s", action.__name__, self.stream.pk, exc)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame is checked before anything else sees it; bad ones get an error frame
@@ -81,7 +145,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if content["type"] in self.moderation:
             return await self.moderate(content)
         if content["type"] == events.HEARTBEAT:
-            await presence.beat(self.stream.pk, self.channel_name)
+            await self.presence(presence.beat)
+            # A quiet broadcast has no next message to reveal a gap; the heartbeat does.
+            latest = await latest_message_id(self.stream.pk)
+            if latest > self.last_id:
+                await self.catch_up(before=latest + 1)
             return await self.send_json({"type": events.HEARTBEAT})
 
     # --- commands ---------------------------------------------------------------------
@@ -131,28 +199,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def error(self, code: str, detail: str):
         await self.send_json({"type": events.ERROR, "code": code, "detail": detail})
 
-    # --- group handlers (one call per socket) ---------------------------------------
+    # --- group events (this runs once per socket per event: keep it tiny) --------------
 
-    async def chat_message(self, event):
-        await self.send_json(event)
+    async def stream_frame(self, event):
+        """Called by the hub for every event of the broadcast; no database, no decoding."""
+        if self.last_id is None:
+            self.pending.append(event)
+            return
+        message_id = event.get("id")
+        if message_id is not None:  # a chat message: in id order, without gaps
+            if message_id <= self.last_id:
+                return  # sent already, while catching up
+            if event["prev"] > self.last_id:
+                await self.catch_up(before=message_id)
+            self.last_id = message_id
+        await self.send(text_data=event["text"])
 
-    async def stream_status(self, event):
-        await self.send_json(event)
-
-    async def viewers(self, event):
-        await self.send_json(event)
-
-    async def reaction(self, event):
-        await self.send_json(event)
-
-    async def chat_mode(self, event):
-        await self.send_json(event)
-
-    async def chat_deleted(self, event):
-        await self.send_json(event)
-
-    async def chat_pinned(self, event):
-        await self.send_json(event)
-
-    async def chat_cleared(self, event):
-        await self.send_json(event)
+    async def catch_up(self, *, before: int) -> None:
+        """Send the messages this socket missed (the pub/sub layer drops what is published
+        while Redis is away; they were persisted first)."""
+        for text in await missed_frames(self.stream.pk, self.last_id, before):
+            await self.send(text_data=text)
+        self.last_id = max(self.last_id, before - 1)

@@ -1,10 +1,13 @@
 """Every event sent to a stream's WebSocket group, and every frame type, in one place.
 
-A stream's group carries chat, reactions, viewer counts and status changes; a group
-handler named after the type (`chat.message` -> `chat_message`) sends it to the socket.
+A stream's group carries chat, reactions, viewer counts and status changes, each as one
+`stream.frame` event holding the encoded frame (chat/broadcast.py).
 """
 
-# Server -> client (also the group event types)
+# The one group event type: {"type": FRAME, "text": <the frame as JSON>, ...}
+FRAME = "stream.frame"
+
+# Server -> client
 STREAM_STATUS = "stream.status"
 CHAT_MESSAGE = "chat.message"
 CHAT_HISTORY = "chat.history"

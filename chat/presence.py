@@ -12,12 +12,11 @@ from functools import cache
 
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import F
 from django.db.models.functions import Greatest
 
-from chat import events
+from chat import broadcast, events
 from streams.models import Stream
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,8 @@ async def join(stream_id: str, member: str) -> None:
 
 
 async def beat(stream_id: str, member: str) -> None:
-    await _redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS}, xx=True)
+    # Not xx: after Redis lost its data (a restart), the next heartbeat counts the viewer again.
+    await _redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS})
 
 
 async def leave(stream_id: str, member: str) -> None:
@@ -77,9 +77,7 @@ async def _push_later(stream_id: str) -> None:
 async def push(stream_id: str) -> int:
     viewers = await count(stream_id)
     await database_sync_to_async(_store)(stream_id, viewers)
-    await get_channel_layer().group_send(
-        events.stream_group(stream_id), {"type": events.VIEWERS, "count": viewers}
-    )
+    await broadcast.send(stream_id, {"type": events.VIEWERS, "count": viewers})
     return viewers
 
 

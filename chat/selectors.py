@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from chat.models import ChatMessage
 from streams.models import Stream
@@ -13,3 +13,20 @@ def messages_after(*, stream: Stream, after: int | None = None, limit: int = 100
         return qs.filter(id__gt=after).order_by("id")[:limit]
     latest = list(qs.order_by("-id")[:HISTORY_SIZE])
     return list(reversed(latest))
+
+
+def latest_message_id(*, stream_id: str) -> int:
+    """The newest message id of the broadcast, deleted ones included (0 if none)."""
+    return ChatMessage.objects.filter(stream_id=stream_id).aggregate(last=Max("id"))["last"] or 0
+
+
+MAX_CATCH_UP = 500
+
+
+def messages_between(*, stream_id: str, after: int, before: int) -> list[ChatMessage]:
+    """What a socket missed: messages with after < id < before, oldest first (at most the
+    last MAX_CATCH_UP)."""
+    qs = ChatMessage.objects.filter(
+        stream_id=stream_id, id__gt=after, id__lt=before, deleted_at__isnull=True
+    ).select_related("user")
+    return list(reversed(qs.order_by("-id")[:MAX_CATCH_UP]))

@@ -6,16 +6,15 @@ import logging
 import re
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.models import Follow, User
-from chat import events
+from chat import broadcast, events
 from chat.errors import ChatError
 from chat.models import (
     MAX_MESSAGE_LENGTH,
@@ -41,15 +40,25 @@ def message_payload(message: ChatMessage) -> dict:
     }
 
 
+def _first_in_window(key: str, seconds: int) -> bool:
+    """True if nothing used `key` in the last `seconds` (and claims it). With Redis away the
+    limits fail open: a lost message is worse than a fast one, and Redis is back soon."""
+    try:
+        return cache.add(key, 1, seconds)
+    except RedisError as exc:
+        log.warning("rate limit skipped, Redis unavailable: %s", exc)
+        return True
+
+
 def _rate_limit(user: User, stream: Stream) -> None:
     """At most CHAT_RATE_MESSAGES per CHAT_RATE_SECONDS per user and stream (Redis, shared
     by every web process)."""
     key = f"chat:rate:{stream.pk}:{user.pk}"
     try:
-        added = cache.add(key, 1, settings.CHAT_RATE_SECONDS)
-        count = 1 if added else cache.incr(key)
+        count = 1 if _first_in_window(key, settings.CHAT_RATE_SECONDS) else cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, settings.CHAT_RATE_SECONDS)
+        count = 1 if _first_in_window(key, settings.CHAT_RATE_SECONDS) else settings.CHAT_RATE_MESSAGES
+    except RedisError:
         count = 1
     if count > settings.CHAT_RATE_MESSAGES:
         raise ChatError(
@@ -77,8 +86,15 @@ def message_send(*, stream: Stream, user: User, content: str) -> ChatMessage:
     _check_not_banned(user, stream)
     _check_rules(user, stream, content)
     _rate_limit(user, stream)
-    message = ChatMessage.objects.create(stream=stream, user=user, content=content)
-    _group_send(stream, {"type": events.CHAT_MESSAGE, **message_payload(message)})
+    with transaction.atomic():
+        # One insert at a time per broadcast, so ids follow commit order and `prev` is exact:
+        # a socket that sees a message whose `prev` it never got knows it missed one.
+        Stream.objects.select_for_update().filter(pk=stream.pk).values_list("pk", flat=True).first()
+        prev = ChatMessage.objects.filter(stream=stream).aggregate(last=Max("id"))["last"]
+        message = ChatMessage.objects.create(stream=stream, user=user, content=content)
+    _group_send(
+        stream, {"type": events.CHAT_MESSAGE, **message_payload(message)}, id=message.pk, prev=prev or 0
+    )
     return message
 
 
@@ -103,16 +119,9 @@ def _require_moderator(user: User, stream: Stream) -> None:
         )
 
 
-def _group_send(stream: Stream, payload: dict) -> None:
+def _group_send(stream: Stream, payload: dict, **meta) -> None:
     """To every socket of the broadcast, once the transaction has committed."""
-
-    def send():
-        try:
-            async_to_sync(get_channel_layer().group_send)(events.stream_group(stream.pk), payload)
-        except Exception:  # persisted already: clients backfill by id
-            log.exception("could not broadcast %s for %s", payload.get("type"), stream.pk)
-
-    transaction.on_commit(send)
+    broadcast.send_on_commit(stream.pk, payload, **meta)
 
 
 def _record(stream: Stream, by: User, kind: str, **fields) -> None:
@@ -233,7 +242,7 @@ def reaction_send(*, stream: Stream, user: User, type) -> int:
         raise ChatError("Reactions are for live broadcasts.", code="chat_closed", status_code=409)
     _check_not_banned(user, stream)
     key = f"chat:reactions:{stream.pk}:{user.pk}"
-    if not cache.add(key, 1, settings.REACTION_RATE_SECONDS):
+    if not _first_in_window(key, settings.REACTION_RATE_SECONDS):
         raise ChatError(
             "One reaction at a time: try again in a moment.", code="rate_limited", status_code=429
         )
@@ -306,8 +315,8 @@ def _check_rules(user: User, stream: Stream, content: str) -> None:
                 code="followers_only",
                 status_code=403,
             )
-    if rules.slow_mode_seconds and not cache.add(
-        f"chat:slow:{stream.pk}:{user.pk}", 1, rules.slow_mode_seconds
+    if rules.slow_mode_seconds and not _first_in_window(
+        f"chat:slow:{stream.pk}:{user.pk}", rules.slow_mode_seconds
     ):
         raise ChatError(
             f"Slow mode: one message every {rules.slow_mode_seconds} seconds.",

@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -22,7 +20,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Notification, User
 from accounts.selectors import user_go_live_eligibility
-from chat import events
+from chat import broadcast, events
 from streams.errors import StreamError
 from streams.models import (
     STREAM_KEY_PREFIX,
@@ -626,18 +624,8 @@ def stream_status_payload(stream: Stream) -> dict:
 
 
 def _broadcast_status(stream: Stream) -> None:
-    payload = stream_status_payload(stream)
-
-    def send():
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(events.stream_group(stream.pk), payload)
-        except Exception:  # the hook must not fail because Redis blinked; viewers re-fetch
-            log.exception("could not broadcast status of stream %s", stream.pk)
-
-    transaction.on_commit(send)
+    # Never raises: the hook must not fail because Redis blinked; viewers re-fetch.
+    broadcast.send_on_commit(stream.pk, stream_status_payload(stream))
 
 
 def _enqueue_transcode(stream_id: str) -> None:

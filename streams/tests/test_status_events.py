@@ -1,12 +1,13 @@
 """Status changes reach the stream's WebSocket group (real Redis channel layer)."""
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
-from chat.events import STREAM_STATUS, stream_group
+from chat.events import FRAME, STREAM_STATUS, stream_group
 from streams import services
 
 
@@ -21,7 +22,9 @@ def test_going_live_edits_and_ending_are_broadcast_to_the_group(channel, streame
         await layer.group_add(stream_group(stream.pk), inbox)
 
         async def next_message():
-            return await asyncio.wait_for(layer.receive(inbox), timeout=5)
+            event = await asyncio.wait_for(layer.receive(inbox), timeout=5)
+            assert event["type"] == FRAME  # the frame travels encoded, once for every socket
+            return json.loads(event["text"])
 
         try:
             await sync_to_async(services.broadcast_publish)(

@@ -1,0 +1,110 @@
+"""Fan-out inside one web process: one channel-layer subscription per broadcast, however
+many of its viewers this process holds.
+
+Channels' usual pattern puts every socket in the group, so a message to 500 viewers is 500
+deliveries through the layer and 500 consumer wake-ups. Here each process joins a stream's
+group once, with one reader task, and hands each event straight to its sockets' consumers
+(`StreamConsumer.stream_frame`, which only forwards the pre-encoded text). Works with both
+channels-redis layers; with `core` a message costs one queue entry per process instead of
+one per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from channels.layers import get_channel_layer
+
+from chat import events
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 1.0
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.members: dict[str, set] = {}
+        self.subscriptions: dict[str, asyncio.Future] = {}
+
+    async def join(self, stream_id: str, consumer) -> None:
+        """Returns once this process receives the stream's events."""
+        self.members.setdefault(stream_id, set()).add(consumer)
+        subscription = self.subscriptions.get(stream_id)
+        if subscription is None or (subscription.done() and subscription.exception()):
+            subscription = asyncio.ensure_future(self._subscribe(stream_id))
+            self.subscriptions[stream_id] = subscription
+        try:
+            await asyncio.shield(subscription)
+        except Exception:
+            self.members[stream_id].discard(consumer)
+            raise
+
+    async def leave(self, stream_id: str, consumer) -> None:
+        members = self.members.get(stream_id)
+        if members is None:
+            return
+        members.discard(consumer)
+        if members:
+            return
+        del self.members[stream_id]
+        subscription = self.subscriptions.pop(stream_id, None)
+        if subscription is None:
+            return
+        try:
+            channel, reader = await subscription
+        except Exception:
+            return
+        reader.cancel()
+        try:
+            await get_channel_layer().group_discard(events.stream_group(stream_id), channel)
+        except Exception as exc:  # the layer forgets it with the connection anyway
+            log.warning("could not leave the group of %s: %s", stream_id, exc)
+
+    def viewers_here(self, stream_id: str) -> int:
+        return len(self.members.get(stream_id, ()))
+
+    async def _subscribe(self, stream_id: str) -> tuple[str, asyncio.Task]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(events.stream_group(stream_id), channel)
+        return channel, asyncio.ensure_future(self._read(stream_id, channel))
+
+    async def _read(self, stream_id: str, channel: str) -> None:
+        layer = get_channel_layer()
+        group = events.stream_group(stream_id)
+        while True:
+            try:
+                event = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Redis went away. Once it is back, join the group again (the `core` layer
+                # keeps groups in Redis, which may have lost them); consumers catch up on
+                # what was missed from the database.
+                log.warning("stream %s: channel layer receive failed: %s", stream_id, exc)
+                await asyncio.sleep(RETRY_SECONDS)
+                with contextlib.suppress(Exception):  # still away: the next receive says so
+                    await layer.group_add(group, channel)
+                continue
+            for consumer in list(self.members.get(stream_id, ())):
+                try:
+                    await consumer.stream_frame(event)
+                except Exception:  # one broken socket must not starve the others
+                    log.exception("stream %s: could not deliver %s", stream_id, event.get("type"))
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def hub() -> Hub:
+    """This process's hub (one per event loop: the tests run several loops)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        for old in [old for old in _hubs if old.is_closed()]:
+            del _hubs[old]
+        found = _hubs[loop] = Hub()
+    return found
