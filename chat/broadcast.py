@@ -16,6 +16,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from chat import events
 
@@ -41,6 +42,8 @@ def send_on_commit(stream_id: str, payload: dict, **meta) -> None:
             return
         try:
             async_to_sync(layer.group_send)(events.stream_group(stream_id), group_event(payload, **meta))
+        except RedisError as exc:
+            log.warning("could not broadcast %s for %s: %s", payload.get("type"), stream_id, exc)
         except Exception:
             log.exception("could not broadcast %s for %s", payload.get("type"), stream_id)
 

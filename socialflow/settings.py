@@ -275,9 +275,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "socialflow.lib.api.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "socialflow.lib.throttling.AnonRateThrottle",
+        "socialflow.lib.throttling.UserRateThrottle",
+        "socialflow.lib.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="120/min"),

@@ -133,6 +133,56 @@ def daphne_server(log_dir: Path, **env: str) -> Iterator[str]:
 
 
 @contextmanager
+def web_server(log_dir: Path, workers: int = 2, **env: str) -> Iterator[str]:
+    """The web tier as `make run` starts it (socialflow.web: `workers` Daphne processes on
+    one socket) on a free port; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [str(BIN / "python"), "-m", "socialflow.web", "--port", str(port), "--workers", str(workers)]
+    with running(
+        args, ready=lambda: http_ok(f"{base}/healthz/"), log_path=log_dir / "web.log", env=process_env(**env)
+    ):
+        yield base
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port, without persistence: killing it loses
+    everything, as a crash of an unpersisted Redis does."""
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no"]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not port_open(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@contextmanager
+def redis_server(log_dir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(log_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@contextmanager
 def celery_worker(log_dir: Path, queues: str = "default,analytics", **env: str) -> Iterator[subprocess.Popen]:
     log = log_dir / f"worker-{queues.replace(',', '-')}.log"
     args = [str(BIN / "celery"), "-A", "socialflow", "worker", "-Q", queues, "--pool", "solo", "-l", "info"]

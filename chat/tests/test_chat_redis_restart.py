@@ -1,0 +1,171 @@
+"""Fault test: Redis dies (losing everything) and comes back while viewers are connected.
+
+Two Daphne processes (as `make run` starts them) on their own throwaway redis-server. Plain
+WebSocket viewers behave like the watch page: history on (re)connect, then REST backfill by
+id, heartbeats. A sender keeps posting over REST throughout. Every persisted message must
+reach every viewer, none twice, none out of order; no request may fail; live delivery must
+work again afterwards (not just the heartbeat catch-up); and the viewer count recovers.
+"""
+
+import asyncio
+import json
+import time
+import urllib.request
+
+import pytest
+import websockets
+
+from chat.models import ChatMessage
+from chat.tests.test_consumer import token_for
+from socialflow.tests.processes import redis_server, web_server
+from streams import services
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def http(method: str, url: str, *, token: str | None = None, body: dict | None = None) -> tuple[int, object]:
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Viewer:
+    """What static/js/chat.js does, minus the page."""
+
+    def __init__(self, base: str, stream_id: str):
+        self.ws_url = base.replace("http://", "ws://") + f"/ws/streams/{stream_id}/"
+        self.api = f"{base}/api/v1/streams/{stream_id}/chat/"
+        self.origin = base
+        self.ids: list[int] = []
+        self.arrived: dict[int, float] = {}
+        self.connects = 0
+        self.heartbeats = True
+        self.viewers = None
+
+    def add(self, message: dict) -> None:
+        if message["id"] in self.arrived:
+            return
+        self.ids.append(message["id"])
+        self.arrived[message["id"]] = time.monotonic()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with websockets.connect(self.ws_url, origin=self.origin, open_timeout=5) as ws:
+                    self.connects += 1
+                    beat = asyncio.create_task(self.beat(ws))
+                    try:
+                        await self.listen(ws)
+                    finally:
+                        beat.cancel()
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
+                pass
+            await asyncio.sleep(0.3)
+
+    async def listen(self, ws) -> None:
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame["type"] == "chat.history":
+                last = self.ids[-1] if self.ids else None
+                for message in frame["messages"]:
+                    self.add(message)
+                if last is not None:  # reconnected: fetch what the history does not hold
+                    status, missed = await asyncio.to_thread(http, "GET", f"{self.api}?after={last}")
+                    assert status == 200, missed
+                    for message in missed:
+                        self.add(message)
+            elif frame["type"] == "chat.message":
+                self.add(frame)
+            elif frame["type"] == "viewers":
+                self.viewers = frame["count"]
+
+    async def beat(self, ws) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self.heartbeats:
+                await ws.send(json.dumps({"type": "heartbeat"}))
+
+
+@pytest.mark.parametrize("layer", ["pubsub", "core"])
+def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer):
+    stream = services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
+    ).stream
+    token = token_for(alice)
+
+    with redis_server(tmp_path) as redis:
+        env = {"TEST_REDIS_URL": redis.url, "TEST_CACHE_URL": redis.url, "CHANNEL_LAYER": layer}
+        env["CHAT_RATE_MESSAGES"] = "1000"
+        with web_server(tmp_path, workers=2, **env) as base:
+            post_url = f"{base}/api/v1/streams/{stream.pk}/chat/"
+
+            async def post(n: int) -> int:
+                status, body = await asyncio.to_thread(
+                    http, "POST", post_url, token=token, body={"content": f"m{n}"}
+                )
+                assert status == 201, (n, status, body)
+                return body["id"]
+
+            async def scenario():
+                viewers = [Viewer(base, stream.pk) for _ in range(4)]
+                tasks = [asyncio.create_task(v.run()) for v in viewers]
+                try:
+                    while not all(v.connects for v in viewers):
+                        await asyncio.sleep(0.05)
+                    sent = []
+                    for n in range(5):
+                        sent.append(await post(n))
+                        await asyncio.sleep(0.2)
+                    redis.kill()  # everything in Redis is gone: groups, presence, limits
+                    for n in range(5, 15):
+                        sent.append(await post(n))  # persisted; nobody hears of it yet
+                        await asyncio.sleep(0.2)
+                    redis.start()
+                    for n in range(15, 20):
+                        sent.append(await post(n))
+                        await asyncio.sleep(0.2)
+                    deadline = time.monotonic() + 20
+                    while any(v.ids != sent for v in viewers) and time.monotonic() < deadline:
+                        await asyncio.sleep(0.1)
+                    caught_up = [list(v.ids) for v in viewers]
+
+                    # Live delivery is back, not only the heartbeat catch-up.
+                    for v in viewers:
+                        v.heartbeats = False
+                    await asyncio.sleep(0.6)
+                    posted_at = time.monotonic()
+                    last = await post(99)
+                    deadline = time.monotonic() + 5
+                    while any(last not in v.arrived for v in viewers) and time.monotonic() < deadline:
+                        await asyncio.sleep(0.02)
+                    live = [v.arrived.get(last, float("inf")) - posted_at for v in viewers]
+
+                    # The count comes back as heartbeats re-register the viewers.
+                    for v in viewers:
+                        v.heartbeats = True
+                    counted = Viewer(base, stream.pk)
+                    counter = asyncio.create_task(counted.run())
+                    deadline = time.monotonic() + 10
+                    while counted.viewers != 5 and time.monotonic() < deadline:
+                        await asyncio.sleep(0.1)
+                    counter.cancel()
+                    return sent, caught_up, live, counted.viewers
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+
+            sent, caught_up, live, count = asyncio.run(scenario())
+
+    persisted = list(ChatMessage.objects.filter(stream=stream).order_by("id").values_list("id", flat=True))
+    assert persisted == [*sent, persisted[-1]]
+    for ids in caught_up:
+        assert ids == sent  # all of them, once each, in order
+    assert max(live) < 1.0, live
+    assert count == 5
