@@ -42,4 +42,4 @@ USER app
 EXPOSE 8000
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "socialflow.asgi:application"]
+CMD ["python", "-m", "socialflow.web", "--bind", "0.0.0.0", "--port", "8000"]

@@ -19,6 +19,11 @@ urlpatterns = [
         apis.StreamReactionApi.as_view(),
         name="api-stream-reactions",
     ),
+    path("streams/<stream_id:stream_id>/join/", apis.StreamJoinApi.as_view(), name="api-stream-join"),
+    path("streams/<stream_id:stream_id>/leave/", apis.StreamLeaveApi.as_view(), name="api-stream-leave"),
+    path(
+        "streams/<stream_id:stream_id>/viewers/", apis.StreamViewersApi.as_view(), name="api-stream-viewers"
+    ),
     path(
         "streams/<stream_id:stream_id>/chat/<int:message_id>/pin/",
         apis.StreamChatPinApi.as_view(),

@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -102,3 +102,57 @@ class StreamReactionApi(APIView):
         kind = data.validated_data["type"]
         count = services.reaction_send(stream=stream, user=request.user, type=kind)
         return Response({"type": kind, "count": count}, status=status.HTTP_201_CREATED)
+
+
+class ViewerSessionSerializer(serializers.Serializer):
+    session = serializers.CharField(help_text="send it back with each heartbeat and with leave")
+    viewers = serializers.IntegerField()
+    heartbeat_seconds = serializers.IntegerField(help_text="join again with `session` this often")
+
+
+class StreamJoinApi(APIView):
+    """For native players that do not hold the WebSocket: count me as a viewer. Call it
+    again with the returned `session` every `heartbeat_seconds`, and leave when done."""
+
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        session = serializers.CharField(required=False, allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses={200: ViewerSessionSerializer})
+    def post(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.viewer_join(
+            stream=stream, user=request.user, session=data.validated_data.get("session")
+        )
+        return Response(result)
+
+
+class StreamLeaveApi(APIView):
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        session = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.viewer_leave(stream=stream, session=data.validated_data["session"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StreamViewersApi(APIView):
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer):
+        viewers = serializers.IntegerField(help_text="watching now (sockets and native players)")
+        peak_viewers = serializers.IntegerField()
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        return Response(services.viewer_counts(stream=stream))

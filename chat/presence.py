@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from functools import cache
+import weakref
 
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
@@ -24,14 +24,17 @@ log = logging.getLogger(__name__)
 PUSH_EVERY_SECONDS = 1.0
 
 
-@cache
-def _redis_for_loop(loop_id: int) -> aioredis.Redis:
-    return aioredis.Redis.from_url(settings.REDIS_URL)
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
 
 def _redis() -> aioredis.Redis:
-    # redis.asyncio clients belong to one event loop.
-    return _redis_for_loop(id(asyncio.get_running_loop()))
+    # redis.asyncio clients belong to one event loop (Celery tasks and sync views run
+    # short-lived loops; their clients go with them).
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
+    return client
 
 
 def _key(stream_id: str) -> str:
@@ -60,10 +63,29 @@ async def count(stream_id: str) -> int:
     return int(await client.zcard(_key(stream_id)))
 
 
+async def claim_push(stream_id: str) -> bool:
+    """True for the first change of this second, whose caller schedules the push."""
+    return bool(
+        await _redis().set(f"presence:push:{stream_id}", 1, nx=True, px=int(PUSH_EVERY_SECONDS * 1000))
+    )
+
+
 async def changed(stream_id: str) -> None:
     """Schedule one push for this second, unless some process has already."""
-    if await _redis().set(f"presence:push:{stream_id}", 1, nx=True, px=int(PUSH_EVERY_SECONDS * 1000)):
+    if await claim_push(stream_id):
         asyncio.get_running_loop().create_task(_push_later(stream_id))
+
+
+async def touch(stream_id: str, member: str) -> bool:
+    """Join or heartbeat for a viewer without a socket (REST); True if the caller must
+    schedule the push (chat.tasks.presence_push_task)."""
+    await _redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS})
+    return await claim_push(stream_id)
+
+
+async def drop(stream_id: str, member: str) -> bool:
+    await _redis().zrem(_key(stream_id), member)
+    return await claim_push(stream_id)
 
 
 async def _push_later(stream_id: str) -> None:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from datetime import timedelta
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Max
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from accounts.models import Follow, User
-from chat import broadcast, events
+from analytics.services import viewer_session_end, viewer_session_start
+from chat import broadcast, events, presence
 from chat.errors import ChatError
 from chat.models import (
     MAX_MESSAGE_LENGTH,
@@ -323,3 +328,66 @@ def _check_rules(user: User, stream: Stream, content: str) -> None:
             code="slow_mode",
             status_code=429,
         )
+
+
+# --- Presence for players without the socket (REST) ------------------------------------
+
+PRESENCE_SALT = "chat.presence"
+
+
+def _presence_push_later(stream_id: str) -> None:
+    from chat.tasks import presence_push_task
+
+    presence_push_task.apply_async((stream_id,), countdown=presence.PUSH_EVERY_SECONDS)
+
+
+def viewer_join(*, stream: Stream, user: User, session: str | None = None) -> dict:
+    """Count a native player as a viewer. Without `session` it starts one (and an analytics
+    viewer session); with one it is the heartbeat. The session token is signed, so nobody
+    can end or extend someone else's."""
+    if stream.status != Stream.Status.LIVE:
+        raise ChatError("This broadcast is not live.", code="not_live", status_code=409)
+    joined = not session
+    if session:
+        data = _presence_session(stream, session)
+    else:
+        viewer_session = viewer_session_start(
+            stream_id=stream.pk, user_id=user.pk if user.is_authenticated else None
+        )
+        data = {"s": stream.pk, "m": f"api:{uuid.uuid4().hex}", "v": viewer_session}
+        session = signing.dumps(data, salt=PRESENCE_SALT)
+    if async_to_sync(presence.touch)(stream.pk, data["m"]):
+        _presence_push_later(stream.pk)
+    viewers = async_to_sync(presence.count)(stream.pk)
+    if joined:  # the peak, even if it lasts less than the second between pushes
+        Stream.objects.filter(pk=stream.pk).update(
+            peak_viewer_count=Greatest(F("peak_viewer_count"), viewers)
+        )
+    return {
+        "session": session,
+        "viewers": viewers,
+        "heartbeat_seconds": max(1, settings.PRESENCE_TTL_SECONDS // 3),
+    }
+
+
+def viewer_leave(*, stream: Stream, session) -> None:
+    data = _presence_session(stream, session)
+    if async_to_sync(presence.drop)(stream.pk, data["m"]):
+        _presence_push_later(stream.pk)
+    viewer_session_end(session_id=data["v"])
+
+
+def _presence_session(stream: Stream, session) -> dict:
+    try:
+        data = signing.loads(session, salt=PRESENCE_SALT) if isinstance(session, str) else None
+    except signing.BadSignature:
+        data = None
+    if not isinstance(data, dict) or data.get("s") != stream.pk:
+        raise ChatError("session: Not a viewer session of this broadcast.", code="invalid_session")
+    return data
+
+
+def viewer_counts(*, stream: Stream) -> dict:
+    live = stream.status == Stream.Status.LIVE
+    viewers = async_to_sync(presence.count)(stream.pk) if live else 0
+    return {"viewers": viewers, "peak_viewers": max(stream.peak_viewer_count, viewers)}

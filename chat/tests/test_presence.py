@@ -88,3 +88,57 @@ def test_the_sweep_recounts_live_broadcasts(live_stream):
     Stream.objects.filter(pk=live_stream.pk).update(viewer_count=0)
     assert presence_sweep_task() == 1
     assert Stream.objects.get(pk=live_stream.pk).viewer_count == 2
+
+
+# --- REST presence for native players (join / heartbeat / leave / viewers) --------------
+
+
+def test_native_players_join_heartbeat_and_leave_over_rest(live_stream, api, celery_queue):
+    url = f"/api/v1/streams/{live_stream.pk}"
+    async_to_sync(presence.join)(live_stream.pk, "a-socket")  # a browser on the socket
+
+    first = api.post(f"{url}/join/", {}, format="json")
+    assert first.status_code == 200, first.content
+    body = first.json()
+    assert body["viewers"] == 2 and body["heartbeat_seconds"] == 15
+    again = api.post(f"{url}/join/", {"session": body["session"]}, format="json")  # heartbeat
+    assert again.json() == {**body, "viewers": 2}
+    other = api.post(f"{url}/join/", {}, format="json").json()
+    assert api.get(f"{url}/viewers/").json() == {"viewers": 3, "peak_viewers": 3}
+
+    time.sleep(presence.PUSH_EVERY_SECONDS)  # the count is pushed at most once a second
+    assert api.post(f"{url}/leave/", {"session": body["session"]}, format="json").status_code == 204
+    # ...to the sockets, by a task when the change came over REST.
+    assert celery_queue() == [("chat.tasks.presence_push_task", [live_stream.pk])]
+    assert api.get(f"{url}/viewers/").json()["viewers"] == 2
+    sessions = ViewerSession.objects.filter(stream=live_stream).order_by("pk")
+    assert [s.left_at is not None for s in sessions] == [True, False]
+
+    from chat.tasks import presence_push_task
+
+    assert presence_push_task(live_stream.pk) == 2
+    live_stream.refresh_from_db()
+    assert (live_stream.viewer_count, live_stream.peak_viewer_count) == (2, 3)
+    api.post(f"{url}/leave/", {"session": other["session"]}, format="json")
+
+
+def test_rest_presence_refuses_forged_foreign_and_offline_sessions(live_stream, api, streamer):
+    url = f"/api/v1/streams/{live_stream.pk}"
+    session = api.post(f"{url}/join/", {}, format="json").json()["session"]
+    forged = api.post(f"{url}/leave/", {"session": session[:-2] + "xx"}, format="json")
+    assert forged.status_code == 400 and forged.json()["code"] == "invalid_session"
+    missing = api.post(f"{url}/leave/", {}, format="json")
+    assert missing.status_code == 400 and "detail" in missing.json()
+    other = services.stream_create(owner=streamer, title="Later")  # not live
+    offline = api.post(f"/api/v1/streams/{other.pk}/join/", {}, format="json")
+    assert offline.status_code == 409 and offline.json()["code"] == "not_live"
+    foreign = api.post(f"/api/v1/streams/{other.pk}/leave/", {"session": session}, format="json")
+    assert foreign.status_code == 400 and foreign.json()["code"] == "invalid_session"
+    assert api.get(f"/api/v1/streams/{other.pk}/viewers/").json()["viewers"] == 0
+    assert api.get("/api/v1/streams/AAAAAAAAAAAA/viewers/").status_code == 404
+
+
+def test_rest_presence_respects_followers_only(live_stream, api_as, carol):
+    Stream.objects.filter(pk=live_stream.pk).update(visibility="followers")
+    response = api_as(carol).post(f"/api/v1/streams/{live_stream.pk}/join/", {}, format="json")
+    assert response.status_code == 404
