@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Chat fan-out: N WebSocket viewers in one broadcast, one sender at 5 messages a second.
 
-Starts Daphne as `make run` does (one process; DEBUG off) on a throwaway PostgreSQL
-database with the Redis channel layer, connects N anonymous viewers and one logged-in
-sender to the same broadcast, and measures for every message how long it took from the
-sender's send to each viewer's receive. Prints delivered/expected and p50/p95/p99.
+Starts the web tier as `make run` does (socialflow.web: WEB_CONCURRENCY Daphne processes,
+DEBUG off) on a throwaway PostgreSQL database and the local Redis, connects N anonymous
+viewers and one logged-in sender to the same live broadcast, and measures for every message
+how long it took from the sender's send to each viewer's receive. Prints delivered/expected
+and p50/p95/p99.
 
     .venv/bin/python bench/chat.py [--sockets 500] [--seconds 20] [--rate 5]
+                                   [--web-processes N] [--layer pubsub|core]
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 import uuid
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -22,6 +23,7 @@ from streams.models import Stream
 from streams.selectors import stream_get_visible
 
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN = 1013
 log = logging.getLogger(__name__)
 
 
@@ -32,10 +34,14 @@ def _visible_stream(stream_id: str, user) -> Stream | None:
         return None
 
 
-def _history(stream: Stream) -> tuple[list[dict], int]:
-    """The last messages, and the id this socket has seen up to (deleted ones included)."""
-    messages = [services.message_payload(m) for m in selectors.messages_after(stream=stream)]
-    return messages, selectors.latest_message_id(stream_id=stream.pk)
+def _history(stream: Stream) -> tuple[list[dict], dict | None, int]:
+    """The last messages, the pinned one, and the id this socket has seen up to (deleted
+    ones included)."""
+    # The id first: a message committed after it comes as an event, not in the history.
+    last_id = selectors.latest_message_id(stream_id=stream.pk)
+    messages = [services.message_payload(m) for m in selectors.messages_after(stream=stream, upto=last_id)]
+    pinned = selectors.pinned_message(stream=stream)
+    return messages, pinned and services.message_payload(pinned), last_id
 
 
 def _missed(stream_id: str, after: int, before: int) -> list[str]:
@@ -89,18 +95,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)  # unknown, or not for this viewer
             return
         self.presence_id = uuid.uuid4().hex
+        # An OBS overlay (or another read-only embed) is not a viewer.
+        self.counted = parse_qs(self.scope.get("query_string", b"").decode()).get("overlay") != ["1"]
         self.last_id = None  # until the history is sent, events wait in `pending`
         self.pending: list[dict] = []
         await self.accept()
-        await hub().join(self.stream.pk, self)
+        try:
+            await hub().join(self.stream.pk, self)
+        except Exception as exc:  # Redis away: the client retries with backoff
+            log.warning("stream %s: cannot subscribe a new socket: %s", self.stream.pk, exc)
+            return await self.close(code=CLOSE_TRY_AGAIN)
         self.joined = True
         user = self.scope["user"]
-        self.session_id = await database_sync_to_async(viewer_session_start)(
-            stream_id=self.stream.pk, user_id=user.pk if user.is_authenticated else None
-        )
+        if self.counted:
+            self.session_id = await database_sync_to_async(viewer_session_start)(
+                stream_id=self.stream.pk, user_id=user.pk if user.is_authenticated else None
+            )
         await self.presence(presence.join)
-        history, last_id = await database_sync_to_async(_history)(self.stream)
-        await self.send_json({"type": events.CHAT_HISTORY, "messages": history})
+        history, pinned, last_id = await database_sync_to_async(_history)(self.stream)
+        await self.send_json({"type": events.CHAT_HISTORY, "messages": history, "pinned": pinned})
         self.last_id = last_id
         pending, self.pending = self.pending, []
         for event in pending:
@@ -116,6 +129,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def presence(self, action) -> None:
         """Presence is best effort: with Redis away, chat goes on and the count catches up
         with the next heartbeats."""
+        if not self.counted:
+            return
         try:
             await action(self.stream.pk, self.presence_id)
         except Exception as exc:

@@ -22,6 +22,9 @@ from chat import events
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
+# How often a process renews its group membership: the `core` layer keeps groups in Redis,
+# which forgets them when it restarts without persistence (and expires them after a day).
+REFRESH_SECONDS = 2.0
 
 
 class Hub:
@@ -70,7 +73,22 @@ class Hub:
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add(events.stream_group(stream_id), channel)
-        return channel, asyncio.ensure_future(self._read(stream_id, channel))
+        return channel, asyncio.ensure_future(self._run(stream_id, channel))
+
+    async def _run(self, stream_id: str, channel: str) -> None:
+        keeper = asyncio.ensure_future(self._keep(stream_id, channel))
+        try:
+            await self._read(stream_id, channel)
+        finally:
+            keeper.cancel()
+
+    async def _keep(self, stream_id: str, channel: str) -> None:
+        layer = get_channel_layer()
+        group = events.stream_group(stream_id)
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            with contextlib.suppress(Exception):  # Redis away: the next round tries again
+                await layer.group_add(group, channel)
 
     async def _read(self, stream_id: str, channel: str) -> None:
         layer = get_channel_layer()
@@ -85,9 +103,13 @@ class Hub:
                 # keeps groups in Redis, which may have lost them); consumers catch up on
                 # what was missed from the database.
                 log.warning("stream %s: channel layer receive failed: %s", stream_id, exc)
-                await asyncio.sleep(RETRY_SECONDS)
-                with contextlib.suppress(Exception):  # still away: the next receive says so
-                    await layer.group_add(group, channel)
+                while True:
+                    await asyncio.sleep(RETRY_SECONDS)
+                    try:
+                        await layer.group_add(group, channel)
+                        break
+                    except Exception:
+                        continue
                 continue
             for consumer in list(self.members.get(stream_id, ())):
                 try:

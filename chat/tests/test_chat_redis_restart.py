@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 import websockets
 
+from chat import hub
 from chat.models import ChatMessage
 from chat.tests.test_consumer import token_for
 from socialflow.tests.processes import redis_server, web_server
@@ -135,10 +136,11 @@ def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer):
                         await asyncio.sleep(0.1)
                     caught_up = [list(v.ids) for v in viewers]
 
-                    # Live delivery is back, not only the heartbeat catch-up.
+                    # Live delivery is back, not only the heartbeat catch-up (with `core`,
+                    # once the processes have renewed their group membership).
                     for v in viewers:
                         v.heartbeats = False
-                    await asyncio.sleep(0.6)
+                    await asyncio.sleep(hub.REFRESH_SECONDS + 0.5)
                     posted_at = time.monotonic()
                     last = await post(99)
                     deadline = time.monotonic() + 5

@@ -95,11 +95,15 @@ def test_a_channel_moderator_pins_a_message(live_stream, carol, bob):
         await mod.send_json_to({"type": "chat.pin", "id": "nope"})
         bad = await next_frame(mod)
         await mod.disconnect()
-        return pinned, bad
+        latecomer = socket(live_stream)
+        history = await connected(latecomer)  # a page opened later shows the pin too
+        await latecomer.disconnect()
+        return pinned, bad, history
 
-    pinned, bad = async_to_sync(scenario)()
+    pinned, bad, history = async_to_sync(scenario)()
     assert pinned["type"] == "chat.pinned" and pinned["message"]["content"] == "read the rules"
     assert bad["code"] == "invalid"
+    assert history["pinned"]["id"] == message.pk
 
 
 def test_timeout_input_is_checked(live_stream, alice, carol):

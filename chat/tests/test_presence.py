@@ -5,10 +5,12 @@ import time
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 
 from analytics.models import ViewerSession
 from chat import presence
-from chat.tests.test_consumer import connected, socket
+from chat.tests.test_consumer import ORIGIN, connected, socket
+from socialflow.asgi import application
 from streams import services
 from streams.models import Stream
 
@@ -142,3 +144,20 @@ def test_rest_presence_respects_followers_only(live_stream, api_as, carol):
     Stream.objects.filter(pk=live_stream.pk).update(visibility="followers")
     response = api_as(carol).post(f"/api/v1/streams/{live_stream.pk}/join/", {}, format="json")
     assert response.status_code == 404
+
+
+def test_an_obs_overlay_socket_is_not_a_viewer(live_stream):
+    async def scenario():
+        viewer = socket(live_stream)
+        overlay = WebsocketCommunicator(
+            application, f"/ws/streams/{live_stream.pk}/?overlay=1", headers=ORIGIN
+        )
+        await connected(viewer)
+        await connected(overlay)
+        count = await presence.count(live_stream.pk)
+        await overlay.disconnect()
+        await viewer.disconnect()
+        return count
+
+    assert async_to_sync(scenario)() == 1
+    assert ViewerSession.objects.filter(stream=live_stream).count() == 1

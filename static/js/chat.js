@@ -256,7 +256,8 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/streams/${streamId}/`);
+    // The overlay is not a viewer: it does not count in the viewer count.
+    socket = new WebSocket(`${scheme}://${location.host}/ws/streams/${streamId}/${overlay ? "?overlay=1" : ""}`);
     socket.addEventListener("open", () => {
       retry = 0;
       say("");
@@ -268,6 +269,7 @@
         const missed = lastId > 0;
         if (missed) reconcile(frame.messages);
         frame.messages.forEach((message) => add(message, true));
+        if (frame.pinned) pin(frame.pinned);
         if (missed) backfill();
       } else if (frame.type === "chat.message") add(frame, false);
       else if (frame.type === "chat.deleted") removeMessage(frame.id);
