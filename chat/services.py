@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -55,20 +58,36 @@ def _first_in_window(key: str, seconds: int) -> bool:
         return True
 
 
+def _seconds(n: int) -> str:
+    return f"{n} second" if n == 1 else f"{n} seconds"
+
+
 def _rate_limit(user: User, stream: Stream) -> None:
     """At most CHAT_RATE_MESSAGES per CHAT_RATE_SECONDS per user and stream (Redis, shared
-    by every web process)."""
+    by every web process); going over it times the user out for CHAT_RATE_TIMEOUT_SECONDS."""
     key = f"chat:rate:{stream.pk}:{user.pk}"
+    timeout_key = f"chat:rate:timeout:{stream.pk}:{user.pk}"
     try:
+        until = cache.get(timeout_key)
+        if until and until > time.time():
+            raise ChatError(
+                f"Slow down: you can chat again in {_seconds(math.ceil(until - time.time()))}.",
+                code="rate_limited",
+                status_code=429,
+            )
         count = 1 if _first_in_window(key, settings.CHAT_RATE_SECONDS) else cache.incr(key)
     except ValueError:  # expired between add and incr
         count = 1 if _first_in_window(key, settings.CHAT_RATE_SECONDS) else settings.CHAT_RATE_MESSAGES
-    except RedisError:
+    except RedisError as exc:
+        log.warning("rate limit skipped, Redis unavailable: %s", exc)
         count = 1
     if count > settings.CHAT_RATE_MESSAGES:
+        seconds = settings.CHAT_RATE_TIMEOUT_SECONDS
+        with contextlib.suppress(RedisError):
+            cache.set(timeout_key, time.time() + seconds, seconds)
         raise ChatError(
             f"Slow down: at most {settings.CHAT_RATE_MESSAGES} messages "
-            f"every {settings.CHAT_RATE_SECONDS} seconds.",
+            f"every {_seconds(settings.CHAT_RATE_SECONDS)}. You can chat again in {_seconds(seconds)}.",
             code="rate_limited",
             status_code=429,
         )

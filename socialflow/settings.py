@@ -250,6 +250,7 @@ TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
 
 CHAT_RATE_MESSAGES = env.int("CHAT_RATE_MESSAGES", default=3)
 CHAT_RATE_SECONDS = env.int("CHAT_RATE_SECONDS", default=3)
+CHAT_RATE_TIMEOUT_SECONDS = env.int("CHAT_RATE_TIMEOUT_SECONDS", default=10)
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=4096)
 REACTION_RATE_SECONDS = env.int("REACTION_RATE_SECONDS", default=1)
 # A socket that sends no heartbeat for this long stops counting as a viewer.

@@ -1,6 +1,8 @@
 """The stream socket through the whole ASGI stack (origin check, auth, routing), with the
 real Redis channel layer and PostgreSQL."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -154,7 +156,10 @@ def test_a_bad_token_is_anonymous(live_stream):
     assert run(scenario)["code"] == "login_required"
 
 
-def test_rate_limit_then_an_error(live_stream, carol):
+def test_rate_limit_then_a_short_timeout(live_stream, carol, settings):
+    settings.CHAT_RATE_SECONDS = 1
+    settings.CHAT_RATE_TIMEOUT_SECONDS = 2
+
     async def scenario():
         s = socket(live_stream, carol)
         await connected(s)
@@ -162,13 +167,22 @@ def test_rate_limit_then_an_error(live_stream, carol):
         for i in range(4):
             await s.send_json_to({"type": "chat.send", "content": f"spam {i}"})
             frames.append(await next_frame(s))
+        await asyncio.sleep(1.1)  # the window is over, the timeout is not
+        await s.send_json_to({"type": "chat.send", "content": "still muted?"})
+        frames.append(await next_frame(s))
+        await asyncio.sleep(1.0)
+        await s.send_json_to({"type": "chat.send", "content": "back"})
+        frames.append(await next_frame(s))
         await s.disconnect()
         return frames
 
     frames = run(scenario)
     assert [f["type"] for f in frames[:3]] == ["chat.message"] * 3
     assert frames[3]["type"] == "error" and frames[3]["code"] == "rate_limited"
-    assert ChatMessage.objects.count() == 3
+    assert "again in 2 seconds" in frames[3]["detail"]
+    assert frames[4]["code"] == "rate_limited" and "again in 1 second." in frames[4]["detail"]
+    assert frames[5]["type"] == "chat.message" and frames[5]["content"] == "back"
+    assert ChatMessage.objects.count() == 4
 
 
 def test_a_foreign_origin_is_refused(live_stream):
