@@ -44,9 +44,9 @@ def _history(stream: Stream) -> tuple[list[dict], dict | None, int]:
     return messages, pinned and services.message_payload(pinned), last_id
 
 
-def _missed(stream_id: str, after: int, before: int) -> list[str]:
+def _missed(stream_id: str, after: int, before: int) -> list[tuple[int, str]]:
     return [
-        broadcast.encode({"type": events.CHAT_MESSAGE, **services.message_payload(m)})
+        (m.pk, broadcast.encode({"type": events.CHAT_MESSAGE, **services.message_payload(m)}))
         for m in selectors.messages_between(stream_id=stream_id, after=after, before=before)
     ]
 
@@ -227,12 +227,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 return  # sent already, while catching up
             if event["prev"] > self.last_id:
                 await self.catch_up(before=message_id)
+                if message_id <= self.last_id:  # a heartbeat's catch-up got there first
+                    return
             self.last_id = message_id
         await self.send(text_data=event["text"])
 
     async def catch_up(self, *, before: int) -> None:
         """Send the messages this socket missed (the pub/sub layer drops what is published
         while Redis is away; they were persisted first)."""
-        for text in await missed_frames(self.stream.pk, self.last_id, before):
-            await self.send(text_data=text)
+        for message_id, text in await missed_frames(self.stream.pk, self.last_id, before):
+            # The hub and a heartbeat may both be catching up this socket: never send twice.
+            if message_id > self.last_id:
+                self.last_id = message_id
+                await self.send(text_data=text)
         self.last_id = max(self.last_id, before - 1)

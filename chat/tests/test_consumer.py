@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -228,3 +229,30 @@ def test_status_changes_reach_the_socket(live_stream, channel):
 
     got = run(scenario)
     assert got["type"] == "stream.status" and got["status"] == "ended"
+
+
+def test_a_socket_that_missed_a_message_gets_it_before_the_next_one(live_stream, alice, carol):
+    """As when the pub/sub layer dropped a publish (Redis away): persisted, never broadcast."""
+    from chat.services import message_send
+
+    async def scenario():
+        s = socket(live_stream)
+        await connected(s)
+        lost = await database_sync_to_async(ChatMessage.objects.create)(
+            stream=live_stream, user=carol, content="never broadcast"
+        )
+        await database_sync_to_async(message_send)(stream=live_stream, user=alice, content="next")
+        first, second = await next_frame(s), await next_frame(s)
+        quiet = await database_sync_to_async(ChatMessage.objects.create)(
+            stream=live_stream, user=carol, content="quiet broadcast"
+        )
+        await asyncio.sleep(1.1)  # the per-process latest-id cache is a second old at most
+        await s.send_json_to({"type": "heartbeat"})
+        third, ack = await next_frame(s), await next_frame(s)
+        await s.disconnect()
+        return lost, quiet, first, second, third, ack
+
+    lost, quiet, first, second, third, ack = run(scenario)
+    assert (first["id"], first["content"]) == (lost.pk, "never broadcast")
+    assert second["content"] == "next" and second["id"] > lost.pk
+    assert third["id"] == quiet.pk and ack["type"] == "heartbeat"
