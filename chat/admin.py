@@ -57,7 +57,7 @@ class ModerationActionAdmin(admin.ModelAdmin):
 
 @admin.register(ChatSettings)
 class ChatSettingsAdmin(admin.ModelAdmin):
-    list_display = ("channel", "slow_mode_seconds", "followers_only", "follow_min_minutes")
+    list_display = ("channel", "slow_mode_seconds", "followers_only", "follow_min_minutes", "emote_only")
     list_select_related = ("channel__user",)
     search_fields = ("channel__user__username",)
     raw_id_fields = ("channel",)

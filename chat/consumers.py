@@ -34,14 +34,18 @@ def _visible_stream(stream_id: str, user) -> Stream | None:
         return None
 
 
-def _history(stream: Stream) -> tuple[list[dict], dict | None, int]:
-    """The last messages, the pinned one, and the id this socket has seen up to (deleted
-    ones included)."""
+def _history(stream: Stream) -> tuple[list[dict], dict, int]:
+    """The last messages, the pinned one and the chat modes, and the id this socket has
+    seen up to (deleted ones included)."""
     # The id first: a message committed after it comes as an event, not in the history.
     last_id = selectors.latest_message_id(stream_id=stream.pk)
     messages = [services.message_payload(m) for m in selectors.messages_after(stream=stream, upto=last_id)]
     pinned = selectors.pinned_message(stream=stream)
-    return messages, pinned and services.message_payload(pinned), last_id
+    extra = {
+        "pinned": pinned and services.message_payload(pinned),
+        "modes": services.chat_modes(services.chat_settings_for(stream)),
+    }
+    return messages, extra, last_id
 
 
 def _missed(stream_id: str, after: int, before: int) -> list[tuple[int, str]]:
@@ -112,8 +116,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 stream_id=self.stream.pk, user_id=user.pk if user.is_authenticated else None
             )
         await self.presence(presence.join)
-        history, pinned, last_id = await database_sync_to_async(_history)(self.stream)
-        await self.send_json({"type": events.CHAT_HISTORY, "messages": history, "pinned": pinned})
+        history, extra, last_id = await database_sync_to_async(_history)(self.stream)
+        await self.send_json({"type": events.CHAT_HISTORY, "messages": history, **extra})
         self.last_id = last_id
         pending, self.pending = self.pending, []
         for event in pending:

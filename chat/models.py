@@ -122,6 +122,7 @@ class ChatSettings(models.Model):
     blocked_terms = models.TextField(
         blank=True, help_text="One word or phrase per line; messages with them are refused."
     )
+    emote_only = models.BooleanField(default=False, help_text="Messages may hold only emoji.")
 
     def __str__(self) -> str:
         return f"chat settings of {self.channel}"

@@ -7,6 +7,7 @@ import logging
 import math
 import re
 import time
+import unicodedata
 import uuid
 from datetime import timedelta
 
@@ -285,7 +286,7 @@ def chat_settings_for(stream: Stream) -> ChatSettings | None:
 
 
 def chat_settings_update(*, stream: Stream, by: User, **changes) -> ChatSettings:
-    """Slow mode, followers-only chat (with a minimum follow age) and blocked terms."""
+    """Slow mode, followers-only chat (with a minimum follow age), emote-only and blocked terms."""
     _require_moderator(by, stream)
     rules, _ = ChatSettings.objects.get_or_create(channel_id=stream.channel_id)
     limits = {"slow_mode_seconds": 3600, "follow_min_minutes": 60 * 24 * 90}
@@ -293,9 +294,9 @@ def chat_settings_update(*, stream: Stream, by: User, **changes) -> ChatSettings
         if name in limits:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limits[name]:
                 raise ChatError(f"{name}: A whole number from 0 to {limits[name]}.", code="invalid")
-        elif name == "followers_only":
+        elif name in ("followers_only", "emote_only"):
             if not isinstance(value, bool):
-                raise ChatError("followers_only: true or false.", code="invalid")
+                raise ChatError(f"{name}: true or false.", code="invalid")
         elif name == "blocked_terms":
             if not isinstance(value, str) or len(value) > 5000:
                 raise ChatError("blocked_terms: Text, one term per line.", code="invalid")
@@ -312,7 +313,25 @@ def chat_modes(rules: ChatSettings | None) -> dict:
         "slow_mode_seconds": rules.slow_mode_seconds if rules else 0,
         "followers_only": rules.followers_only if rules else False,
         "follow_min_minutes": rules.follow_min_minutes if rules else 0,
+        "emote_only": rules.emote_only if rules else False,
     }
+
+
+# Emoji are symbols (So), joined and varied by marks and format characters (ZWJ, variation
+# selectors, skin tones are So too, keycaps are Me); whitespace may separate them.
+_EMOJI_PARTS = {"So", "Sk", "Mn", "Me", "Cf"}
+
+
+def is_emote_only(content: str) -> bool:
+    has_symbol = False
+    for char in content:
+        if char.isspace():
+            continue
+        category = unicodedata.category(char)
+        if category not in _EMOJI_PARTS:
+            return False
+        has_symbol = has_symbol or category == "So"
+    return has_symbol
 
 
 def _check_rules(user: User, stream: Stream, content: str) -> None:
@@ -324,6 +343,8 @@ def _check_rules(user: User, stream: Stream, content: str) -> None:
     # Whole words and phrases: "class" must not trip over "ass".
     if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", lowered) for term in rules.blocked()):
         raise ChatError("That message contains a blocked word.", code="blocked_term")
+    if rules.emote_only and not is_emote_only(content):
+        raise ChatError("Emote-only mode: messages may hold only emoji.", code="emote_only")
     if rules.followers_only:
         follow = Follow.objects.filter(follower=user, followee_id=stream.owner_id).first()
         if follow is None:

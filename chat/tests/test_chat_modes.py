@@ -92,4 +92,19 @@ def test_mode_changes_reach_the_sockets(live_stream, alice):
         "slow_mode_seconds": 10,
         "followers_only": True,
         "follow_min_minutes": 0,
+        "emote_only": False,
     }
+
+
+@pytest.mark.django_db
+def test_emote_only(live_stream, alice, carol, settings):
+    settings.CHAT_RATE_MESSAGES = 100
+    chat_settings_update(stream=live_stream, by=alice, emote_only=True)
+    for ok in ["🔥", "👍🏽 👏", "❤️", "👨‍👩‍👧", "🇫🇷"]:
+        send(live_stream, carol, ok)
+    for text in ["hi 🔥", "1", ":)", "<b>🔥</b>"]:
+        assert refused(live_stream, carol, text) == "emote_only"
+    send(live_stream, alice, "the streamer may still type")
+    with pytest.raises(ChatError) as exc:
+        chat_settings_update(stream=live_stream, by=alice, emote_only="yes")
+    assert exc.value.code == "invalid"

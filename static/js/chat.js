@@ -246,6 +246,16 @@
     });
   }
 
+  // Chat modes, said in words (on joining only when one is on).
+  function modes(m, joining) {
+    const on = [];
+    if (m.slow_mode_seconds) on.push(`slow mode (one message every ${m.slow_mode_seconds} s)`);
+    if (m.followers_only) on.push(m.follow_min_minutes ? `followers of ${m.follow_min_minutes} min or more only` : "followers only");
+    if (m.emote_only) on.push("emoji only");
+    if (on.length) say("Chat: " + on.join(", ") + ".", "info");
+    else if (!joining) say("Chat modes are off.", "info");
+  }
+
   // --- The socket -----------------------------------------------------------------------
 
   async function backfill() {
@@ -270,11 +280,13 @@
         if (missed) reconcile(frame.messages);
         frame.messages.forEach((message) => add(message, true));
         if (frame.pinned) pin(frame.pinned);
+        if (frame.modes) modes(frame.modes, true);
         if (missed) backfill();
       } else if (frame.type === "chat.message") add(frame, false);
       else if (frame.type === "chat.deleted") removeMessage(frame.id);
       else if (frame.type === "chat.cleared") cleared(Number(frame.up_to) || lastId);
       else if (frame.type === "chat.pinned") pin(frame.message);
+      else if (frame.type === "chat.mode") modes(frame, false);
       else if (frame.type === "viewers" && viewerCount) viewerCount.textContent = String(frame.count);
       else if (frame.type === "reaction") float(frame.reaction);
       else if (frame.type === "stream.status" && frame.status !== "live") say("The broadcast has ended.", "info");
