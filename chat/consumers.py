@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from urllib.parse import parse_qs
 
@@ -48,47 +47,26 @@ def _history(stream: Stream) -> tuple[list[dict], dict, int]:
     return messages, extra, last_id
 
 
-def _missed(stream_id: str, after: int, before: int) -> list[tuple[int, str]]:
+def missed_frames_sync(stream_id: str, after: int, before: int) -> list[tuple[int, str]]:
     return [
         (m.pk, broadcast.encode({"type": events.CHAT_MESSAGE, **services.message_payload(m)}))
         for m in selectors.messages_between(stream_id=stream_id, after=after, before=before)
     ]
 
 
-# Catching up is per process, not per socket: after Redis blinked, every socket of a process
-# has missed the same messages, and one query serves them all.
-_missed_inflight: dict[tuple[str, int, int], asyncio.Future] = {}
-_latest_cache: dict[str, tuple[float, asyncio.Future]] = {}
-LATEST_ID_MAX_AGE = 1.0
-
-
-async def missed_frames(stream_id: str, after: int, before: int) -> list[str]:
-    key = (stream_id, after, before)
-    future = _missed_inflight.get(key)
-    if future is None:
-        future = asyncio.ensure_future(database_sync_to_async(_missed)(stream_id, after, before))
-        _missed_inflight[key] = future
-        future.add_done_callback(lambda _: _missed_inflight.pop(key, None))
-    return await asyncio.shield(future)
-
-
-async def latest_message_id(stream_id: str) -> int:
-    """The broadcast's newest message id, at most a second old (one query per process and
-    second, however many sockets ask)."""
-    cached = _latest_cache.get(stream_id)
-    if cached is None or time.monotonic() - cached[0] > LATEST_ID_MAX_AGE or cached[1].cancelled():
-        future = asyncio.ensure_future(
-            database_sync_to_async(selectors.latest_message_id)(stream_id=stream_id)
-        )
-        cached = (time.monotonic(), future)
-        _latest_cache[stream_id] = cached
-    return await asyncio.shield(cached[1])
-
-
 class StreamConsumer(AsyncJsonWebsocketConsumer):
     # No channel-layer channel per socket: the process's hub (chat/hub.py) holds the one
     # subscription per broadcast and hands events to `stream_frame`.
     channel_layer_alias = "__no_channel_per_socket__"
+
+    MAX_PENDING = 500  # events held while connecting; chat ones beyond it are caught up by id
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # also when a handler raised or Daphne cancelled us: never a ghost member
+            if getattr(self, "joined", False):
+                hub().discard(self.stream.pk, self)
 
     # --- socket handlers -------------------------------------------------------------
 
@@ -103,6 +81,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.counted = parse_qs(self.scope.get("query_string", b"").decode()).get("overlay") != ["1"]
         self.last_id = None  # until the history is sent, events wait in `pending`
         self.pending: list[dict] = []
+        self.delivery = asyncio.Lock()  # one delivery at a time: frames keep their order
         await self.accept()
         try:
             await hub().join(self.stream.pk, self)
@@ -118,14 +97,15 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.presence(presence.join)
         history, extra, last_id = await database_sync_to_async(_history)(self.stream)
         await self.send_json({"type": events.CHAT_HISTORY, "messages": history, **extra})
-        self.last_id = last_id
-        pending, self.pending = self.pending, []
-        for event in pending:
-            await self.stream_frame(event)
+        async with self.delivery:
+            self.last_id = last_id
+            pending, self.pending = self.pending, []
+            for event in pending:
+                await self.deliver(event)
 
     async def disconnect(self, code):
         if getattr(self, "joined", False):
-            await hub().leave(self.stream.pk, self)
+            hub().discard(self.stream.pk, self)
         if getattr(self, "session_id", None):
             await self.presence(presence.leave)
             await database_sync_to_async(viewer_session_end)(session_id=self.session_id)
@@ -141,6 +121,15 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             log.warning("presence %s failed for %s: %s", action.__name__, self.stream.pk, exc)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if getattr(self, "last_id", None) is None:
+            return  # not (or no longer) connected: a frame that raced the close
+        try:
+            await self.handle_frame(text_data)
+        except Exception:  # a bug or the database away: say so, keep the socket
+            log.exception("stream %s: frame failed", self.stream.pk)
+            await self.error("server_error", "That did not work; please try again in a moment.")
+
+    async def handle_frame(self, text_data):
         """Every frame is checked before anything else sees it; bad ones get an error frame
         and the socket stays up."""
         if text_data is None:
@@ -166,9 +155,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if content["type"] == events.HEARTBEAT:
             await self.presence(presence.beat)
             # A quiet broadcast has no next message to reveal a gap; the heartbeat does.
-            latest = await latest_message_id(self.stream.pk)
-            if latest > self.last_id:
-                await self.catch_up(before=latest + 1)
+            latest = await hub().latest_id(self.stream.pk)
+            async with self.delivery:
+                if latest > self.last_id:
+                    await self.catch_up(before=latest + 1)
             return await self.send_json({"type": events.HEARTBEAT})
 
     # --- commands ---------------------------------------------------------------------
@@ -223,24 +213,26 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def stream_frame(self, event):
         """Called by the hub for every event of the broadcast; no database, no decoding."""
         if self.last_id is None:
-            self.pending.append(event)
+            if len(self.pending) < self.MAX_PENDING:
+                self.pending.append(event)
             return
+        async with self.delivery:  # not contended, unless this socket is catching up
+            await self.deliver(event)
+
+    async def deliver(self, event):
         message_id = event.get("id")
         if message_id is not None:  # a chat message: in id order, without gaps
             if message_id <= self.last_id:
                 return  # sent already, while catching up
             if event["prev"] > self.last_id:
                 await self.catch_up(before=message_id)
-                if message_id <= self.last_id:  # a heartbeat's catch-up got there first
-                    return
             self.last_id = message_id
         await self.send(text_data=event["text"])
 
     async def catch_up(self, *, before: int) -> None:
         """Send the messages this socket missed (the pub/sub layer drops what is published
         while Redis is away; they were persisted first)."""
-        for message_id, text in await missed_frames(self.stream.pk, self.last_id, before):
-            # The hub and a heartbeat may both be catching up this socket: never send twice.
+        for message_id, text in await hub().missed(self.stream.pk, self.last_id, before):
             if message_id > self.last_id:
                 self.last_id = message_id
                 await self.send(text_data=text)

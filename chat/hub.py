@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from chat import events
@@ -25,12 +27,30 @@ RETRY_SECONDS = 1.0
 # How often a process renews its group membership: the `core` layer keeps groups in Redis,
 # which forgets them when it restarts without persistence (and expires them after a day).
 REFRESH_SECONDS = 2.0
+LATEST_ID_MAX_AGE = 1.0
+MISSED_KEEP_SECONDS = 5.0
+
+
+async def _fetch_missed(stream_id: str, after: int, before: int) -> list[tuple[int, str]]:
+    from chat.consumers import missed_frames_sync
+
+    return await database_sync_to_async(missed_frames_sync)(stream_id, after, before)
+
+
+async def _fetch_latest(stream_id: str) -> int:
+    from chat import selectors
+
+    return await database_sync_to_async(selectors.latest_message_id)(stream_id=stream_id)
 
 
 class Hub:
     def __init__(self) -> None:
         self.members: dict[str, set] = {}
         self.subscriptions: dict[str, asyncio.Future] = {}
+        # Shared by the sockets of this process (one query serves them all).
+        self._missed: dict[tuple[str, int, int], tuple[float, asyncio.Future]] = {}
+        self._latest: dict[str, tuple[float, asyncio.Future]] = {}
+        self._background: set[asyncio.Task] = set()
 
     async def join(self, stream_id: str, consumer) -> None:
         """Returns once this process receives the stream's events."""
@@ -41,11 +61,13 @@ class Hub:
             self.subscriptions[stream_id] = subscription
         try:
             await asyncio.shield(subscription)
-        except Exception:
-            self.members[stream_id].discard(consumer)
+        except BaseException:  # failed or cancelled: not a member
+            self.discard(stream_id, consumer)
             raise
 
-    async def leave(self, stream_id: str, consumer) -> None:
+    def discard(self, stream_id: str, consumer) -> None:
+        """Synchronous, so it also runs for a consumer that died or was cancelled; the last
+        one out unsubscribes the process in the background."""
         members = self.members.get(stream_id)
         if members is None:
             return
@@ -53,14 +75,20 @@ class Hub:
         if members:
             return
         del self.members[stream_id]
+        self._latest.pop(stream_id, None)
         subscription = self.subscriptions.pop(stream_id, None)
-        if subscription is None:
-            return
+        if subscription is not None:
+            task = asyncio.ensure_future(self._unsubscribe(stream_id, subscription))
+            self._background.add(task)  # a reference, so it is not collected mid-way
+            task.add_done_callback(self._background.discard)
+
+    async def _unsubscribe(self, stream_id: str, subscription: asyncio.Future) -> None:
         try:
-            channel, reader = await subscription
-        except Exception:
+            channel, runner = await subscription
+        except BaseException:
             return
-        reader.cancel()
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)  # the keeper stops first
         try:
             await get_channel_layer().group_discard(events.stream_group(stream_id), channel)
         except Exception as exc:  # the layer forgets it with the connection anyway
@@ -68,6 +96,33 @@ class Hub:
 
     def viewers_here(self, stream_id: str) -> int:
         return len(self.members.get(stream_id, ()))
+
+    # --- catching up, shared by the process's sockets ------------------------------------
+
+    async def missed(self, stream_id: str, after: int, before: int) -> list[tuple[int, str]]:
+        """Chat frames with after < id < before, as (id, text). The result is kept a few
+        seconds: the reader hands an event to one socket after another, and each asks."""
+        now = time.monotonic()
+        for key in [k for k, (at, _) in self._missed.items() if now - at > MISSED_KEEP_SECONDS]:
+            del self._missed[key]
+        key = (stream_id, after, before)
+        cached = self._missed.get(key)
+        if cached is None or (cached[1].done() and cached[1].exception()):
+            cached = self._missed[key] = (now, asyncio.ensure_future(_fetch_missed(stream_id, after, before)))
+        return await asyncio.shield(cached[1])
+
+    async def latest_id(self, stream_id: str) -> int:
+        """The broadcast's newest message id, at most LATEST_ID_MAX_AGE old."""
+        cached = self._latest.get(stream_id)
+        stale = cached is None or time.monotonic() - cached[0] > LATEST_ID_MAX_AGE
+        if stale or (cached[1].done() and (cached[1].cancelled() or cached[1].exception())):
+            cached = self._latest[stream_id] = (
+                time.monotonic(),
+                asyncio.ensure_future(_fetch_latest(stream_id)),
+            )
+        return await asyncio.shield(cached[1])
+
+    # --- the subscription ------------------------------------------------------------------
 
     async def _subscribe(self, stream_id: str) -> tuple[str, asyncio.Task]:
         layer = get_channel_layer()
@@ -81,6 +136,7 @@ class Hub:
             await self._read(stream_id, channel)
         finally:
             keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
     async def _keep(self, stream_id: str, channel: str) -> None:
         layer = get_channel_layer()

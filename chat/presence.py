@@ -9,7 +9,9 @@ import asyncio
 import logging
 import time
 import weakref
+from functools import cache
 
+import redis
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -76,16 +78,44 @@ async def changed(stream_id: str) -> None:
         asyncio.get_running_loop().create_task(_push_later(stream_id))
 
 
-async def touch(stream_id: str, member: str) -> bool:
+# --- The same from synchronous code (REST presence, Celery tasks), with a plain client: an
+# asyncio client in a short-lived event loop would outlive it.
+
+
+@cache
+def _sync_redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _claim_push_sync(stream_id: str) -> bool:
+    return bool(
+        _sync_redis().set(f"presence:push:{stream_id}", 1, nx=True, px=int(PUSH_EVERY_SECONDS * 1000))
+    )
+
+
+def touch_sync(stream_id: str, member: str) -> bool:
     """Join or heartbeat for a viewer without a socket (REST); True if the caller must
     schedule the push (chat.tasks.presence_push_task)."""
-    await _redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS})
-    return await claim_push(stream_id)
+    _sync_redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS})
+    return _claim_push_sync(stream_id)
 
 
-async def drop(stream_id: str, member: str) -> bool:
-    await _redis().zrem(_key(stream_id), member)
-    return await claim_push(stream_id)
+def drop_sync(stream_id: str, member: str) -> bool:
+    _sync_redis().zrem(_key(stream_id), member)
+    return _claim_push_sync(stream_id)
+
+
+def count_sync(stream_id: str) -> int:
+    client = _sync_redis()
+    client.zremrangebyscore(_key(stream_id), "-inf", time.time())
+    return int(client.zcard(_key(stream_id)))
+
+
+def push_sync(stream_id: str) -> int:
+    viewers = count_sync(stream_id)
+    _store(stream_id, viewers)
+    broadcast.send_on_commit(stream_id, {"type": events.VIEWERS, "count": viewers})
+    return viewers
 
 
 async def _push_later(stream_id: str) -> None:

@@ -11,7 +11,6 @@ import unicodedata
 import uuid
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
@@ -59,6 +58,25 @@ def _first_in_window(key: str, seconds: int) -> bool:
         return True
 
 
+def _count_in_window(key: str, seconds: int) -> int:
+    """Count a hit; the counter starts when the first hit comes and lasts `seconds`. One
+    MULTI on Redis: Django's incr() checks, then increments, and a key expiring in between
+    would come back without an expiry (muting the user for good)."""
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is None:  # not Redis (a developer's locmem cache)
+        if cache.add(key, 1, seconds):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:
+            return 1 if cache.add(key, 1, seconds) else settings.CHAT_RATE_MESSAGES
+    full = cache.make_and_validate_key(key)
+    with client_of(full, write=True).pipeline() as pipe:
+        pipe.set(full, 0, ex=seconds, nx=True)
+        pipe.incr(full)
+        return pipe.execute()[1]
+
+
 def _seconds(n: int) -> str:
     return f"{n} second" if n == 1 else f"{n} seconds"
 
@@ -76,9 +94,7 @@ def _rate_limit(user: User, stream: Stream) -> None:
                 code="rate_limited",
                 status_code=429,
             )
-        count = 1 if _first_in_window(key, settings.CHAT_RATE_SECONDS) else cache.incr(key)
-    except ValueError:  # expired between add and incr
-        count = 1 if _first_in_window(key, settings.CHAT_RATE_SECONDS) else settings.CHAT_RATE_MESSAGES
+        count = _count_in_window(key, settings.CHAT_RATE_SECONDS)
     except RedisError as exc:
         log.warning("rate limit skipped, Redis unavailable: %s", exc)
         count = 1
@@ -114,7 +130,17 @@ def message_send(*, stream: Stream, user: User, content: str) -> ChatMessage:
     with transaction.atomic():
         # One insert at a time per broadcast, so ids follow commit order and `prev` is exact:
         # a socket that sees a message whose `prev` it never got knows it missed one.
-        Stream.objects.select_for_update().filter(pk=stream.pk).values_list("pk", flat=True).first()
+        # NO KEY UPDATE: rows referring to the stream (viewer sessions, events) are not held up.
+        status = (
+            Stream.objects.select_for_update(no_key=True)
+            .filter(pk=stream.pk)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status in (Stream.Status.ENDED, Stream.Status.FAILED):  # ended since the socket opened
+            raise ChatError(
+                "This broadcast has ended; its chat is closed.", code="chat_closed", status_code=409
+            )
         prev = ChatMessage.objects.filter(stream=stream).aggregate(last=Max("id"))["last"]
         message = ChatMessage.objects.create(stream=stream, user=user, content=content)
     _group_send(
@@ -395,10 +421,10 @@ def viewer_join(*, stream: Stream, user: User, session: str | None = None) -> di
             stream_id=stream.pk, user_id=user.pk if user.is_authenticated else None
         )
         data = {"s": stream.pk, "m": f"api:{uuid.uuid4().hex}", "v": viewer_session}
-        session = signing.dumps(data, salt=PRESENCE_SALT)
-    if async_to_sync(presence.touch)(stream.pk, data["m"]):
+    session = signing.dumps(data, salt=PRESENCE_SALT)  # fresh each time: an old one expires
+    if presence.touch_sync(stream.pk, data["m"]):
         _presence_push_later(stream.pk)
-    viewers = async_to_sync(presence.count)(stream.pk)
+    viewers = presence.count_sync(stream.pk)
     if joined:  # the peak, even if it lasts less than the second between pushes
         Stream.objects.filter(pk=stream.pk).update(
             peak_viewer_count=Greatest(F("peak_viewer_count"), viewers)
@@ -412,14 +438,18 @@ def viewer_join(*, stream: Stream, user: User, session: str | None = None) -> di
 
 def viewer_leave(*, stream: Stream, session) -> None:
     data = _presence_session(stream, session)
-    if async_to_sync(presence.drop)(stream.pk, data["m"]):
+    if presence.drop_sync(stream.pk, data["m"]):
         _presence_push_later(stream.pk)
     viewer_session_end(session_id=data["v"])
 
 
 def _presence_session(stream: Stream, session) -> dict:
     try:
-        data = signing.loads(session, salt=PRESENCE_SALT) if isinstance(session, str) else None
+        data = (
+            signing.loads(session, salt=PRESENCE_SALT, max_age=2 * settings.PRESENCE_TTL_SECONDS)
+            if isinstance(session, str)
+            else None
+        )
     except signing.BadSignature:
         data = None
     if not isinstance(data, dict) or data.get("s") != stream.pk:
@@ -429,5 +459,5 @@ def _presence_session(stream: Stream, session) -> dict:
 
 def viewer_counts(*, stream: Stream) -> dict:
     live = stream.status == Stream.Status.LIVE
-    viewers = async_to_sync(presence.count)(stream.pk) if live else 0
+    viewers = presence.count_sync(stream.pk) if live else 0
     return {"viewers": viewers, "peak_viewers": max(stream.peak_viewer_count, viewers)}

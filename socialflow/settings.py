@@ -108,6 +108,10 @@ DATABASES = {
 # changing threads. Use PostgreSQL's connection pool instead (DB_POOL=true).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several web processes write (chat): take the write lock when a transaction starts, so
+    # SQLite waits for it instead of failing with "database is locked" mid-transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 if env.bool("DB_POOL", default=False):
     if "postgresql" not in DATABASES["default"]["ENGINE"]:
         raise ImproperlyConfigured("DB_POOL needs a PostgreSQL DATABASE_URL.")

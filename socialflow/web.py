@@ -59,8 +59,10 @@ class Supervisor:
     def spawn(self, slot: int) -> None:
         fd = self.sock.fileno()
         argv = [DAPHNE, "--fd", str(fd), *self.extra_args, APPLICATION]
-        self.children[slot] = subprocess.Popen(argv, pass_fds=(fd,))
+        self.children[slot] = child = subprocess.Popen(argv, pass_fds=(fd,))
         self.started_at[slot] = time.monotonic()
+        if self.stopping:  # the signal came while it was starting
+            child.send_signal(signal.SIGTERM)
 
     def stop(self, signum=signal.SIGTERM, _frame=None) -> None:
         self.stopping = True
@@ -69,10 +71,10 @@ class Supervisor:
                 child.send_signal(signal.SIGTERM)
 
     def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)  # before any child exists: none is orphaned
+        signal.signal(signal.SIGINT, self.stop)
         for slot in range(self.workers):
             self.spawn(slot)
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
         print(
             f"web: {self.workers} Daphne process(es) on {self.sock.getsockname()[:2]} "
             f"(pids {', '.join(str(c.pid) for c in self.children.values())})",
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY or the CPU count")
     args, daphne_args = parser.parse_known_args(argv)
+    if args.workers is not None and args.workers < 1:
+        raise SystemExit("--workers must be at least 1.")
     workers = args.workers or default_workers()
     sock = listen(args.bind, args.port)
     return Supervisor(sock, workers, daphne_args).run()

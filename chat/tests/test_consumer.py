@@ -256,3 +256,22 @@ def test_a_socket_that_missed_a_message_gets_it_before_the_next_one(live_stream,
     assert (first["id"], first["content"]) == (lost.pk, "never broadcast")
     assert second["content"] == "next" and second["id"] > lost.pk
     assert third["id"] == quiet.pk and ack["type"] == "heartbeat"
+
+
+def test_a_consumer_that_fails_leaves_no_ghost_in_the_hub(live_stream, monkeypatch):
+    from chat.hub import hub
+
+    def broken(**kwargs):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr("chat.consumers.viewer_session_start", broken)
+
+    async def scenario():
+        s = socket(live_stream)
+        with pytest.raises(RuntimeError):
+            await s.connect()
+            await s.receive_output()
+        await asyncio.sleep(0)
+        return hub().viewers_here(live_stream.pk)
+
+    assert run(scenario) == 0

@@ -104,7 +104,7 @@ def test_native_players_join_heartbeat_and_leave_over_rest(live_stream, api, cel
     body = first.json()
     assert body["viewers"] == 2 and body["heartbeat_seconds"] == 15
     again = api.post(f"{url}/join/", {"session": body["session"]}, format="json")  # heartbeat
-    assert again.json() == {**body, "viewers": 2}
+    assert again.json()["viewers"] == 2 and again.json()["session"]  # a fresh token each time
     other = api.post(f"{url}/join/", {}, format="json").json()
     assert api.get(f"{url}/viewers/").json() == {"viewers": 3, "peak_viewers": 3}
 
@@ -138,6 +138,16 @@ def test_rest_presence_refuses_forged_foreign_and_offline_sessions(live_stream, 
     assert foreign.status_code == 400 and foreign.json()["code"] == "invalid_session"
     assert api.get(f"/api/v1/streams/{other.pk}/viewers/").json()["viewers"] == 0
     assert api.get("/api/v1/streams/AAAAAAAAAAAA/viewers/").status_code == 404
+
+
+def test_rest_presence_sessions_expire(live_stream, api):
+    from unittest import mock
+
+    url = f"/api/v1/streams/{live_stream.pk}"
+    with mock.patch("django.core.signing.time.time", return_value=time.time() - 1000):
+        old = api.post(f"{url}/join/", {}, format="json").json()["session"]  # signed long ago
+    expired = api.post(f"{url}/join/", {"session": old}, format="json")
+    assert expired.status_code == 400 and expired.json()["code"] == "invalid_session"
 
 
 def test_rest_presence_respects_followers_only(live_stream, api_as, carol):
