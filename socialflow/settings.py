@@ -249,6 +249,9 @@ HLS_LIST_SIZE = env.int("HLS_LIST_SIZE", default=6)
 THUMBNAIL_EVERY_SECONDS = env.int("THUMBNAIL_EVERY_SECONDS", default=30)
 # A dead FFmpeg is restarted with growing pauses, up to this many times a broadcast.
 TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
+# FFmpeg alive but without a -progress report for this long (a hung input or process) is
+# stopped and restarted like one that died.
+TRANSCODE_STALL_SECONDS = env.int("TRANSCODE_STALL_SECONDS", default=20)
 
 # --- Chat -------------------------------------------------------------------------
 

@@ -241,7 +241,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
             ffmpeg.stop(proc)  # whatever happened above, this FFmpeg ends here
             with contextlib.suppress(Exception):
                 publisher.sync(final=True)  # its last segments and ENDLIST playlists
-        if outcome != "exited":
+        if outcome not in ("exited", "stalled"):
             return outcome
         if time.monotonic() - started > HEALTHY_RESET_SECONDS:
             restarts = 0
@@ -256,7 +256,9 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
         restarts += 1
         _event(
             stream,
-            f"FFmpeg exited with {exit_code} while the publisher was live; restarting.",
+            f"FFmpeg made no progress for {settings.TRANSCODE_STALL_SECONDS} s; restarting."
+            if outcome == "stalled"
+            else f"FFmpeg exited with {exit_code} while the publisher was live; restarting.",
             StreamEvent.Severity.WARNING,
             exit_code=exit_code,
             error=last_error,
@@ -316,7 +318,7 @@ def _watch(
     ).start()
     progress = ffmpeg.Progress()
     latest: dict[str, str] = {}
-    next_status = next_sample = time.monotonic()
+    next_status = next_sample = last_progress = time.monotonic()
     sample_bytes = 0
     sample_started = time.monotonic()
     failures = 0
@@ -326,8 +328,14 @@ def _watch(
         while not progress_lines.empty():
             block = progress.feed(progress_lines.get_nowait())
             if block:
-                latest = block
+                latest, last_progress = block, time.monotonic()
         now = time.monotonic()
+        # Alive but stuck (a hung input, a stopped process): no -progress report for too
+        # long. Before the first report FFmpeg may still be reading the source: more slack.
+        limit = settings.TRANSCODE_STALL_SECONDS if latest else max(30, settings.TRANSCODE_STALL_SECONDS)
+        if now - last_progress > limit:
+            ffmpeg.stop(proc, grace=2.0)  # a stopped process ignores SIGINT: soon SIGKILL
+            return "stalled", None, f"no progress for {int(now - last_progress)} s"
         if now >= next_status:
             next_status = now + STATUS_CHECK_SECONDS
             try:

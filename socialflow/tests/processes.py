@@ -246,6 +246,7 @@ def live_stack(tmp_path: Path, *, transcode: bool = False, update_interval: int 
         "RTMP_PULL_URL": f"rtmp://127.0.0.1:{rtmp_port}/live",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "TRANSCODE_WORK_DIR": str(tmp_path / "work"),
+        "TRANSCODE_STALL_SECONDS": "5",
     }
     with (
         daphne_server(tmp_path, **env) as web,

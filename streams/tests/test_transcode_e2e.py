@@ -181,6 +181,44 @@ def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack):
         publisher.wait()
 
 
+def test_a_stalled_ffmpeg_is_restarted_and_segments_keep_coming(stack):
+    """Alive but stuck (SIGSTOP: no progress reports): stopped and restarted, not waited on."""
+    _, channel = eligible_streamer("alice")
+    publisher = start_publishing(stack, channel, size="640x360")
+    try:
+        stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
+        variant = Path(settings.MEDIA_ROOT) / stream.media_prefix / "360p" / "index.m3u8"
+        pids = subprocess.run(
+            ["pgrep", "-P", str(stack["transcode_worker"].pid), "ffmpeg"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(pids) == 1
+        subprocess.run(["kill", "-STOP", pids[0]], check=True)
+        stalled_at = m3u8.loads(variant.read_text())
+        wait_for(
+            lambda: StreamEvent.objects.filter(
+                stream=stream, message__startswith="Transcoder restarted"
+            ).exists(),
+            timeout=30,
+            what="the restart event",
+        )
+        stalled = StreamEvent.objects.get(stream=stream, message__startswith="FFmpeg made no progress")
+        assert stalled.severity == "warning" and "no progress" in stalled.details["error"]
+        assert not Path(f"/proc/{pids[0]}").exists()  # the stuck FFmpeg is gone
+
+        def grew():
+            now = m3u8.loads(variant.read_text())
+            return (
+                now.media_sequence + len(now.segments)
+                > stalled_at.media_sequence + len(stalled_at.segments) + 1
+            )
+
+        wait_for(grew, timeout=20, what="new segments after the restart")
+        assert Stream.objects.get(pk=stream.pk).status == "live"
+    finally:
+        publisher.kill()
+        publisher.wait()
+
+
 def test_the_watch_page_plays_the_stream_in_chromium(stack, browser):
     from socialflow.tests.processes import BASE_DIR
 
