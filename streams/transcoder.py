@@ -105,7 +105,7 @@ def hls_options(stream: Stream) -> HlsOptions:
 def source_from_probe(probed: dict) -> Source:
     video = next((s for s in probed["streams"] if s.get("codec_type") == "video"), None)
     if video is None:
-        raise ffmpeg.ProbeError("the feed has no video")
+        raise ffmpeg.NoVideoError("the feed has no video")
     return Source(
         width=int(video.get("width") or 0),
         height=int(video.get("height") or 0),
@@ -188,7 +188,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
     input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
     redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
     options = hls_options(stream)
-    restarts = attempt = 0
+    restarts = attempt = no_video = 0
     while True:
         lock.keep()
         if _shutting_down(worker):
@@ -200,6 +200,16 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
                 return "ended before the source was readable"
             restarts += 1
             _event(stream, f"Could not read the source: {redact(str(exc))}", StreamEvent.Severity.WARNING)
+            # Twice in a row (a first look may come before the video header): not worth
+            # minutes of retries, and the streamer needs to know why.
+            no_video = no_video + 1 if isinstance(exc, ffmpeg.NoVideoError) else 0
+            if no_video >= 2:
+                return _give_up(
+                    stream,
+                    "The feed has no video (audio only?): add a video source in OBS and go live "
+                    "again. The broadcast has failed.",
+                    reason="The feed has no video.",
+                )
             if restarts > settings.TRANSCODE_MAX_RESTARTS:
                 return _give_up(stream)
             lock.sleep(min(10, 2**restarts))
@@ -291,15 +301,18 @@ def _source(stream: Stream, input_url: str, lock: _Lock) -> Source:
     return source_from_probe(ffmpeg.probe(input_url, attempts=3))
 
 
-def _give_up(stream: Stream) -> str:
+def _give_up(
+    stream: Stream,
+    message: str = "The transcoder failed too many times; the broadcast has failed.",
+    *,
+    reason: str = "The feed could not be transcoded.",
+) -> str:
     """Nothing playable can be made of this feed: fail the broadcast (it drops OBS)
     rather than retry forever."""
     from streams.services import stream_fail
 
-    _event(
-        stream, "The transcoder failed too many times; the broadcast has failed.", StreamEvent.Severity.ERROR
-    )
-    stream_fail(stream=stream, reason="The feed could not be transcoded.")
+    _event(stream, message, StreamEvent.Severity.ERROR)
+    stream_fail(stream=stream, reason=reason)
     return "gave up"
 
 

@@ -17,6 +17,10 @@ class ProbeError(Exception):
     pass
 
 
+class NoVideoError(ProbeError):
+    """The feed was read, and it has no video track (an audio-only OBS setup)."""
+
+
 def die_with_parent() -> None:
     """preexec_fn: the kernel kills the child if the worker dies, even by SIGKILL."""
     # Not Linux: the supervisor's own cleanup still applies.
@@ -27,7 +31,7 @@ def die_with_parent() -> None:
 def probe(url: str, *, attempts: int = 10, delay: float = 0.5, ffprobe: str = "ffprobe") -> dict:
     """ffprobe's streams of a live URL. on_publish fires before the stream is readable,
     so a fresh publish is retried for a few seconds ("No such stream")."""
-    last_error = ""
+    last_error, error = "", ProbeError
     for _ in range(attempts):
         result = subprocess.run(
             [
@@ -54,11 +58,12 @@ def probe(url: str, *, attempts: int = 10, delay: float = 0.5, ffprobe: str = "f
             streams = json.loads(result.stdout or "{}").get("streams", [])
             if any(s.get("codec_type") == "video" for s in streams):
                 return {"streams": streams}
-            last_error = "no video stream"
+            last_error, error = "the feed has no video", NoVideoError
         else:
             last_error = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "ffprobe failed"
+            error = ProbeError
         time.sleep(delay)
-    raise ProbeError(last_error)
+    raise error(last_error)
 
 
 def parse_rate(rate: str | None) -> float:

@@ -181,6 +181,33 @@ def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack):
         publisher.wait()
 
 
+def test_an_audio_only_feed_fails_fast_with_a_reason(stack):
+    _, channel = eligible_streamer("alice")
+    audio_only = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "60",
+        "-c:a", "aac", "-b:a", "96k", "-f", "flv", f"{stack['rtmp_url']}/{channel.stream_key}",
+    ]  # fmt: skip
+    publisher = subprocess.Popen(audio_only, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        failed = wait_for(
+            lambda: Stream.objects.filter(channel=channel, status="failed").first(),
+            timeout=45,
+            what="the failure",
+        )
+        assert StreamEvent.objects.filter(stream=failed, message="Failed: The feed has no video.").exists()
+        assert StreamEvent.objects.filter(
+            stream=failed, severity="error", message__startswith="The feed has no video (audio only?)"
+        ).exists()
+        assert (
+            StreamEvent.objects.filter(stream=failed, message__startswith="Could not read the source").count()
+            == 2
+        )
+    finally:
+        publisher.kill()
+        publisher.wait()
+
+
 def test_a_stalled_ffmpeg_is_restarted_and_segments_keep_coming(stack):
     """Alive but stuck (SIGSTOP: no progress reports): stopped and restarted, not waited on."""
     _, channel = eligible_streamer("alice")
