@@ -68,8 +68,8 @@ def _count_in_window(key: str, seconds: int) -> int:
             return 1
         try:
             return cache.incr(key)
-        except ValueError:
-            return 1 if cache.add(key, 1, seconds) else settings.CHAT_RATE_MESSAGES
+        except ValueError:  # expired just now: a new window
+            return int(cache.add(key, 1, seconds))
     full = cache.make_and_validate_key(key)
     with client_of(full, write=True).pipeline() as pipe:
         pipe.set(full, 0, ex=seconds, nx=True)

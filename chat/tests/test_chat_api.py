@@ -5,13 +5,6 @@ from chat.models import ChatMessage
 from streams import services
 
 
-@pytest.fixture
-def live_stream(channel):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
-
-
 @pytest.mark.django_db
 def test_backfill_by_id_loses_nothing(api, live_stream, carol, django_assert_num_queries):
     ids = [ChatMessage.objects.create(stream=live_stream, user=carol, content=f"m{i}").pk for i in range(120)]

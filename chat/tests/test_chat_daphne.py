@@ -7,6 +7,7 @@ import pytest
 import websockets
 from asgiref.sync import async_to_sync
 
+from chat.tests.test_chat_redis_restart import http
 from chat.tests.test_consumer import token_for
 from streams import services
 
@@ -107,7 +108,7 @@ def test_moderation_and_reconnect_backfill_through_daphne(daphne, channel, alice
         await asyncio.to_thread(post_while_away)
         async with websockets.connect(base, origin=origin) as back:
             history = (await next_of(back, "chat.history"))["messages"]
-            status, missed = await asyncio.to_thread(_get_json, f"{api}?after={last_seen}")
+            status, missed = await asyncio.to_thread(http, "GET", f"{api}?after={last_seen}")
         return deleted, rude, timed_out, banned, history, status, missed, last_seen
 
     deleted, rude, timed_out, banned, history, status, missed, last_seen = async_to_sync(scenario)()
@@ -133,10 +134,3 @@ async def _messages_until(ws, kind, send_first=False):
             return
         if frame["type"] == "chat.message":
             yield frame
-
-
-def _get_json(url):
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.status, json.loads(response.read())

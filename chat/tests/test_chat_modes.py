@@ -9,14 +9,6 @@ from accounts.models import Follow
 from chat.errors import ChatError
 from chat.models import ChatMessage
 from chat.services import chat_settings_update, message_send
-from streams import services
-
-
-@pytest.fixture
-def live_stream(channel):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
 
 
 def send(stream, user, content="hello"):

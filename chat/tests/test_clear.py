@@ -11,14 +11,6 @@ from chat.models import ChatMessage, ModerationAction
 from chat.selectors import messages_after
 from chat.services import chat_clear
 from chat.tests.test_consumer import connected, next_frame, socket
-from streams import services
-
-
-@pytest.fixture
-def live_stream(channel):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
 
 
 @pytest.mark.django_db

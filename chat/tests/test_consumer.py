@@ -23,13 +23,6 @@ def token_for(user) -> str:
     return str(refresh.access_token)
 
 
-@pytest.fixture
-def live_stream(channel):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
-
-
 def socket(stream, user=None, headers=ORIGIN):
     query = f"?token={token_for(user)}" if user else ""
     return WebsocketCommunicator(application, f"/ws/streams/{stream.pk}/{query}", headers=headers)

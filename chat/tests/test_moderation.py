@@ -6,16 +6,8 @@ from asgiref.sync import async_to_sync
 from chat.models import ChannelModerator, ChatMessage, ModerationAction
 from chat.selectors import messages_after
 from chat.tests.test_consumer import connected, next_frame, socket
-from streams import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def live_stream(channel):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
 
 
 def test_a_deleted_message_disappears_for_everyone(live_stream, alice, carol):

@@ -17,13 +17,6 @@ from streams.models import Stream
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def live_stream(channel):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
-
-
 async def next_viewers(communicator, timeout=4):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -5,14 +5,6 @@ from rest_framework.test import APIClient
 from accounts.tests.test_api_auth import assert_error
 from chat.models import ReactionCount
 from chat.tests.test_consumer import connected, next_frame, socket
-from streams import services
-
-
-@pytest.fixture
-def live_stream(channel):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
 
 
 @pytest.mark.django_db(transaction=True)

@@ -118,21 +118,6 @@ def port_open(port: int) -> bool:
 
 
 @contextmanager
-def daphne_server(log_dir: Path, **env: str) -> Iterator[str]:
-    """A real Daphne serving the ASGI app on a free port; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "socialflow.asgi:application"]
-    with running(
-        args,
-        ready=lambda: http_ok(f"{base}/healthz/"),
-        log_path=log_dir / "daphne.log",
-        env=process_env(**env),
-    ):
-        yield base
-
-
-@contextmanager
 def web_server(log_dir: Path, workers: int = 2, **env: str) -> Iterator[str]:
     """The web tier as `make run` starts it (socialflow.web: `workers` Daphne processes on
     one socket) on a free port; yields its base URL."""
@@ -143,6 +128,11 @@ def web_server(log_dir: Path, workers: int = 2, **env: str) -> Iterator[str]:
         args, ready=lambda: http_ok(f"{base}/healthz/"), log_path=log_dir / "web.log", env=process_env(**env)
     ):
         yield base
+
+
+def daphne_server(log_dir: Path, **env: str):
+    """One Daphne process serving the ASGI app on a free port; yields its base URL."""
+    return web_server(log_dir, workers=1, **env)
 
 
 class RedisServer:

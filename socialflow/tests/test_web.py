@@ -2,12 +2,12 @@
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from socialflow.tests.processes import BIN, free_port, http_ok, running
+from streams.tests.test_live_e2e import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,25 +19,18 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_web_tier_runs_n_daphnes_restarts_a_dead_one_and_stops_them_all(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [str(BIN / "python"), "-m", "socialflow.web", "--port", str(port), "--workers", "2"]
     with running(args, ready=lambda: http_ok(f"{base}/healthz/"), log_path=tmp_path / "web.log") as launcher:
-        wait_for(lambda: len(children(launcher.pid)) == 2)
+        wait_for(lambda: len(children(launcher.pid)) == 2, timeout=20, what="two Daphnes")
         first = children(launcher.pid)
         assert all(http_ok(f"{base}/healthz/") for _ in range(20))
 
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: len(children(launcher.pid) - {victim}) == 2)
+        wait_for(lambda: len(children(launcher.pid) - {victim}) == 2, timeout=20, what="a new Daphne")
         assert victim not in children(launcher.pid)
         assert http_ok(f"{base}/healthz/")
         daphnes = children(launcher.pid)

@@ -145,35 +145,45 @@ def ladder_ready(channel):
     return Stream.objects.live().filter(channel=channel, hls_ready_at__isnull=False).first()
 
 
-def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack):
+def interrupt_ffmpeg_and_wait_for_the_restart(stack, signal_name: str, restart_timeout: float):
+    """Publish, wait for the ladder, send the transcoder's FFmpeg `signal_name`, and wait for
+    the restart; returns (publisher, stream, the FFmpeg's pid, a check that segments grew
+    since)."""
     _, channel = eligible_streamer("alice")
     publisher = start_publishing(stack, channel, size="640x360")
     try:
         stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
         variant = Path(settings.MEDIA_ROOT) / stream.media_prefix / "360p" / "index.m3u8"
-        ffmpeg_pids = subprocess.run(
+        pids = subprocess.run(
             ["pgrep", "-P", str(stack["transcode_worker"].pid), "ffmpeg"], capture_output=True, text=True
         ).stdout.split()
-        assert len(ffmpeg_pids) == 1
-        subprocess.run(["kill", "-9", ffmpeg_pids[0]], check=True)
-        killed_at = m3u8.loads(variant.read_text())
+        assert len(pids) == 1
+        subprocess.run(["kill", f"-{signal_name}", pids[0]], check=True)
+        before = m3u8.loads(variant.read_text())
         wait_for(
             lambda: StreamEvent.objects.filter(
                 stream=stream, message__startswith="Transcoder restarted"
             ).exists(),
-            timeout=20,
+            timeout=restart_timeout,
             what="the restart event",
         )
+    except BaseException:  # the publisher must not outlive a failed test
+        publisher.kill()
+        publisher.wait()
+        raise
+
+    def grew():
+        now = m3u8.loads(variant.read_text())
+        return now.media_sequence + len(now.segments) > before.media_sequence + len(before.segments) + 1
+
+    return publisher, stream, int(pids[0]), grew
+
+
+def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack):
+    publisher, stream, _, grew = interrupt_ffmpeg_and_wait_for_the_restart(stack, "9", restart_timeout=20)
+    try:
         died = StreamEvent.objects.get(stream=stream, message__startswith="FFmpeg exited with")
         assert died.severity == "warning" and died.details["exit_code"] == -9
-
-        def grew():
-            now = m3u8.loads(variant.read_text())
-            return (
-                now.media_sequence + len(now.segments)
-                > killed_at.media_sequence + len(killed_at.segments) + 1
-            )
-
         wait_for(grew, timeout=20, what="new segments after the restart")
         assert Stream.objects.get(pk=stream.pk).status == "live"
     finally:
@@ -210,35 +220,13 @@ def test_an_audio_only_feed_fails_fast_with_a_reason(stack):
 
 def test_a_stalled_ffmpeg_is_restarted_and_segments_keep_coming(stack):
     """Alive but stuck (SIGSTOP: no progress reports): stopped and restarted, not waited on."""
-    _, channel = eligible_streamer("alice")
-    publisher = start_publishing(stack, channel, size="640x360")
+    publisher, stream, pid, grew = interrupt_ffmpeg_and_wait_for_the_restart(
+        stack, "STOP", restart_timeout=30
+    )
     try:
-        stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
-        variant = Path(settings.MEDIA_ROOT) / stream.media_prefix / "360p" / "index.m3u8"
-        pids = subprocess.run(
-            ["pgrep", "-P", str(stack["transcode_worker"].pid), "ffmpeg"], capture_output=True, text=True
-        ).stdout.split()
-        assert len(pids) == 1
-        subprocess.run(["kill", "-STOP", pids[0]], check=True)
-        stalled_at = m3u8.loads(variant.read_text())
-        wait_for(
-            lambda: StreamEvent.objects.filter(
-                stream=stream, message__startswith="Transcoder restarted"
-            ).exists(),
-            timeout=30,
-            what="the restart event",
-        )
         stalled = StreamEvent.objects.get(stream=stream, message__startswith="FFmpeg made no progress")
         assert stalled.severity == "warning" and "no progress" in stalled.details["error"]
-        assert not Path(f"/proc/{pids[0]}").exists()  # the stuck FFmpeg is gone
-
-        def grew():
-            now = m3u8.loads(variant.read_text())
-            return (
-                now.media_sequence + len(now.segments)
-                > stalled_at.media_sequence + len(stalled_at.segments) + 1
-            )
-
+        assert not Path(f"/proc/{pid}").exists()  # the stuck FFmpeg is gone
         wait_for(grew, timeout=20, what="new segments after the restart")
         assert Stream.objects.get(pk=stream.pk).status == "live"
     finally:
