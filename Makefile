@@ -8,7 +8,7 @@ BIND ?= 127.0.0.1
 MEDIA_HOOK_BASE_URL ?= http://127.0.0.1:$(PORT)
 export PORT BIND MEDIA_HOOK_BASE_URL
 
-.PHONY: run test lint migrations-check vendor setup-run setup-test clean
+.PHONY: run test test-fast lint lint-only migrations-check vendor setup-run setup-test clean
 
 setup-run:
 	@scripts/setup.sh apt-run venv redis envfile
@@ -29,11 +29,20 @@ run: setup-run
 	@echo
 	@$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
-test: setup-test
+# Everything: lint, then the whole suite (end-to-end and browser tests included). CI runs this.
+test: setup-test lint-only
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: setup-run
+# The edit loop: no end-to-end or browser tests (those start Daphne, Celery, nginx, FFmpeg, Chromium).
+test-fast: setup-test
+	@$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: setup-run lint-only
+
+lint-only:
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check --quiet . || { echo "ruff format would change the files above: run .venv/bin/ruff format ."; exit 1; }
+	@$(VENV)/bin/mypy
 
 migrations-check: setup-run
 	@$(PY) manage.py makemigrations --check --dry-run

@@ -1,14 +1,23 @@
 """The cast: alice streams, bob moderates, carol is a stranger. Factories for the rest."""
 
+import inspect
 import shutil
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connections
 from rest_framework.test import APIClient
 
+from accounts.permissions import MODERATORS
 from accounts.tests.factories import FollowFactory, UserFactory
 from socialflow.tests.processes import daphne_server
+from streams import services as stream_services
+from streams.models import Stream
+from streams.tests.helpers import HOOK_SECRET
+
+# The shared helpers assert too: rewrite their asserts as pytest does in test modules.
+pytest.register_assert_rewrite("socialflow.tests.helpers", "chat.tests.helpers")
 
 
 @pytest.fixture(autouse=True)
@@ -49,32 +58,11 @@ def alice(db):
     return UserFactory(username="alice", display_name="Alice Streams")
 
 
-def _moderators_group():
-    """The Moderators group from the migrations (transactional tests flush it away)."""
-    from importlib import import_module
-
-    from django.apps import apps
-    from django.contrib.auth.models import Group
-
-    from socialflow.lib.migration_helpers import grant_group_permissions
-
-    group = Group.objects.filter(name="Moderators").first()
-    if group is None:
-        for module in (
-            "accounts.migrations.0002_moderators_group",
-            "streams.migrations.0002_moderator_permissions",
-            "chat.migrations.0003_moderator_permissions",
-            "chat.migrations.0006_settings_permissions",
-        ):
-            grant_group_permissions(apps, "Moderators", import_module(module).MODERATOR_PERMISSIONS)
-        group = Group.objects.get(name="Moderators")
-    return group
-
-
 @pytest.fixture
 def bob(db):
+    # The group is made by post_migrate (accounts.permissions), also after a flush.
     user = UserFactory(username="bob", display_name="Bob Moderates", is_staff=True)
-    user.groups.add(_moderators_group())
+    user.groups.add(Group.objects.get(name=MODERATORS))
     return user
 
 
@@ -106,6 +94,78 @@ def followers_of():
         return fans
 
     return make
+
+
+# --- Streaming: alice's channel, going live ------------------------------------------
+
+
+@pytest.fixture
+def streaming_settings(settings):
+    """What the streaming tests are written against: 2 followers to go live, a known hook secret."""
+    settings.MEDIA_HOOK_SECRET = HOOK_SECRET
+    settings.GO_LIVE_MIN_FOLLOWERS = 2
+    return settings
+
+
+@pytest.fixture
+def streamer(alice, followers_of, streaming_settings):
+    """alice, eligible to go live (2 followers against a threshold of 2)."""
+    followers_of(alice, 2)
+    return alice
+
+
+@pytest.fixture
+def channel(streamer):
+    return stream_services.channel_get_or_create(user=streamer)
+
+
+# What services.stream_create takes prepares the broadcast; other Stream fields are set on it once live.
+_PREPARED_FIELDS = set(inspect.signature(stream_services.stream_create).parameters) - {"owner"}
+
+
+@pytest.fixture
+def go_live(request, streaming_settings, followers_of):
+    """Put a broadcast live the way the media server's publish hook does
+    (streams.services.broadcast_publish), and return the live Stream.
+
+    go_live() is alice's channel (the `streamer`); go_live(user) someone else's, and
+    go_live("dora") a new user of that name with the followers to go live. Fields that
+    stream_create takes (title=, visibility=, tags=, ...) prepare the broadcast first, as the
+    dashboard does before OBS connects; without them the channel's defaults apply. Other
+    Stream fields (viewer_count=, thumbnail_updated_at=, ...) are written once it is live.
+    """
+
+    def start(user=None, *, client_id="1", dialect="nginx-rtmp", ip=None, **fields) -> Stream:
+        if user is None:
+            user = request.getfixturevalue("streamer")
+        elif isinstance(user, str):
+            user = UserFactory(username=user, display_name=user.title())
+            followers_of(user, 2)
+        prepared = {name: value for name, value in fields.items() if name in _PREPARED_FIELDS}
+        if prepared:
+            stream_services.stream_create(owner=user, **prepared)
+        channel = stream_services.channel_get_or_create(user=user)
+        result = stream_services.broadcast_publish(
+            dialect=dialect, key=channel.stream_key, client_id=client_id, ip=ip
+        )
+        assert result.allowed, result.reason
+        stream = result.stream
+        later = {name: value for name, value in fields.items() if name not in _PREPARED_FIELDS}
+        if later:
+            Stream.objects.filter(pk=stream.pk).update(**later)
+            stream.refresh_from_db()
+        return stream
+
+    return start
+
+
+@pytest.fixture
+def live_stream(go_live):
+    """alice's broadcast, live (from her channel's defaults, on nginx-rtmp client "1")."""
+    return go_live()
+
+
+# --- Real processes (the e2e tests) ------------------------------------------------------
 
 
 @pytest.fixture

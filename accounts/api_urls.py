@@ -6,8 +6,7 @@ urlpatterns = [
     path("auth/register/", apis.RegisterApi.as_view(), name="api-register"),
     path("auth/token/", apis.TokenApi.as_view(), name="api-token"),
     path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="api-token-refresh"),
-    path("me/", apis.MeApi.as_view(), name="api-me"),
-    path("users/<username:username>/", apis.UserDetailApi.as_view(), name="api-user"),
+    # me/ and users/<username>/ are routed by streams.api_urls (they add the live state).
     path("users/<username:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
     path("users/<username:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),
     path("users/<username:username>/following/", apis.UserFollowingApi.as_view(), name="api-user-following"),

@@ -31,12 +31,6 @@ class ProfileOutputSerializer(UserSummarySerializer):
     follower_count = serializers.IntegerField()
     following_count = serializers.IntegerField()
     is_following = serializers.BooleanField()
-    is_live = serializers.SerializerMethodField()
-
-    def get_is_live(self, user) -> bool:
-        from streams.selectors import user_live_stream
-
-        return user_live_stream(user=user, viewer=self.context["request"].user) is not None
 
 
 class RegisterApi(APIView):
@@ -71,6 +65,9 @@ class TokenRefreshApi(TokenRefreshView):
 
 
 class MeApi(APIView):
+    """The caller's own profile. Routed from streams.api_urls, where streams.apis.MeApi adds
+    the live state: accounts knows nothing of broadcasts."""
+
     permission_classes = [IsAuthenticated]
 
     class OutputSerializer(ProfileOutputSerializer):
@@ -105,12 +102,16 @@ class MeApi(APIView):
 
 
 class UserDetailApi(APIView):
+    """A public profile. Routed from streams.api_urls, where streams.apis.UserDetailApi adds
+    the live state."""
+
     permission_classes = [AllowAny]
+    OutputSerializer = ProfileOutputSerializer
 
     @extend_schema(responses=ProfileOutputSerializer)
     def get(self, request, username: str):
         user = selectors.user_get_profile(username=username, viewer=request.user)
-        return Response(ProfileOutputSerializer(user, context={"request": request}).data)
+        return Response(self.OutputSerializer(user, context={"request": request}).data)
 
 
 class UserFollowApi(APIView):

@@ -66,10 +66,18 @@ class User(AbstractUser):
         return self.avatar.url if self.avatar else ""
 
 
+class FollowQuerySet(models.QuerySet):
+    def followee_ids_of(self, user: User) -> models.QuerySet:
+        """A subquery of the ids `user` follows (for filters such as followers-only streams)."""
+        return self.filter(follower=user).values("followee")
+
+
 class Follow(models.Model):
     follower = models.ForeignKey(User, on_delete=models.CASCADE, related_name="following_set")
     followee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follower_set")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FollowQuerySet.as_manager()
 
     class Meta:
         constraints = [

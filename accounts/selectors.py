@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,7 +32,20 @@ def _follow_count(field: str) -> Coalesce:
     return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
 
 
-def users_with_counts(*, viewer: User | None = None) -> QuerySet[User]:
+class ProfileCounts(TypedDict):
+    follower_count: int
+    following_count: int
+    is_following: bool
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+if TYPE_CHECKING:  # WithAnnotations takes two arguments only for the type checker
+    ProfileUser = WithAnnotations[User, ProfileCounts]
+
+
+def users_with_counts(*, viewer: User | None = None) -> QuerySet[ProfileUser]:
     """Active users annotated with follower_count, following_count and is_following."""
     qs = User.objects.filter(is_active=True).annotate(
         follower_count=_follow_count("followee"),
@@ -76,7 +90,7 @@ def user_following(*, user: User) -> QuerySet[Follow]:
 
 def user_followee_ids(*, user: User) -> QuerySet:
     """A subquery of the ids `user` follows (for filters such as followers-only streams)."""
-    return Follow.objects.filter(follower=user).values("followee")
+    return Follow.objects.followee_ids_of(user)
 
 
 def user_follower_ids(*, user: User) -> QuerySet:
@@ -87,16 +101,10 @@ def user_follower_count(*, user: User) -> int:
     return active_follows().filter(followee=user).count()
 
 
-def user_is_following(*, follower: User, followee: User) -> bool:
-    if not follower.is_authenticated:
-        return False
-    return Follow.objects.filter(follower=follower, followee=followee).exists()
-
-
 POPULAR_CACHE_SECONDS = 60
 
 
-def users_search(*, q: str, viewer: User | None = None) -> QuerySet[User]:
+def users_search(*, q: str, viewer: User | None = None) -> QuerySet[ProfileUser]:
     q = q.replace("\x00", "").strip()[:100]
     return (
         users_with_counts(viewer=viewer)
@@ -105,7 +113,7 @@ def users_search(*, q: str, viewer: User | None = None) -> QuerySet[User]:
     )
 
 
-def users_popular(*, limit: int = 12, viewer: User | None = None) -> list[User]:
+def users_popular(*, limit: int = 12, viewer: User | None = None) -> list[ProfileUser]:
     """Channels with the most followers, for discovery on the home page.
 
     Which channels is recomputed once a minute (one GROUP BY over follows, shared by every

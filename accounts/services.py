@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
@@ -14,12 +15,14 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from PIL import Image
 
 from accounts import selectors
 from accounts.errors import AccountError
 from accounts.models import Follow, Notification, User
+from socialflow.lib.updates import model_update
 
 
 def _first_message(error: ValidationError) -> str:
@@ -99,6 +102,9 @@ def avatar_normalize(upload: UploadedFile) -> ContentFile:
     return ContentFile(out.getvalue(), name=f"avatar.{suffix}")
 
 
+PROFILE_FIELDS = ("display_name", "bio", "email_notifications")
+
+
 def user_update_profile(
     *,
     user: User,
@@ -108,16 +114,16 @@ def user_update_profile(
     remove_avatar: bool = False,
     email_notifications: bool | None = None,
 ) -> User:
-    fields: list[str] = []
-    if display_name is not None:
-        user.display_name = display_name.strip()
-        fields.append("display_name")
-    if bio is not None:
-        user.bio = bio.strip()
-        fields.append("bio")
-    if email_notifications is not None:
-        user.email_notifications = email_notifications
-        fields.append("email_notifications")
+    data = {
+        name: value
+        for name, value in (
+            ("display_name", display_name.strip() if display_name is not None else None),
+            ("bio", bio.strip() if bio is not None else None),
+            ("email_notifications", email_notifications),
+        )
+        if value is not None
+    }
+    _, fields = model_update(instance=user, fields=PROFILE_FIELDS, data=data, save=False)
     try:
         user.full_clean(exclude=["avatar"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
@@ -128,7 +134,7 @@ def user_update_profile(
     if avatar is not None:
         # Checked and re-encoded before anything is written to storage.
         clean = avatar_normalize(avatar)
-        user.avatar.save(clean.name, clean, save=False)
+        user.avatar.save(clean.name or "avatar", clean, save=False)
         fields.append("avatar")
     elif remove_avatar and user.avatar:
         user.avatar = None
@@ -201,8 +207,11 @@ def notifications_notify_followers(*, actor: User, kind: str, message: str, url:
     return len(follower_ids)
 
 
-def notifications_email_followers(*, actor: User, subject: str, body: str) -> int:
-    """E-mail the followers of `actor` who want e-mail; returns how many were sent."""
+def notifications_email_followers(*, actor: User, template: str, context: dict[str, Any]) -> int:
+    """E-mail the followers of `actor` who want e-mail; returns how many were sent. The text
+    comes from templates/emails/<template>.subject.txt and <template>.body.txt."""
+    subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
+    body = render_to_string(f"emails/{template}.body.txt", context)
     recipients = (
         User.objects.filter(pk__in=selectors.user_follower_ids(user=actor), email_notifications=True)
         .exclude(email="")

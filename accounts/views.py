@@ -15,14 +15,9 @@ FOLLOW_LIST_PAGE_SIZE = 30
 
 
 def profile(request, username):
-    from streams.selectors import user_live_stream
-
+    # The page shows the live broadcast through streams' template tag (`live_stream_of`).
     user = selectors.user_get_profile(username=username, viewer=request.user)
-    return render(
-        request,
-        "accounts/profile.html",
-        {"profile": user, "live": user_live_stream(user=user, viewer=request.user)},
-    )
+    return render(request, "accounts/profile.html", {"profile": user})
 
 
 def _follow_list(request, username, *, side, title):

@@ -148,6 +148,52 @@ def start_daphne(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Pope
     return daphne, port
 
 
+def start_bare_channels(env: dict[str, str], workers: int = 1) -> tuple[list[subprocess.Popen], int]:
+    """The baseline of bench/chat.py: `workers` Daphne processes serving
+    bench.bare_channels:application on one socket, as socialflow.web shares its socket
+    (bound once here, handed over with `daphne --fd`), on a free port. Returns the processes
+    (stop them with stop_processes) once the port accepts connections."""
+    from socialflow.web import DAPHNE, listen
+
+    port = free_port()
+    sock = listen("127.0.0.1", port)
+    processes: list[subprocess.Popen] = []
+    try:
+        fd = sock.fileno()
+        for _ in range(workers):
+            processes.append(
+                subprocess.Popen(
+                    [DAPHNE, "--fd", str(fd), "bench.bare_channels:application"],
+                    cwd=BASE_DIR,
+                    env=env,
+                    pass_fds=(fd,),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+    except BaseException:
+        stop_processes(processes)
+        raise
+    finally:
+        sock.close()  # the processes hold it now
+    return processes, port
+
+
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 25) -> None:
+    """SIGTERM each process by its PID, wait up to `timeout` seconds, then SIGKILL what is left
+    (socialflow.web itself gives its Daphne processes 20 seconds)."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]

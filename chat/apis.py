@@ -6,8 +6,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticate
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import selectors, services
-from chat.models import MAX_MESSAGE_LENGTH, Reaction
+from chat import moderation, presence, schemas, selectors, services
+from chat.frames import message_payload
 from streams.selectors import stream_get_visible
 
 
@@ -21,8 +21,7 @@ class MessageSerializer(serializers.Serializer):
 class StreamChatApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
-    class InputSerializer(serializers.Serializer):
-        content = serializers.CharField(max_length=MAX_MESSAGE_LENGTH, trim_whitespace=True)
+    InputSerializer = schemas.ChatSendInput
 
     @extend_schema(
         parameters=[OpenApiParameter("after", int, description="only messages with a larger id (backfill)")],
@@ -34,7 +33,7 @@ class StreamChatApi(APIView):
         if after is not None and not after.isdecimal():
             raise serializers.ValidationError({"after": ["Expected a message id."]})
         messages = selectors.messages_after(stream=stream, after=int(after) if after else None)
-        return Response([services.message_payload(m) for m in messages])
+        return Response([message_payload(m) for m in messages])
 
     @extend_schema(request=InputSerializer, responses={201: MessageSerializer})
     def post(self, request, stream_id: str):
@@ -44,7 +43,7 @@ class StreamChatApi(APIView):
         message = services.message_send(
             stream=stream, user=request.user, content=data.validated_data["content"]
         )
-        return Response(services.message_payload(message), status=status.HTTP_201_CREATED)
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)
 
 
 class StreamChatMessageApi(APIView):
@@ -55,7 +54,9 @@ class StreamChatMessageApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, stream_id: str, message_id: int):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
-        services.message_delete(stream=stream, by=request.user, message_id=message_id)
+        data = schemas.MessageRefInput(data={"id": message_id})
+        data.is_valid(raise_exception=True)
+        moderation.message_delete(stream=stream, by=request.user, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -65,8 +66,10 @@ class StreamChatPinApi(APIView):
     @extend_schema(request=None, responses=MessageSerializer)
     def post(self, request, stream_id: str, message_id: int):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
-        message = services.message_pin(stream=stream, by=request.user, message_id=message_id)
-        return Response(services.message_payload(message))
+        data = schemas.MessageRefInput(data={"id": message_id})
+        data.is_valid(raise_exception=True)
+        message = moderation.message_pin(stream=stream, by=request.user, **data.validated_data)
+        return Response(message_payload(message))
 
 
 class StreamChatClearApi(APIView):
@@ -80,15 +83,14 @@ class StreamChatClearApi(APIView):
     @extend_schema(request=None, responses=OutputSerializer)
     def post(self, request, stream_id: str):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
-        count = services.chat_clear(stream=stream, by=request.user)
+        count = moderation.chat_clear(stream=stream, by=request.user)
         return Response({"cleared": count})
 
 
 class StreamReactionApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
-        type = serializers.ChoiceField(choices=Reaction.choices)
+    InputSerializer = schemas.ReactionPostInput
 
     class OutputSerializer(serializers.Serializer):
         type = serializers.CharField()
@@ -99,9 +101,9 @@ class StreamReactionApi(APIView):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        kind = data.validated_data["type"]
-        count = services.reaction_send(stream=stream, user=request.user, type=kind)
-        return Response({"type": kind, "count": count}, status=status.HTTP_201_CREATED)
+        reaction = data.validated_data["reaction"]
+        count = services.reaction_send(stream=stream, user=request.user, reaction=reaction)
+        return Response({"type": reaction, "count": count}, status=status.HTTP_201_CREATED)
 
 
 class ViewerSessionSerializer(serializers.Serializer):
@@ -124,7 +126,7 @@ class StreamJoinApi(APIView):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.viewer_join(
+        result = presence.viewer_join(
             stream=stream, user=request.user, session=data.validated_data.get("session")
         )
         return Response(result)
@@ -141,7 +143,7 @@ class StreamLeaveApi(APIView):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.viewer_leave(stream=stream, session=data.validated_data["session"])
+        presence.viewer_leave(stream=stream, session=data.validated_data["session"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -155,4 +157,4 @@ class StreamViewersApi(APIView):
     @extend_schema(responses=OutputSerializer)
     def get(self, request, stream_id: str):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
-        return Response(services.viewer_counts(stream=stream))
+        return Response(presence.viewer_counts(stream=stream))

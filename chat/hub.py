@@ -19,7 +19,8 @@ import time
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from chat import events
+from chat import selectors
+from socialflow.lib import realtime
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,12 @@ MISSED_KEEP_SECONDS = 5.0
 
 
 async def _fetch_missed(stream_id: str, after: int, before: int) -> list[tuple[int, str]]:
-    from chat.consumers import missed_frames_sync
-
-    return await database_sync_to_async(missed_frames_sync)(stream_id, after, before)
+    return await database_sync_to_async(selectors.missed_frames)(
+        stream_id=stream_id, after=after, before=before
+    )
 
 
 async def _fetch_latest(stream_id: str) -> int:
-    from chat import selectors
-
     return await database_sync_to_async(selectors.latest_message_id)(stream_id=stream_id)
 
 
@@ -90,12 +89,9 @@ class Hub:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)  # the keeper stops first
         try:
-            await get_channel_layer().group_discard(events.stream_group(stream_id), channel)
+            await get_channel_layer().group_discard(realtime.stream_group(stream_id), channel)
         except Exception as exc:  # the layer forgets it with the connection anyway
             log.warning("could not leave the group of %s: %s", stream_id, exc)
-
-    def viewers_here(self, stream_id: str) -> int:
-        return len(self.members.get(stream_id, ()))
 
     # --- catching up, shared by the process's sockets ------------------------------------
 
@@ -127,7 +123,7 @@ class Hub:
     async def _subscribe(self, stream_id: str) -> tuple[str, asyncio.Task]:
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await layer.group_add(events.stream_group(stream_id), channel)
+        await layer.group_add(realtime.stream_group(stream_id), channel)
         return channel, asyncio.ensure_future(self._run(stream_id, channel))
 
     async def _run(self, stream_id: str, channel: str) -> None:
@@ -140,7 +136,7 @@ class Hub:
 
     async def _keep(self, stream_id: str, channel: str) -> None:
         layer = get_channel_layer()
-        group = events.stream_group(stream_id)
+        group = realtime.stream_group(stream_id)
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
             with contextlib.suppress(Exception):  # Redis away: the next round tries again
@@ -148,7 +144,7 @@ class Hub:
 
     async def _read(self, stream_id: str, channel: str) -> None:
         layer = get_channel_layer()
-        group = events.stream_group(stream_id)
+        group = realtime.stream_group(stream_id)
         while True:
             try:
                 event = await layer.receive(channel)

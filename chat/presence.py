@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 import weakref
 from functools import cache
 
@@ -15,10 +16,15 @@ import redis
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core import signing
 from django.db.models import F
 from django.db.models.functions import Greatest
 
-from chat import broadcast, events
+from accounts.models import User
+from analytics.services import viewer_session_end, viewer_session_start
+from chat.errors import ChatError
+from chat.tasks import presence_push_task
+from socialflow.lib import realtime
 from streams.models import Stream
 
 log = logging.getLogger(__name__)
@@ -95,7 +101,7 @@ def _claim_push_sync(stream_id: str) -> bool:
 
 def touch_sync(stream_id: str, member: str) -> bool:
     """Join or heartbeat for a viewer without a socket (REST); True if the caller must
-    schedule the push (chat.tasks.presence_push_task)."""
+    schedule the push."""
     _sync_redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS})
     return _claim_push_sync(stream_id)
 
@@ -114,8 +120,16 @@ def count_sync(stream_id: str) -> int:
 def push_sync(stream_id: str) -> int:
     viewers = count_sync(stream_id)
     _store(stream_id, viewers)
-    broadcast.send_on_commit(stream_id, {"type": events.VIEWERS, "count": viewers})
+    realtime.send_on_commit(stream_id, {"type": realtime.VIEWERS, "count": viewers})
     return viewers
+
+
+def sweep_sync() -> int:
+    """Recount every live broadcast: viewers of a web process that died expire here."""
+    ids = list(Stream.objects.live().values_list("pk", flat=True))
+    for stream_id in ids:
+        push_sync(stream_id)
+    return len(ids)
 
 
 async def _push_later(stream_id: str) -> None:
@@ -129,7 +143,7 @@ async def _push_later(stream_id: str) -> None:
 async def push(stream_id: str) -> int:
     viewers = await count(stream_id)
     await database_sync_to_async(_store)(stream_id, viewers)
-    await broadcast.send(stream_id, {"type": events.VIEWERS, "count": viewers})
+    await realtime.send(stream_id, {"type": realtime.VIEWERS, "count": viewers})
     return viewers
 
 
@@ -137,3 +151,65 @@ def _store(stream_id: str, viewers: int) -> None:
     Stream.objects.filter(pk=stream_id).update(
         viewer_count=viewers, peak_viewer_count=Greatest(F("peak_viewer_count"), viewers)
     )
+
+
+# --- Viewers without the socket (native players, over REST) -----------------------------
+
+PRESENCE_SALT = "chat.presence"
+
+
+def heartbeat_seconds() -> int:
+    """How often a viewer must beat to stay counted: well inside PRESENCE_TTL_SECONDS."""
+    return max(1, settings.PRESENCE_TTL_SECONDS // 3)
+
+
+def _push_later_in_worker(stream_id: str) -> None:
+    presence_push_task.apply_async((stream_id,), countdown=PUSH_EVERY_SECONDS)
+
+
+def viewer_join(*, stream: Stream, user: User, session: str | None = None) -> dict:
+    """Count a native player as a viewer. Without `session` it starts one (and an analytics
+    viewer session); with one it is the heartbeat. The session token is signed, so nobody
+    can end or extend someone else's."""
+    if stream.status != Stream.Status.LIVE:
+        raise ChatError("This broadcast is not live.", code="not_live", status_code=409)
+    joined = not session
+    if session:
+        data = _presence_session(stream, session)
+    else:
+        viewer_session = viewer_session_start(
+            stream_id=stream.pk, user_id=user.pk if user.is_authenticated else None
+        )
+        data = {"s": stream.pk, "m": f"api:{uuid.uuid4().hex}", "v": viewer_session}
+    session = signing.dumps(data, salt=PRESENCE_SALT)  # fresh each time: an old one expires
+    if touch_sync(stream.pk, data["m"]):
+        _push_later_in_worker(stream.pk)
+    viewers = count_sync(stream.pk)
+    if joined:  # the peak, even if it lasts less than the second between pushes
+        Stream.objects.filter(pk=stream.pk).update(
+            peak_viewer_count=Greatest(F("peak_viewer_count"), viewers)
+        )
+    return {"session": session, "viewers": viewers, "heartbeat_seconds": heartbeat_seconds()}
+
+
+def viewer_leave(*, stream: Stream, session: str) -> None:
+    data = _presence_session(stream, session)
+    if drop_sync(stream.pk, data["m"]):
+        _push_later_in_worker(stream.pk)
+    viewer_session_end(session_id=data["v"])
+
+
+def _presence_session(stream: Stream, session: str) -> dict:
+    try:
+        data = signing.loads(session, salt=PRESENCE_SALT, max_age=2 * settings.PRESENCE_TTL_SECONDS)
+    except signing.BadSignature:
+        data = None
+    if not isinstance(data, dict) or data.get("s") != stream.pk:
+        raise ChatError("session: Not a viewer session of this broadcast.", code="invalid_session")
+    return data
+
+
+def viewer_counts(*, stream: Stream) -> dict:
+    live = stream.status == Stream.Status.LIVE
+    viewers = count_sync(stream.pk) if live else 0
+    return {"viewers": viewers, "peak_viewers": max(stream.peak_viewer_count, viewers)}

@@ -2,14 +2,11 @@ import os
 
 from celery import Celery
 from celery.signals import worker_ready, worker_shutting_down
-from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialflow.settings")
 
 app = Celery("socialflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Queues by kind of work: long FFmpeg jobs never wait behind (or block) quick ones.
-app.conf.task_queues = (Queue("default"), Queue("transcode"), Queue("analytics"))
 app.autodiscover_tasks()
 
 
@@ -17,6 +14,8 @@ app.autodiscover_tasks()
 def _stop_transcoders(sender=None, **kwargs):
     # A warm shutdown would wait for hours-long transcodes: ask them to stop cleanly, and
     # let another worker resume each broadcast (the task re-queues itself).
+    # Imported here for app loading: this module loads with the settings, before Django's
+    # apps (and so streams' models) are ready.
     from streams.transcoder import announce_worker_shutdown
 
     announce_worker_shutdown(hostname=str(sender))
@@ -24,6 +23,7 @@ def _stop_transcoders(sender=None, **kwargs):
 
 @worker_ready.connect
 def _worker_started(sender=None, **kwargs):
+    # Imported here for app loading (see above).
     from streams.transcoder import clear_worker_shutdown
 
     clear_worker_shutdown(hostname=str(sender.hostname) if hasattr(sender, "hostname") else str(sender))

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -330,9 +331,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = timedelta(hours=6)
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues by kind of work: long FFmpeg jobs never wait behind (or block) quick ones.
+CELERY_TASK_QUEUES = (Queue("default"), Queue("transcode"))
 CELERY_TASK_ROUTES = {
     "streams.tasks.transcode_stream_task": {"queue": "transcode"},
-    "analytics.tasks.*": {"queue": "analytics"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from socialflow import errors
+from socialflow import error_views
 from streams import views as streams_views
 
 api_v1 = [
@@ -37,7 +37,7 @@ if settings.SERVE_MEDIA:
 # keep usernames from shadowing the routes above.
 urlpatterns += [path("<username:username>/", streams_views.channel, name="channel")]
 
-handler400 = errors.bad_request
-handler403 = errors.permission_denied
-handler404 = errors.page_not_found
-handler500 = errors.server_error
+handler400 = error_views.bad_request
+handler403 = error_views.permission_denied
+handler404 = error_views.page_not_found
+handler500 = error_views.server_error

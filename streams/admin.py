@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from streams import services
+from streams.errors import StreamError
 from streams.models import Category, Channel, Stream, StreamEvent
 
 
@@ -57,6 +58,8 @@ class StreamAdmin(admin.ModelAdmin):
         "publisher_client_id",
         "publisher_ip",
         "last_seen_at",
+        "hls_ready_at",
+        "thumbnail_updated_at",
         "created_at",
         "updated_at",
     )
@@ -67,15 +70,23 @@ class StreamAdmin(admin.ModelAdmin):
         return False  # broadcasts are created by streamers
 
     def save_model(self, request, obj, form, change):
-        # Only what the form changed: a full save would write back a stale status.
-        if form.changed_data:
-            obj.save(update_fields=[*form.changed_data, "updated_at"])
+        # Through the service, as the API and the dashboard do: the edit is recorded as an
+        # event and viewers of a live broadcast see it at once. Only what the form changed:
+        # the service re-reads the row, so a stale status is never written back.
+        if not form.changed_data:
+            return
+        try:
+            services.stream_update(
+                stream=obj, moderating=True, **{name: form.cleaned_data[name] for name in form.changed_data}
+            )
+        except StreamError as exc:
+            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
 
     @admin.action(description="End broadcast (drops the publisher)", permissions=["change"])
     def end_broadcast(self, request, queryset):
         ended = 0
         for stream in queryset.select_related("owner"):
-            if stream.status in (Stream.Status.ENDED, Stream.Status.FAILED):
+            if stream.is_over:
                 continue
             services.stream_end(stream=stream, by=request.user)
             ended += 1

@@ -3,6 +3,9 @@ from django.urls import path
 from streams import apis
 
 urlpatterns = [
+    # Profiles with their live state (accounts.apis serves them without it).
+    path("me/", apis.MeApi.as_view(), name="api-me"),
+    path("users/<username:username>/", apis.UserDetailApi.as_view(), name="api-user"),
     path("channel/", apis.ChannelApi.as_view(), name="api-channel"),
     path("channel/rotate-key/", apis.ChannelRotateKeyApi.as_view(), name="api-channel-rotate-key"),
     path("streams/", apis.StreamListCreateApi.as_view(), name="api-streams"),

@@ -14,6 +14,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import apis as account_apis
 from accounts.apis import UserSummarySerializer
 from accounts.selectors import user_go_live_eligibility
 from streams import selectors, services
@@ -37,6 +38,39 @@ class StreamEligibilityApi(APIView):
     def get(self, request):
         eligibility = user_go_live_eligibility(user=request.user)
         return Response(self.OutputSerializer(eligibility.as_dict()).data)
+
+
+class _LiveState(serializers.Serializer):
+    is_live = serializers.SerializerMethodField()
+
+    def get_is_live(self, user) -> bool:
+        return selectors.user_live_stream(user=user, viewer=self.context["request"].user) is not None
+
+
+class UserDetailApi(account_apis.UserDetailApi):
+    """A public profile, and whether the user is live now (for the caller)."""
+
+    class OutputSerializer(account_apis.ProfileOutputSerializer, _LiveState):
+        pass
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, username: str):
+        return super().get(request, username)
+
+
+class MeApi(account_apis.MeApi):
+    """The caller's own profile, and whether they are live now."""
+
+    class OutputSerializer(account_apis.MeApi.OutputSerializer, _LiveState):
+        pass
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return super().get(request)
+
+    @extend_schema(request=account_apis.MeApi.InputSerializer, responses=OutputSerializer)
+    def patch(self, request):
+        return super().patch(request)
 
 
 class IngestSerializer(serializers.Serializer):

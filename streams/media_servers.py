@@ -151,6 +151,13 @@ class Srs:
         return dropped
 
 
+def is_publishing(*, media_server: str, channel_id: int, client_id: str) -> bool | None:
+    """Whether that publisher is still connected: True, False, or None when the media
+    server cannot tell (its API did not answer). Callers decide what "cannot tell" means."""
+    publishers = get_media_server(media_server).publishers()
+    return None if publishers is None else (channel_id, client_id) in publishers
+
+
 def get_media_server(name: str | None = None) -> NginxRtmp | Srs:
     kind = name or settings.MEDIA_SERVER
     if kind == Srs.name:

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import Follow
+
 ID_ALPHABET = string.ascii_letters + string.digits
 STREAM_KEY_PREFIX = "live"
 
@@ -84,12 +86,10 @@ class StreamQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         """Streams `user` may watch: public and unlisted, followers-only for followers."""
-        from accounts.selectors import user_followee_ids
-
         visible = Q(visibility__in=[Visibility.PUBLIC, Visibility.UNLISTED])
         if user is not None and user.is_authenticated:
             visible |= Q(owner=user)
-            visible |= Q(visibility=Visibility.FOLLOWERS, owner__in=user_followee_ids(user=user))
+            visible |= Q(visibility=Visibility.FOLLOWERS, owner__in=Follow.objects.followee_ids_of(user))
         return self.filter(visible)
 
     def listed(self):
@@ -114,6 +114,8 @@ class Stream(models.Model):
         CANCELLED = "cancelled", "Cancelled before going live"
         INELIGIBLE = "ineligible", "The channel can no longer go live"
 
+    # A broadcast in one of these is over for good: no chat, no edits, no going live again.
+    OVER = frozenset({Status.ENDED, Status.FAILED})
     # Allowed transitions; anything else is a bug or a late callback and is refused.
     TRANSITIONS: dict[str, set[str]] = {
         Status.SCHEDULED: {Status.IDLE, Status.LIVE, Status.ENDED},
@@ -190,6 +192,11 @@ class Stream(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status == self.Status.LIVE
+
+    @property
+    def is_over(self) -> bool:
+        """Ended or failed."""
+        return self.status in self.OVER
 
     @property
     def media_prefix(self) -> str:

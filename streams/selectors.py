@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import storages
 from django.db.models import Count, Q, QuerySet, TextField
@@ -10,10 +12,21 @@ from django.http import Http404
 from django.urls import reverse
 
 from accounts.models import User
-from streams.models import Category, Channel, Stream, StreamEvent, StreamHealthSample, Visibility
+from accounts.selectors import user_followee_ids
+from streams.models import (
+    Category,
+    Channel,
+    Stream,
+    StreamEvent,
+    StreamHealthSample,
+    StreamQuerySet,
+    Visibility,
+)
 
 
-def user_can_moderate(user: User) -> bool:
+def user_is_site_moderator(user: User) -> bool:
+    """Site staff who may moderate any broadcast (chat.selectors.chat_can_moderate adds the
+    streamer and the channel's own moderators)."""
     return (
         user.is_authenticated
         and user.is_active
@@ -21,16 +34,16 @@ def user_can_moderate(user: User) -> bool:
     )
 
 
-def _base() -> QuerySet[Stream]:
+def _base() -> StreamQuerySet:
     return Stream.objects.select_related("owner", "category", "channel")
 
 
 def stream_get_visible(*, stream_id: str, user: User) -> Stream:
     """A stream `user` may see (404 otherwise: existence is not leaked)."""
     stream = _base().visible_to(user).filter(pk=stream_id).first()
-    if stream is None and user_can_moderate(user):
+    if stream is None and user_is_site_moderator(user):
         stream = _base().filter(pk=stream_id).first()
-    if stream is None or (not stream.owner.is_active and not user_can_moderate(user)):
+    if stream is None or (not stream.owner.is_active and not user_is_site_moderator(user)):
         raise Http404("No such stream.")
     return stream
 
@@ -45,7 +58,7 @@ def stream_get_for_owner(*, stream_id: str, user: User) -> Stream:
 def stream_get_for_manager(*, stream_id: str, user: User) -> Stream:
     """The owner or a moderator."""
     stream = stream_get_visible(stream_id=stream_id, user=user)
-    if stream.owner_id != user.pk and not user_can_moderate(user):
+    if stream.owner_id != user.pk and not user_is_site_moderator(user):
         raise PermissionDenied("Only the streamer or a moderator can do this.")
     return stream
 
@@ -90,8 +103,6 @@ def category_get(*, slug: str) -> Category:
 
 def streams_live_followed(*, user: User) -> QuerySet[Stream]:
     """Live broadcasts of the channels `user` follows, that `user` may watch."""
-    from accounts.selectors import user_followee_ids
-
     return (
         _base()
         .live()
@@ -121,20 +132,12 @@ def channel_current_stream(*, channel: Channel) -> Stream | None:
     )
 
 
-def channel_upcoming(*, channel: Channel) -> QuerySet[Stream]:
-    return channel.streams.filter(status=Stream.Status.SCHEDULED).order_by("scheduled_for")
-
-
 def user_live_stream(*, user: User, viewer: User) -> Stream | None:
     """`user`'s live broadcast if `viewer` may know of it (unlisted ones only by link)."""
     return Stream.objects.live().filter(owner=user).visible_to(viewer).listed().first()
 
 
-def categories_active() -> QuerySet[Category]:
-    return Category.objects.filter(is_active=True)
-
-
-def stream_hls_master(*, stream: Stream, absolute) -> str | None:
+def stream_hls_master(*, stream: Stream, absolute: Callable[[str], str]) -> str | None:
     """The master playlist of a live broadcast, its variant URLs pointing straight at
     storage (segments never pass through Django); None while there is nothing to play."""
     if not stream.is_live or stream.hls_ready_at is None:
@@ -150,7 +153,7 @@ def stream_hls_master(*, stream: Stream, absolute) -> str | None:
     return _absolute_uris(text, base)
 
 
-def stream_hls_variant(*, stream: Stream, rung: str, absolute) -> str | None:
+def stream_hls_variant(*, stream: Stream, rung: str, absolute: Callable[[str], str]) -> str | None:
     """A variant playlist with its segment URLs pointing straight at storage."""
     if not stream.is_live:
         return None

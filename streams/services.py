@@ -9,9 +9,9 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, When
 from django.urls import reverse
@@ -20,8 +20,10 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Notification, User
 from accounts.selectors import user_go_live_eligibility
-from chat import broadcast, events
+from socialflow.lib import ratelimit, realtime
+from socialflow.lib.updates import model_update
 from streams.errors import StreamError
+from streams.media_servers import get_media_server, is_publishing
 from streams.models import (
     STREAM_KEY_PREFIX,
     Category,
@@ -31,6 +33,7 @@ from streams.models import (
     Visibility,
     new_key_secret,
 )
+from streams.tasks import media_drop_publisher_task, stream_notify_followers_task, transcode_stream_task
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,24 @@ EndReason = Stream.EndReason
 EventType = StreamEvent.Type
 Severity = StreamEvent.Severity
 
+CHANNEL_DEFAULT_FIELDS = (
+    "default_title",
+    "default_category",
+    "default_visibility",
+    "record_by_default",
+    "dvr_by_default",
+)
+STREAM_EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "category",
+    "tags",
+    "visibility",
+    "record",
+    "dvr_enabled",
+    "low_latency",
+    "source_passthrough",
+)
 MAX_TAGS = 10
 TAG_RE = re.compile(r"^[\w-]{1,25}$")
 # Remember a publisher that has gone for this long, so a late publish hook cannot revive it.
@@ -81,21 +102,20 @@ def channel_update_defaults(
     dvr_by_default: bool | None = None,
     clear_category: bool = False,
 ) -> Channel:
-    fields = []
-    for name, value in (
-        ("default_title", default_title),
-        ("default_visibility", default_visibility),
-        ("record_by_default", record_by_default),
-        ("dvr_by_default", dvr_by_default),
-    ):
-        if value is not None:
-            setattr(channel, name, value.strip() if isinstance(value, str) else value)
-            fields.append(name)
-    if default_category is not None or clear_category:
-        channel.default_category = default_category
-        fields.append("default_category")
-    if fields:
-        channel.save(update_fields=fields)
+    data: dict[str, object] = {
+        name: value
+        for name, value in (
+            ("default_title", default_title.strip() if default_title is not None else None),
+            ("default_visibility", default_visibility),
+            ("record_by_default", record_by_default),
+            ("dvr_by_default", dvr_by_default),
+            ("default_category", default_category),
+        )
+        if value is not None
+    }
+    if clear_category:
+        data["default_category"] = None
+    model_update(instance=channel, fields=CHANNEL_DEFAULT_FIELDS, data=data)
     return channel
 
 
@@ -106,7 +126,9 @@ def channel_rotate_key(*, channel: Channel, by: User) -> Channel:
         channel.key_secret = new_key_secret()
         channel.key_rotated_at = timezone.now()
         channel.save(update_fields=["key_secret", "key_rotated_at"])
-        _event(channel=channel, type=EventType.KEY_ROTATED, message=f"Stream key rotated by {by.username}.")
+        stream_event_record(
+            channel=channel, kind=EventType.KEY_ROTATED, message=f"Stream key rotated by {by.username}."
+        )
         live = channel.streams.live().select_for_update().first()
         if live is not None:
             _end(live, reason=EndReason.KEY_ROTATED, drop_publisher=True)
@@ -230,44 +252,43 @@ def _locked(stream: Stream) -> Stream:
     return Stream.objects.select_for_update().select_related("channel", "owner").get(pk=stream.pk)
 
 
-def stream_update(*, stream: Stream, **changes) -> Stream:
-    """Edit a broadcast's details; viewers of a live one see the change at once."""
+def stream_update(*, stream: Stream, moderating: bool = False, **changes: Any) -> Stream:
+    """Edit a broadcast's details (STREAM_EDITABLE_FIELDS and `scheduled_for`); viewers of
+    a live one see the change at once. The API, the dashboard and the admin all come here.
+
+    Streamers cannot edit a broadcast that is over; moderators (`moderating`, the admin)
+    still can correct its details, such as a title that breaks the rules."""
+    unknown = [name for name in changes if name not in STREAM_EDITABLE_FIELDS and name != "scheduled_for"]
+    if unknown:
+        raise StreamError(f"{unknown[0]}: This field can't be changed.", code="invalid")
     with transaction.atomic():
         stream = _locked(stream)  # a publish or an end may have moved it meanwhile
-        if stream.status in (Status.ENDED, Status.FAILED):
+        if stream.is_over and (not moderating or "scheduled_for" in changes):
             raise StreamError(
                 "This broadcast has ended; it can no longer be edited.", code="stream_ended", status_code=409
             )
-        fields = []
-        if "scheduled_for" in changes:
-            scheduled_for = changes.pop("scheduled_for")
+        data = dict(changes)
+        if "scheduled_for" in data:
+            scheduled_for = data.pop("scheduled_for")
             if stream.is_live and scheduled_for is not None:
                 raise StreamError("scheduled_for: The broadcast is already live.", code="invalid_schedule")
             if not stream.is_live:
                 _check_schedule(scheduled_for)
-                stream.scheduled_for = scheduled_for
-                stream.status = Status.SCHEDULED if scheduled_for else Status.IDLE
-                fields += ["scheduled_for", "status"]
-        if "tags" in changes:
-            stream.tags = _clean_tags(changes.pop("tags"))
-            fields.append("tags")
+                data["scheduled_for"] = scheduled_for
+                data["status"] = Status.SCHEDULED if scheduled_for else Status.IDLE
+        if "tags" in data:
+            data["tags"] = _clean_tags(data["tags"])
         for name in ("title", "description"):
-            if name in changes:
-                value = changes.pop(name).strip()
-                if name == "title" and not value:
-                    raise StreamError("title: The title can't be empty.", code="invalid")
-                setattr(stream, name, value)
-                fields.append(name)
-        for name in ("category", "visibility", "record", "dvr_enabled", "low_latency", "source_passthrough"):
-            if name in changes:
-                setattr(stream, name, changes.pop(name))
-                fields.append(name)
-        if changes:
-            raise StreamError(f"{next(iter(changes))}: This field can't be changed.", code="invalid")
+            if name in data:
+                data[name] = data[name].strip()
+        if "title" in data and not data["title"]:
+            raise StreamError("title: The title can't be empty.", code="invalid")
+        _, fields = model_update(
+            instance=stream, fields=(*STREAM_EDITABLE_FIELDS, "scheduled_for", "status"), data=data
+        )
         if fields:
-            stream.save(update_fields=[*fields, "updated_at"])
-            _event(
-                stream=stream, type=EventType.UPDATED, message="Details changed.", details={"fields": fields}
+            stream_event_record(
+                stream=stream, kind=EventType.UPDATED, message="Details changed.", details={"fields": fields}
             )
             _broadcast_status(stream)
     return stream
@@ -278,7 +299,7 @@ def stream_start(*, stream: Stream) -> Ingest:
     _require_eligible(stream.owner)
     with transaction.atomic():
         stream = _locked(stream)
-        if stream.status in (Status.ENDED, Status.FAILED):
+        if stream.is_over:
             raise StreamError(
                 "This broadcast has ended; prepare a new one.", code="stream_ended", status_code=409
             )
@@ -293,7 +314,7 @@ def stream_end(*, stream: Stream, by: User) -> Stream:
     """End a broadcast (dropping the publisher) or cancel one that has not started."""
     with transaction.atomic():
         stream = _locked(stream)
-        if stream.status in (Status.ENDED, Status.FAILED):
+        if stream.is_over:
             return stream  # ending twice changes nothing
         if stream.is_live:
             reason = EndReason.OWNER_ENDED if by.pk == stream.owner_id else EndReason.MODERATOR_ENDED
@@ -313,13 +334,11 @@ def stream_fail(*, stream: Stream, reason: str) -> Stream:
         stream.status = Status.FAILED
         stream.ended_at = timezone.now()
         stream.save(update_fields=["status", "ended_at", "updated_at"])
-        _event(stream=stream, type=EventType.ENDED, severity=Severity.ERROR, message=f"Failed: {reason}")
+        stream_event_record(
+            stream=stream, kind=EventType.ENDED, severity=Severity.ERROR, message=f"Failed: {reason}"
+        )
         _broadcast_status(stream)
-        if stream.publisher_client_id:
-            from streams.tasks import media_drop_publisher_task
-
-            args = (stream.media_server, stream.channel_id, stream.publisher_client_id)
-            transaction.on_commit(lambda: media_drop_publisher_task.delay(*args))
+        _drop_publisher_on_commit(stream)
     return stream
 
 
@@ -337,26 +356,21 @@ def _gone_key(dialect: str, client_id: str, channel_id: int) -> str:
 
 
 def _gone(dialect: str, client_id: str, channel_id: int) -> bool:
-    try:
-        return bool(cache.get(_gone_key(dialect, client_id, channel_id)))
-    except Exception:  # Redis down: the database alone still keeps hooks correct
-        log.warning("cache unavailable; cannot check for a closed connection")
-        return False
+    # Redis away: the database alone still keeps hooks correct.
+    return bool(ratelimit.recall(_gone_key(dialect, client_id, channel_id)))
 
 
 def _mark_gone(dialect: str, client_id: str, channel_id: int) -> None:
-    try:
-        cache.set(_gone_key(dialect, client_id, channel_id), 1, GONE_TTL_SECONDS)
-    except Exception:
-        log.warning("cache unavailable; a late publish hook for client %s will not be caught", client_id)
+    if not ratelimit.remember(_gone_key(dialect, client_id, channel_id), 1, GONE_TTL_SECONDS):
+        log.warning("a late publish hook for client %s will not be caught", client_id)
 
 
 def _publisher_still_there(stream: Stream) -> bool:
     """Ask the media server; when it cannot tell, assume the publisher is still there."""
-    from streams.media_servers import get_media_server
-
-    publishers = get_media_server(stream.media_server).publishers()
-    return publishers is None or (stream.channel_id, stream.publisher_client_id) in publishers
+    publishing = is_publishing(
+        media_server=stream.media_server, channel_id=stream.channel_id, client_id=stream.publisher_client_id
+    )
+    return publishing is not False
 
 
 def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None) -> HookResult:
@@ -375,7 +389,7 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
     if not eligibility.eligible:
         return _refuse(channel, eligibility.reason, ip=ip, client_id=client_id)
 
-    _, secret = parse_stream_key(key)
+    _, secret = parse_stream_key(key) or (0, "")  # parsed already by channel_by_stream_key
     already = "The channel is already live from another connection."
     try:
         with transaction.atomic():
@@ -406,9 +420,9 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
             else:
                 live_fields = ["status", "started_at", "last_seen_at", "media_server", "publisher_client_id"]
                 stream.save(update_fields=[*live_fields, "publisher_ip", "updated_at"])
-            _event(
+            stream_event_record(
                 stream=stream,
-                type=EventType.WENT_LIVE,
+                kind=EventType.WENT_LIVE,
                 message="Went live.",
                 details={"ip": ip, "client_id": client_id, "media_server": dialect},
             )
@@ -490,9 +504,9 @@ def raw_feed_play_authorize(*, key: str, ip: str | None, client_id: str) -> Hook
     """Only the platform's own workers may pull the raw RTMP feed."""
     if _allowed_pull(ip):
         return HookResult(True)
-    _event(
+    stream_event_record(
         channel=channel_by_stream_key(key),
-        type=EventType.PLAY_REFUSED,
+        kind=EventType.PLAY_REFUSED,
         severity=Severity.WARNING,
         message="Refused a raw-feed pull from an address that is not a platform worker.",
         details={"ip": ip, "client_id": client_id},
@@ -504,8 +518,6 @@ def raw_feed_play_authorize(*, key: str, ip: str | None, client_id: str) -> Hook
 def broadcasts_reap_stale(*, now: datetime | None = None) -> int:
     """End live broadcasts whose publisher vanished without an unpublish hook, and those
     of suspended accounts."""
-    from streams.media_servers import get_media_server
-
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.MEDIA_HEARTBEAT_TIMEOUT)
     candidates = list(
@@ -551,16 +563,20 @@ def _end(stream: Stream, *, reason: str, drop_publisher: bool, by: User | None =
     stream.end_reason = reason
     stream.save(update_fields=["status", "ended_at", "end_reason", "updated_at"])
     label = EndReason(reason).label
-    _event(
+    stream_event_record(
         stream=stream,
-        type=EventType.ENDED,
+        kind=EventType.ENDED,
         message=f"Ended: {label}." if by is None else f"Ended: {label} ({by.username}).",
         details={"reason": reason, "by": by.username if by else None},
     )
     _broadcast_status(stream)
-    if was_live and drop_publisher and stream.publisher_client_id:
-        from streams.tasks import media_drop_publisher_task
+    if was_live and drop_publisher:
+        _drop_publisher_on_commit(stream)
 
+
+def _drop_publisher_on_commit(stream: Stream) -> None:
+    """Disconnect the broadcast's publisher (OBS) once the transaction has committed."""
+    if stream.publisher_client_id:
         args = (stream.media_server, stream.channel_id, stream.publisher_client_id)
         transaction.on_commit(lambda: media_drop_publisher_task.delay(*args))
 
@@ -573,11 +589,11 @@ def _refuse(channel: Channel | None, reason: str, *, ip: str | None, client_id: 
         ip,
         reason,
     )
-    if channel is None and not _first_in_a_while(f"streams:refused:{ip}"):
+    if channel is None and not ratelimit.first_in_window(f"streams:refused:{ip}", 60):
         return HookResult(False, reason)  # strangers guessing keys: one event a minute per address
-    _event(
+    stream_event_record(
         channel=channel,
-        type=EventType.PUBLISH_REFUSED,
+        kind=EventType.PUBLISH_REFUSED,
         severity=Severity.WARNING,
         message=f"Publish refused: {reason}",
         details={"ip": ip, "client_id": client_id, "reason": reason},
@@ -585,16 +601,9 @@ def _refuse(channel: Channel | None, reason: str, *, ip: str | None, client_id: 
     return HookResult(False, reason)
 
 
-def _first_in_a_while(key: str, seconds: int = 60) -> bool:
-    try:
-        return cache.add(key, 1, seconds)
-    except Exception:
-        return True
-
-
-def _event(
+def stream_event_record(
     *,
-    type: str,
+    kind: str,
     message: str,
     stream: Stream | None = None,
     channel: Channel | None = None,
@@ -604,16 +613,16 @@ def _event(
     return StreamEvent.objects.create(
         stream=stream,
         channel=channel if channel is not None else (stream.channel if stream else None),
-        type=type,
+        type=kind,
         severity=severity,
         message=message[:300],
         details=details or {},
     )
 
 
-def stream_status_payload(stream: Stream) -> dict:
+def stream_status_payload(stream: Stream) -> dict[str, Any]:
     return {
-        "type": events.STREAM_STATUS,
+        "type": realtime.STREAM_STATUS,
         "stream_id": stream.pk,
         "status": stream.status,
         "title": stream.title,
@@ -625,42 +634,32 @@ def stream_status_payload(stream: Stream) -> dict:
 
 def _broadcast_status(stream: Stream) -> None:
     # Never raises: the hook must not fail because Redis blinked; viewers re-fetch.
-    broadcast.send_on_commit(stream.pk, stream_status_payload(stream))
+    realtime.send_on_commit(stream.pk, stream_status_payload(stream))
 
 
 def _enqueue_transcode(stream_id: str) -> None:
-    from streams.tasks import transcode_stream_task
-
     transcode_stream_task.delay(stream_id)
 
 
-def transcoders_ensure() -> int:
-    """Start a transcoder for every live broadcast that has none (a worker died, or shut
-    down); the per-broadcast lock makes a spare start harmless."""
-    from streams.transcoder import transcoder_running
-
-    settled = timezone.now() - timedelta(seconds=10)
-    started = 0
-    for stream_id in Stream.objects.live().filter(started_at__lt=settled).values_list("pk", flat=True):
-        # At most one waiting task per broadcast, even while every transcode slot is busy.
-        if not transcoder_running(stream_id) and _first_in_a_while(
-            f"streams:transcode-queued:{stream_id}", 120
-        ):
-            _enqueue_transcode(stream_id)
-            started += 1
-    return started
-
-
 def _enqueue_notify_followers(stream_id: str) -> None:
-    from streams.tasks import stream_notify_followers_task
-
     stream_notify_followers_task.delay(stream_id)
+
+
+def transcode_enqueue_once(*, stream_id: str) -> bool:
+    """Queue a transcoder for the broadcast unless one was queued in the last two minutes
+    (at most one waiting task per broadcast, even while every transcode slot is busy)."""
+    if not ratelimit.first_in_window(f"streams:transcode-queued:{stream_id}", 120):
+        return False
+    _enqueue_transcode(stream_id)
+    return True
 
 
 def stream_notify_followers(*, stream_id: str) -> int:
     """In-app notifications and e-mails to the followers of a channel that went live."""
     stream = Stream.objects.select_related("owner").filter(pk=stream_id).first()
-    if stream is None or not stream.is_live or stream.visibility == Visibility.UNLISTED:
+    if stream is None or stream.started_at is None or not stream.is_live:
+        return 0
+    if stream.visibility == Visibility.UNLISTED:
         return 0  # unlisted broadcasts are shared by link only
     cooldown_start = stream.started_at - timedelta(seconds=settings.STREAM_NOTIFY_COOLDOWN)
     recently = Stream.objects.filter(channel_id=stream.channel_id, started_at__gte=cooldown_start).exclude(
@@ -670,15 +669,21 @@ def stream_notify_followers(*, stream_id: str) -> int:
         return 0  # OBS reconnected: followers heard about this session already
     owner = stream.owner
     url = reverse("accounts:profile", args=[owner.username])
-    message = f"{owner.name} is live: {stream.title}"
     notified = account_services.notifications_notify_followers(
-        actor=owner, kind=Notification.Kind.WENT_LIVE, message=message, url=url
+        actor=owner,
+        kind=Notification.Kind.WENT_LIVE,
+        message=f"{owner.name} is live: {stream.title}",
+        url=url,
     )
     account_services.notifications_email_followers(
         actor=owner,
-        subject=f"{owner.name} is live on {settings.SITE_NAME}",
-        body=f"{message}\n\nWatch: {settings.SITE_URL}{url}\n\n"
-        f"You get this because you follow {owner.name}. Turn these e-mails off in your profile settings: "
-        f"{settings.SITE_URL}{reverse('accounts:profile_edit')}\n",
+        template="went_live",
+        context={
+            "site_name": settings.SITE_NAME,
+            "owner": owner,
+            "stream": stream,
+            "watch_url": f"{settings.SITE_URL}{url}",
+            "settings_url": f"{settings.SITE_URL}{reverse('accounts:profile_edit')}",
+        },
     )
     return notified

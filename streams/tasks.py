@@ -1,10 +1,16 @@
+"""Celery tasks for streams. Tasks take ids and call a service inside their body; the
+services import these tasks at the top to enqueue them (HackSoft's direction, so there is
+no import cycle to hide)."""
+
 from celery import shared_task
 
-from streams import media_servers, services
+from streams import media_servers
 
 
 @shared_task(name="streams.tasks.stream_notify_followers_task", ignore_result=True)
 def stream_notify_followers_task(stream_id: str) -> int:
+    from streams import services
+
     return services.stream_notify_followers(stream_id=stream_id)
 
 
@@ -22,6 +28,8 @@ def media_drop_publisher_task(media_server: str, channel_id: int, client_id: str
 
 @shared_task(name="streams.tasks.broadcasts_reap_stale_task", ignore_result=True)
 def broadcasts_reap_stale_task() -> int:
+    from streams import services
+
     return services.broadcasts_reap_stale()
 
 
@@ -38,11 +46,13 @@ def transcode_stream_task(self, stream_id: str) -> str:
     from streams import transcoder
 
     outcome = transcoder.transcode_broadcast(stream_id=stream_id, worker=self.request.hostname)
-    if outcome == "worker shutting down":
+    if outcome == transcoder.Outcome.WORKER_SHUTTING_DOWN:
         transcode_stream_task.apply_async(args=[stream_id], countdown=1)  # another worker resumes
     return outcome
 
 
 @shared_task(name="streams.tasks.transcoders_ensure_task", ignore_result=True)
 def transcoders_ensure_task() -> int:
-    return services.transcoders_ensure()
+    from streams import transcoder
+
+    return transcoder.transcoders_ensure()

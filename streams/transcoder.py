@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import threading
 import time
+from datetime import timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
@@ -28,7 +30,9 @@ from django.utils import timezone
 
 from socialflow.lib import ffmpeg
 from streams.hls_publisher import HlsPublisher
+from streams.media_servers import get_media_server, is_publishing
 from streams.models import Stream, StreamEvent, StreamHealthSample
+from streams.services import stream_event_record, stream_fail, transcode_enqueue_once
 from streams.transcoding import DEFAULT_LADDER, HlsOptions, Source, build_transcode_command
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,26 @@ HEALTH_SAMPLE_SECONDS = 5.0
 HEALTHY_RESET_SECONDS = 300
 # Set when the worker is shutting down: transcoders stop cleanly, another worker resumes.
 SHUTTING_DOWN = threading.Event()
+
+
+class Outcome(StrEnum):
+    """Why a transcoder stopped (the task's result, and the last transcoder event)."""
+
+    ALREADY_RUNNING = "already running"
+    NOT_LIVE = "not live"
+    LOST_LOCK = "lost its lock"
+    WORKER_SHUTTING_DOWN = "worker shutting down"
+    ENDED_BEFORE_READABLE = "ended before the source was readable"
+    PUBLISHER_LEFT = "publisher left"
+    BROADCAST_ENDED = "broadcast ended"
+    GAVE_UP = "gave up"
+
+
+class RunEnd(StrEnum):
+    """How one FFmpeg run ended, besides an Outcome that stops the transcoder."""
+
+    EXITED = "exited"
+    STALLED = "stalled"
 
 
 class LockLost(Exception):
@@ -119,12 +143,11 @@ def source_from_probe(probed: dict) -> Source:
 
 def _event(stream: Stream, message: str, severity: str = StreamEvent.Severity.INFO, **details) -> None:
     try:
-        StreamEvent.objects.create(
+        stream_event_record(
             stream=stream,
-            channel_id=stream.channel_id,
-            type=StreamEvent.Type.TRANSCODER,
+            kind=StreamEvent.Type.TRANSCODER,
             severity=severity,
-            message=message[:300],
+            message=message,
             details=details,
         )
     except Exception:  # an event is worth less than the broadcast: never fail on it
@@ -161,20 +184,31 @@ class _Lock:
             time.sleep(min(left, 1.0))
 
 
-def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> str:
+def transcoders_ensure() -> int:
+    """Start a transcoder for every live broadcast that has none (a worker died, or shut
+    down); the per-broadcast lock makes a spare start harmless."""
+    settled = timezone.now() - timedelta(seconds=10)
+    started = 0
+    for stream_id in Stream.objects.live().filter(started_at__lt=settled).values_list("pk", flat=True):
+        if not transcoder_running(stream_id) and transcode_enqueue_once(stream_id=stream_id):
+            started += 1
+    return started
+
+
+def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> Outcome:
     """Transcode a live broadcast until it ends. Returns why it stopped."""
     lock = _redis().lock(lock_name(stream_id), timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire(blocking=False):
-        return "already running"  # a redelivered or duplicate task
+        return Outcome.ALREADY_RUNNING  # a redelivered or duplicate task
     base_dir = Path(settings.TRANSCODE_WORK_DIR) / stream_id
     stream = None
     try:
         stream = Stream.objects.select_related("channel").filter(pk=stream_id).first()
         if stream is None or not stream.is_live:
-            return "not live"
+            return Outcome.NOT_LIVE
         outcome = _run(stream, base_dir, _Lock(lock), worker)
     except LockLost:
-        outcome = "lost its lock"
+        outcome = Outcome.LOST_LOCK
     finally:
         shutil.rmtree(base_dir, ignore_errors=True)
         with contextlib.suppress(redis.exceptions.RedisError):  # expired meanwhile
@@ -183,7 +217,7 @@ def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> str:
     return outcome
 
 
-def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str:
+def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Outcome:
     key = stream.channel.stream_key  # in memory only: never logged, never in an event
     input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
     redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
@@ -192,12 +226,12 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
     while True:
         lock.keep()
         if _shutting_down(worker):
-            return "worker shutting down"
+            return Outcome.WORKER_SHUTTING_DOWN
         try:
             source = _source(stream, input_url, lock)
         except (ffmpeg.ProbeError, subprocess.TimeoutExpired) as exc:
             if not _is_live(stream.pk):
-                return "ended before the source was readable"
+                return Outcome.ENDED_BEFORE_READABLE
             restarts += 1
             _event(stream, f"Could not read the source: {redact(str(exc))}", StreamEvent.Severity.WARNING)
             # Twice in a row (a first look may come before the video header): not worth
@@ -251,7 +285,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
             ffmpeg.stop(proc)  # whatever happened above, this FFmpeg ends here
             with contextlib.suppress(Exception):
                 publisher.sync(final=True)  # its last segments and ENDLIST playlists
-        if outcome not in ("exited", "stalled"):
+        if not isinstance(outcome, RunEnd):
             return outcome
         if time.monotonic() - started > HEALTHY_RESET_SECONDS:
             restarts = 0
@@ -262,12 +296,12 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
             while time.monotonic() < deadline and _is_live(stream.pk):
                 lock.sleep(0.5)
         if not _is_live(stream.pk):
-            return "publisher left"
+            return Outcome.PUBLISHER_LEFT
         restarts += 1
         _event(
             stream,
             f"FFmpeg made no progress for {settings.TRANSCODE_STALL_SECONDS} s; restarting."
-            if outcome == "stalled"
+            if outcome == RunEnd.STALLED
             else f"FFmpeg exited with {exit_code} while the publisher was live; restarting.",
             StreamEvent.Severity.WARNING,
             exit_code=exit_code,
@@ -279,17 +313,16 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> str
 
 
 def _publisher_present(stream: Stream) -> bool:
-    from streams.media_servers import get_media_server
-
-    publishers = get_media_server(stream.media_server).publishers()
-    return publishers is not None and (stream.channel_id, stream.publisher_client_id) in publishers
+    """Only a yes from the media server counts; when it cannot tell, wait for the hook."""
+    publishing = is_publishing(
+        media_server=stream.media_server, channel_id=stream.channel_id, client_id=stream.publisher_client_id
+    )
+    return publishing is True
 
 
 def _source(stream: Stream, input_url: str, lock: _Lock) -> Source:
     """What the publisher sends: from the media server's metadata when it has it (instant),
     else by probing the feed."""
-    from streams.media_servers import get_media_server
-
     server = get_media_server(stream.media_server)
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
@@ -306,19 +339,17 @@ def _give_up(
     message: str = "The transcoder failed too many times; the broadcast has failed.",
     *,
     reason: str = "The feed could not be transcoded.",
-) -> str:
+) -> Outcome:
     """Nothing playable can be made of this feed: fail the broadcast (it drops OBS)
     rather than retry forever."""
-    from streams.services import stream_fail
-
     _event(stream, message, StreamEvent.Severity.ERROR)
     stream_fail(stream=stream, reason=reason)
-    return "gave up"
+    return Outcome.GAVE_UP
 
 
 def _watch(
     proc, stream: Stream, publisher: HlsPublisher, lock: _Lock, redact, worker: str | None
-) -> tuple[str, int | None, str]:
+) -> tuple[Outcome | RunEnd, int | None, str]:
     """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error).
 
     A failing round (storage, database, Redis) is logged and retried; FFmpeg keeps going.
@@ -348,14 +379,14 @@ def _watch(
         limit = settings.TRANSCODE_STALL_SECONDS if latest else max(30, settings.TRANSCODE_STALL_SECONDS)
         if now - last_progress > limit:
             ffmpeg.stop(proc, grace=2.0)  # a stopped process ignores SIGINT: soon SIGKILL
-            return "stalled", None, f"no progress for {int(now - last_progress)} s"
+            return RunEnd.STALLED, None, f"no progress for {int(now - last_progress)} s"
         if now >= next_status:
             next_status = now + STATUS_CHECK_SECONDS
             try:
                 if _shutting_down(worker):
-                    return "worker shutting down", None, ""
+                    return Outcome.WORKER_SHUTTING_DOWN, None, ""
                 if not _is_live(stream.pk):
-                    return "broadcast ended", None, ""
+                    return Outcome.BROADCAST_ENDED, None, ""
             except Exception as exc:  # the database blinked: keep transcoding, ask again soon
                 log.warning("could not check broadcast %s: %s", stream.pk, exc)
                 close_old_connections()
@@ -384,7 +415,7 @@ def _watch(
             if failures == 10:
                 _event(stream, f"Publishing is failing: {redact(str(exc))[:200]}", StreamEvent.Severity.ERROR)
             lock.sleep(min(5, 0.5 * failures))
-    return "exited", proc.wait(), errors[-1] if errors else ""
+    return RunEnd.EXITED, proc.wait(), errors[-1] if errors else ""
 
 
 def _pump(pipe, put) -> None:

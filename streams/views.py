@@ -8,8 +8,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
-from chat import services as chat_services
-from chat.models import Reaction
 from streams import selectors, services
 from streams.errors import StreamError
 from streams.forms import StreamForm
@@ -57,7 +55,7 @@ def search(request):
 def _dashboard_context(request, form=None):
     channel = services.channel_get_or_create(user=request.user)
     current = selectors.channel_current_stream(channel=channel)
-    editable = current if current is not None and current.status not in ("ended", "failed") else None
+    editable = current if current is not None and not current.is_over else None
     return {
         "eligibility": account_selectors.user_go_live_eligibility(user=request.user),
         "channel": channel,
@@ -97,7 +95,7 @@ def dashboard_stream_save(request):
     form = StreamForm(request.POST)
     channel = services.channel_get_or_create(user=request.user)
     current = selectors.channel_current_stream(channel=channel)
-    editable = current if current is not None and current.status not in ("ended", "failed") else None
+    editable = current if current is not None and not current.is_over else None
     if form.is_valid():
         fields = form.cleaned_data
         fields["category"] = fields["category"] or None
@@ -163,18 +161,7 @@ def stream_chat(request, stream_id):
     """The chat alone: a pop-out window, or with ?overlay=1 a read-only OBS browser source."""
     stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
     overlay = request.GET.get("overlay") == "1"
-    return render(
-        request, "streams/chat.html", {**_chat_context(request, stream, overlay=overlay), "popout": True}
-    )
-
-
-def _chat_context(request, stream, *, overlay=False):
-    return {
-        "stream": stream,
-        "overlay": overlay,
-        "chat_closed": stream.status in (Stream.Status.ENDED, Stream.Status.FAILED),
-        "can_moderate_chat": not overlay and chat_services.can_moderate(user=request.user, stream=stream),
-    }
+    return render(request, "streams/chat.html", {"stream": stream, "overlay": overlay})
 
 
 def channel(request, username):
@@ -188,12 +175,10 @@ def _watch_page(request, stream, owner):
     if stream is not None and stream.owner_id == owner.pk and not hasattr(owner, "follower_count"):
         owner = account_selectors.user_get_profile(username=owner.username, viewer=request.user)
     context = {
-        **(_chat_context(request, stream) if stream is not None and stream.is_live else {}),
         "stream": stream,
         "profile": owner,
         "thumbnail_url": selectors.stream_thumbnail_url(stream=stream) if stream else None,
         "last_live": selectors.user_last_broadcast(user=owner, viewer=request.user),
         "upcoming": selectors.user_upcoming(user=owner, viewer=request.user),
-        "reactions": Reaction.choices,
     }
     return render(request, "streams/watch.html", context)

@@ -3,17 +3,10 @@ from allauth.account.models import EmailAddress
 
 from accounts.models import User
 from accounts.tests.factories import PASSWORD
+from socialflow.tests.helpers import assert_error
 
 REGISTER = "/api/v1/auth/register/"
 TOKEN = "/api/v1/auth/token/"
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 @pytest.mark.django_db

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import Follow
-from accounts.tests.test_api_auth import assert_error
+from socialflow.tests.helpers import assert_error
 
 
 @pytest.mark.django_db

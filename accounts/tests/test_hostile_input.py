@@ -8,7 +8,7 @@ from PIL import Image
 
 from accounts.models import User
 from accounts.tests.factories import PASSWORD
-from accounts.tests.test_api_auth import assert_error
+from socialflow.tests.helpers import assert_error
 
 
 @pytest.mark.django_db

@@ -2,7 +2,7 @@ import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import PASSWORD
-from accounts.tests.test_api_auth import assert_error
+from socialflow.tests.helpers import assert_error
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 """Two browsers on the watch page, through a real Daphne: chat and the viewer count live."""
 
+import json
+import time
+
 import pytest
 
 from accounts.tests.factories import PASSWORD
-from socialflow.tests.processes import BASE_DIR
-from streams import services
+from chat.models import MAX_MESSAGE_LENGTH
+from socialflow.tests.processes import BASE_DIR, daphne_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -17,10 +20,8 @@ def login(page, base, username):
     page.wait_for_url(f"{base}/")
 
 
-def test_chat_between_two_browsers(daphne, browser, channel, carol):
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
+def test_chat_between_two_browsers(daphne, browser, channel, carol, go_live):
+    stream = go_live()
     viewer = browser.new_context().new_page()
     streamer = browser.new_context().new_page()
     login(viewer, daphne, "carol")
@@ -41,10 +42,8 @@ def test_chat_between_two_browsers(daphne, browser, channel, carol):
     streamer.wait_for_function("document.getElementById('viewer-count').textContent === '1'", timeout=10000)
 
 
-def test_moderating_mentions_and_links_in_the_browser(daphne, browser, channel, carol):
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
+def test_moderating_mentions_and_links_in_the_browser(daphne, browser, channel, carol, go_live):
+    stream = go_live()
     viewer = browser.new_context().new_page()
     streamer = browser.new_context().new_page()
     login(viewer, daphne, "carol")
@@ -85,3 +84,28 @@ def test_moderating_mentions_and_links_in_the_browser(daphne, browser, channel, 
     out = BASE_DIR / "test-output" / "browser"
     out.mkdir(parents=True, exist_ok=True)
     streamer.screenshot(path=out / "watch-chat-moderation.png")
+
+
+def test_the_scripts_take_heartbeat_and_limits_from_the_server(
+    transactional_db, tmp_path, browser, channel, go_live
+):
+    """chat.js and stream-socket.js copy no constants: with a 6 s presence TTL the page beats
+    every 2 s (not the 15 s the default TTL gives), and the counter uses the server's limit."""
+    stream = go_live()
+    with daphne_server(tmp_path, PRESENCE_TTL_SECONDS="6") as base:
+        page = browser.new_context().new_page()
+        login(page, base, "alice")
+        with page.expect_websocket() as opened:
+            page.goto(f"{base}/streams/{stream.pk}/")
+        socket = opened.value
+
+        def heartbeat(payload):
+            return json.loads(payload)["type"] == "heartbeat"
+
+        socket.wait_for_event("framesent", heartbeat, timeout=4000)
+        first = time.monotonic()
+        socket.wait_for_event("framesent", heartbeat, timeout=4000)
+        assert 1.0 < time.monotonic() - first < 3.5
+
+        page.fill("#chat-panel textarea", "hey")
+        assert page.locator("#chat-panel .chat-counter").text_content() == f"3/{MAX_MESSAGE_LENGTH}"

@@ -7,9 +7,7 @@ import pytest
 import websockets
 from asgiref.sync import async_to_sync
 
-from chat.tests.test_chat_redis_restart import http
-from chat.tests.test_consumer import token_for
-from streams import services
+from chat.tests.helpers import http, token_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,10 +19,8 @@ async def next_of(ws, kind, timeout=5):
             return frame
 
 
-def test_two_plain_clients_through_daphne(daphne, channel, alice, carol):
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
+def test_two_plain_clients_through_daphne(daphne, channel, alice, carol, go_live):
+    stream = go_live()
     base = daphne.replace("http://", "ws://") + f"/ws/streams/{stream.pk}/"
     origin = daphne
 
@@ -48,16 +44,23 @@ def test_two_plain_clients_through_daphne(daphne, channel, alice, carol):
                 foreign = "accepted"
         except websockets.exceptions.InvalidStatus as exc:
             foreign = exc.response.status_code
-        return got, refused, alone, foreign
+        # A client must see "not found" (and stop retrying), not an abnormal closure.
+        unknown = base.replace(stream.pk, "A" * 12)
+        async with websockets.connect(unknown, origin=origin) as missing:
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                await asyncio.wait_for(missing.recv(), 5)
+            not_found = missing.close_code
+        return got, refused, alone, foreign, not_found
 
-    got, refused, alone, foreign = async_to_sync(scenario)()
+    got, refused, alone, foreign, not_found = async_to_sync(scenario)()
     assert got["content"] == "<script>alert(1)</script>" and isinstance(got["id"], int)
     assert refused["code"] == "too_long"
     assert alone == 1
     assert foreign == 403
+    assert not_found == 4404
 
 
-def test_moderation_and_reconnect_backfill_through_daphne(daphne, channel, alice, carol, settings):
+def test_moderation_and_reconnect_backfill_through_daphne(daphne, channel, alice, carol, settings, go_live):
     """alice streams and moderates, carol chats, a viewer misses messages and catches up."""
     from django.db import connection
 
@@ -65,9 +68,7 @@ def test_moderation_and_reconnect_backfill_through_daphne(daphne, channel, alice
     from chat.services import message_send
 
     settings.CHAT_RATE_MESSAGES = 1000  # messages posted from this process below
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
+    stream = go_live()
     base = daphne.replace("http://", "ws://") + f"/ws/streams/{stream.pk}/"
     api = f"{daphne}/api/v1/streams/{stream.pk}/chat/"
     origin = daphne

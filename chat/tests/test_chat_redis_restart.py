@@ -10,30 +10,16 @@ work again afterwards (not just the heartbeat catch-up); and the viewer count re
 import asyncio
 import json
 import time
-import urllib.request
 
 import pytest
 import websockets
 
 from chat import hub
 from chat.models import ChatMessage
-from chat.tests.test_consumer import token_for
+from chat.tests.helpers import http, token_for
 from socialflow.tests.processes import redis_server, web_server
-from streams import services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def http(method: str, url: str, *, token: str | None = None, body: dict | None = None) -> tuple[int, object]:
-    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 class Viewer:
@@ -94,10 +80,8 @@ class Viewer:
 
 
 @pytest.mark.parametrize("layer", ["pubsub", "core"])
-def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer):
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
+def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer, go_live):
+    stream = go_live()
     token = token_for(alice)
 
     with redis_server(tmp_path) as redis:

@@ -5,12 +5,12 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tests.test_api_auth import assert_error
 from chat.errors import ChatError
 from chat.models import ChatMessage, ModerationAction
+from chat.moderation import chat_clear
 from chat.selectors import messages_after
-from chat.services import chat_clear
-from chat.tests.test_consumer import connected, next_frame, socket
+from chat.tests.helpers import connected, next_frame, socket
+from socialflow.tests.helpers import assert_error
 
 
 @pytest.mark.django_db

@@ -7,45 +7,19 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from rest_framework_simplejwt.tokens import RefreshToken
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
-from accounts.tokens import TokenObtainPairSerializer
 from chat.models import ChatMessage
+from chat.tests.helpers import ORIGIN, connected, next_frame, socket
 from socialflow.asgi import application
 from streams import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
-
-
-def token_for(user) -> str:
-    refresh: RefreshToken = TokenObtainPairSerializer.get_token(user)
-    return str(refresh.access_token)
-
-
-def socket(stream, user=None, headers=ORIGIN):
-    query = f"?token={token_for(user)}" if user else ""
-    return WebsocketCommunicator(application, f"/ws/streams/{stream.pk}/{query}", headers=headers)
 
 
 def run(scenario):
     return async_to_sync(scenario)()
-
-
-async def next_frame(communicator, timeout=5):
-    """The next frame, skipping viewer-count updates (they arrive on their own schedule)."""
-    while True:
-        got = await communicator.receive_json_from(timeout=timeout)
-        if got["type"] != "viewers":
-            return got
-
-
-async def connected(communicator):
-    ok, _ = await communicator.connect()
-    assert ok
-    history = await next_frame(communicator)
-    assert history["type"] == "chat.history"
-    return history
 
 
 def test_a_message_reaches_every_socket_with_its_id(live_stream, alice, carol):
@@ -196,15 +170,15 @@ def test_followers_only_streams_admit_followers_only(live_stream, carol):
 
     async def attempt():
         s = socket(live_stream, carol)
-        ok, code = await s.connect()
-        if ok:
-            await next_frame(s)
-            await s.disconnect()
-        return ok, code
+        ok, _ = await s.connect()
+        assert ok  # accepted, then closed with the code: refused handshakes reach browsers as 1006
+        first = await s.receive_output(timeout=5)
+        await s.disconnect()
+        return first["type"] if first["type"] == "websocket.close" else "history", first.get("code")
 
-    assert run(attempt) == (False, 4404)
+    assert run(attempt) == ("websocket.close", 4404)
     Follow.objects.create(follower=carol, followee=live_stream.owner)
-    assert run(attempt)[0] is True
+    assert run(attempt) == ("history", None)
 
 
 def test_status_changes_reach_the_socket(live_stream, channel):
@@ -265,6 +239,29 @@ def test_a_consumer_that_fails_leaves_no_ghost_in_the_hub(live_stream, monkeypat
             await s.connect()
             await s.receive_output()
         await asyncio.sleep(0)
-        return hub().viewers_here(live_stream.pk)
+        return len(hub().members.get(live_stream.pk, ()))
 
     assert run(scenario) == 0
+
+
+@pytest.mark.parametrize("messages", [5, 60])
+def test_connecting_costs_seven_queries_however_long_the_history(live_stream, carol, messages):
+    """The token's user, the visibility check, the viewer session; then the history: the
+    latest id, the pinned message, the last messages with their authors, the chat settings."""
+    ChatMessage.objects.bulk_create(
+        ChatMessage(stream=live_stream, user=carol, content=f"m{i}") for i in range(messages)
+    )
+    s = socket(live_stream, carol)
+    # channels' database_sync_to_async is thread-sensitive: under async_to_sync the
+    # consumer's queries run on this thread, on the connection captured here.
+    with CaptureQueriesContext(connections["default"]) as queries:
+
+        async def scenario():
+            history = await connected(s)
+            on_connect = len(queries.captured_queries)
+            await s.disconnect()
+            return history, on_connect
+
+        history, on_connect = run(scenario)
+    assert len(history["messages"]) == min(messages, 50)
+    assert on_connect == 7, [q["sql"][:80] for q in queries.captured_queries[:on_connect]]

@@ -5,7 +5,7 @@ from asgiref.sync import async_to_sync
 
 from chat.models import ChannelModerator, ChatMessage, ModerationAction
 from chat.selectors import messages_after
-from chat.tests.test_consumer import connected, next_frame, socket
+from chat.tests.helpers import connected, next_frame, socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,20 +99,33 @@ def test_a_channel_moderator_pins_a_message(live_stream, carol, bob):
 
 
 def test_timeout_input_is_checked(live_stream, alice, carol):
-    from chat.errors import ChatError
+    """Bad input is refused by the command's schema on the socket, bad targets by the service."""
 
-    for username, seconds, code in [
-        ("nobody", 60, "not_found"),
-        ("carol", -5, "invalid"),
-        ("carol", "x", "invalid"),
-        ("alice", 60, "invalid"),
-    ]:
-        with pytest.raises(ChatError) as exc:
-            services_user_timeout(live_stream, alice, username, seconds)
-        assert exc.value.code == code
+    async def scenario():
+        streamer = socket(live_stream, alice)
+        await connected(streamer)
+        answers = []
+        for username, seconds in [
+            ("nobody", 60),
+            ("carol", -5),
+            ("carol", "x"),
+            ("carol", True),
+            ("alice", 60),
+        ]:
+            await streamer.send_json_to({"type": "chat.timeout", "username": username, "seconds": seconds})
+            answers.append(await next_frame(streamer))
+        await streamer.send_json_to({"type": "chat.ban", "username": 42})
+        answers.append(await next_frame(streamer))
+        await streamer.disconnect()
+        return answers
 
-
-def services_user_timeout(stream, by, username, seconds):
-    from chat.services import user_timeout
-
-    return user_timeout(stream=stream, by=by, username=username, seconds=seconds)
+    answers = async_to_sync(scenario)()
+    assert [a["code"] for a in answers] == [
+        "not_found",
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+    ]
+    assert answers[1]["detail"] == "seconds: Between 1 second and 14 days."

@@ -1,15 +1,15 @@
 """Presence and the viewer count, on the real Redis and the real consumer."""
 
-import asyncio
 import time
 
 import pytest
+import time_machine
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from analytics.models import ViewerSession
 from chat import presence
-from chat.tests.test_consumer import ORIGIN, connected, socket
+from chat.tests.helpers import ORIGIN, connected, socket
 from socialflow.asgi import application
 from streams import services
 from streams.models import Stream
@@ -47,27 +47,35 @@ def test_the_viewer_count_follows_sockets_joining_and_leaving(live_stream, carol
     assert sessions.filter(user__username="carol").exists()
 
 
+# An entry's expiry is a score in the sorted set, stamped with the web process's clock
+# (time.time()), not a Redis TTL: time-machine moves it.
+
+
 def test_entries_of_a_dead_process_expire(live_stream, settings):
-    settings.PRESENCE_TTL_SECONDS = 1
+    ttl = settings.PRESENCE_TTL_SECONDS
 
     async def scenario():
-        await presence.join(live_stream.pk, "socket-of-a-crashed-process")
-        first = await presence.count(live_stream.pk)
-        await asyncio.sleep(1.2)
-        return first, await presence.count(live_stream.pk)
+        with time_machine.travel(time.time(), tick=False) as clock:
+            await presence.join(live_stream.pk, "socket-of-a-crashed-process")
+            first = await presence.count(live_stream.pk)
+            clock.shift(ttl - 1)
+            almost = await presence.count(live_stream.pk)
+            clock.shift(2)
+            return first, almost, await presence.count(live_stream.pk)
 
-    assert async_to_sync(scenario)() == (1, 0)
+    assert async_to_sync(scenario)() == (1, 1, 0)
 
 
 def test_heartbeats_keep_a_viewer(live_stream, settings):
-    settings.PRESENCE_TTL_SECONDS = 1
+    ttl = settings.PRESENCE_TTL_SECONDS
 
     async def scenario():
-        await presence.join(live_stream.pk, "socket")
-        for _ in range(3):
-            await asyncio.sleep(0.5)
-            await presence.beat(live_stream.pk, "socket")
-        return await presence.count(live_stream.pk)
+        with time_machine.travel(time.time(), tick=False) as clock:
+            await presence.join(live_stream.pk, "socket")
+            for _ in range(3):  # three beats, each well inside the TTL: past it in all
+                clock.shift(ttl / 2)
+                await presence.beat(live_stream.pk, "socket")
+            return await presence.count(live_stream.pk)
 
     assert async_to_sync(scenario)() == 1
 
@@ -133,13 +141,15 @@ def test_rest_presence_refuses_forged_foreign_and_offline_sessions(live_stream, 
     assert api.get("/api/v1/streams/AAAAAAAAAAAA/viewers/").status_code == 404
 
 
-def test_rest_presence_sessions_expire(live_stream, api):
-    from unittest import mock
-
+def test_rest_presence_sessions_expire(live_stream, api, settings):
     url = f"/api/v1/streams/{live_stream.pk}"
-    with mock.patch("django.core.signing.time.time", return_value=time.time() - 1000):
-        old = api.post(f"{url}/join/", {}, format="json").json()["session"]  # signed long ago
-    expired = api.post(f"{url}/join/", {"session": old}, format="json")
+    max_age = 2 * settings.PRESENCE_TTL_SECONDS  # a session token outlives a few missed beats
+    with time_machine.travel(time.time(), tick=False) as clock:
+        old = api.post(f"{url}/join/", {}, format="json").json()["session"]
+        clock.shift(max_age - 1)
+        assert api.post(f"{url}/join/", {"session": old}, format="json").status_code == 200
+        clock.shift(2)
+        expired = api.post(f"{url}/join/", {"session": old}, format="json")
     assert expired.status_code == 400 and expired.json()["code"] == "invalid_session"
 
 

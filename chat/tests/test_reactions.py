@@ -2,9 +2,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
 
-from accounts.tests.test_api_auth import assert_error
 from chat.models import ReactionCount
-from chat.tests.test_consumer import connected, next_frame, socket
+from chat.tests.helpers import connected, next_frame, socket
+from socialflow.tests.helpers import assert_error
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,5 +35,5 @@ def test_a_reaction_reaches_everyone_and_is_counted(live_stream, alice, carol):
 def test_reactions_over_rest(api_as, live_stream, carol):
     url = f"/api/v1/streams/{live_stream.pk}/reactions/"
     assert api_as(carol).post(url, {"type": "clap"}, format="json").json() == {"type": "clap", "count": 1}
-    assert_error(api_as(carol).post(url, {"type": "x"}, format="json"), 400, "invalid_choice")
+    assert_error(api_as(carol).post(url, {"type": "x"}, format="json"), 400, "invalid")
     assert_error(APIClient().post(url, {"type": "clap"}, format="json"), 401, "not_authenticated")

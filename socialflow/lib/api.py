@@ -6,9 +6,12 @@ add `errors` with the per-field messages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, pagination
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from socialflow.lib.errors import DomainError
@@ -20,7 +23,7 @@ class DomainAPIException(exceptions.APIException):
         super().__init__(detail=error.message, code=error.code)
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         exc = DomainAPIException(exc)
     elif isinstance(exc, Http404):
@@ -32,19 +35,21 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = _validation_body(exc)
-    else:
+        response.data = validation_error_body(exc)
+    elif isinstance(exc, exceptions.APIException):  # DRF answers only these (and Http404 etc. above)
         codes = exc.get_codes()
         response.data = {
             "detail": str(exc.detail)
-            if not isinstance(exc.detail, (dict, list))
+            if not isinstance(exc.detail, dict | list)
             else _first_message(exc.detail),
             "code": codes if isinstance(codes, str) else _first_code(codes),
         }
     return response
 
 
-def _validation_body(exc: exceptions.ValidationError) -> dict:
+def validation_error_body(exc: exceptions.ValidationError) -> dict[str, Any]:
+    """`{detail, code, errors}` for a validation error: the REST body, and the socket's
+    error frame (chat.consumers)."""
     detail = exc.detail
     if isinstance(detail, dict):
         field, messages = next(iter(detail.items()))
@@ -55,20 +60,21 @@ def _validation_body(exc: exceptions.ValidationError) -> dict:
     return {"detail": text, "code": _first_code(exc.get_codes()) or "invalid", "errors": detail}
 
 
-def _first_message(value) -> str:
-    while isinstance(value, (list, dict)):
+def _first(value: Any, empty: str) -> str:
+    """The first leaf of DRF's nested error details (or codes)."""
+    while isinstance(value, list | dict):
         if not value:
-            return "Invalid input."
+            return empty
         value = next(iter(value.values())) if isinstance(value, dict) else value[0]
     return str(value)
 
 
-def _first_code(value) -> str:
-    while isinstance(value, (list, dict)):
-        if not value:
-            return "invalid"
-        value = next(iter(value.values())) if isinstance(value, dict) else value[0]
-    return str(value)
+def _first_message(value: Any) -> str:
+    return _first(value, "Invalid input.")
+
+
+def _first_code(value: Any) -> str:
+    return _first(value, "invalid")
 
 
 def json_error(status: int, detail: str, code: str) -> JsonResponse:

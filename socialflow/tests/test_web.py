@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import BIN, free_port, http_ok, running
-from streams.tests.test_live_e2e import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def children(pid: int) -> set[int]:

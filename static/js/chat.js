@@ -1,9 +1,26 @@
-// The chat panel (watch page, pop-out window, OBS overlay): live messages over the stream
-// socket, sending, moderation, the viewer count.
+// The chat panel (watch page, pop-out window, OBS overlay): live messages, sending,
+// moderation, the viewer count. An ES module (<script type="module">, no build step).
+//
+// chat.js is the page's entry for the stream socket: it takes the page's single StreamSocket
+// from stream-socket.js (`pageSocket()`, shared with reactions.js), adds its listeners and
+// connects it. The transport (reconnect, heartbeat, backfill) is stream-socket.js's; this file
+// only renders what the socket's events carry.
+//
+// Limits, frame types and close codes come from the server (the "chat-config" json_script
+// after the panel), never copied here.
 // Message text reaches the page only as text nodes and textContent, never as HTML.
-(function () {
-  const panel = document.getElementById("chat-panel");
-  if (!panel) return;
+import { pageSocket } from "./stream-socket.js";
+
+const panel = document.getElementById("chat-panel");
+const socket = pageSocket();
+if (panel && socket) {
+  mountChat(panel, socket, socket.config);
+  socket.connect();
+}
+
+function mountChat(panel, socket, config) {
+  const frames = config.frames;
+  const max = config.max_length;
   const streamId = panel.dataset.stream;
   const streamer = (panel.dataset.streamer || "").toLowerCase();
   const viewer = (panel.dataset.viewer || "").toLowerCase();
@@ -17,28 +34,15 @@
   const counter = panel.querySelector(".chat-counter");
   const notice = panel.querySelector(".chat-notice");
   const viewerCount = document.getElementById("viewer-count");
-  const max = 500;
   const keep = 300; // messages kept on screen
   const fadeAfter = 30000; // overlay: how long a message stays up
-  let socket = null;
   let lastId = 0;
-  let retry = 0;
-  let heartbeat = null;
 
   function say(text, kind) {
     if (!notice) return; // the overlay shows no notices
     notice.textContent = text || "";
     notice.className = "chat-notice" + (kind ? " " + kind : "");
     notice.hidden = !text;
-  }
-
-  function send(frame) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
-      say("Not connected to the chat; try again in a moment.", "error");
-      return false;
-    }
-    socket.send(JSON.stringify(frame));
-    return true;
   }
 
   // --- Auto-scroll: follow new messages unless the reader has scrolled up ---------------
@@ -214,14 +218,14 @@
     menu.setAttribute("role", "group");
     menu.setAttribute("aria-label", "Moderate @" + name);
     const actions = [
-      ["Delete", { type: "chat.delete", id: message.id }],
-      ["Pin", { type: "chat.pin", id: message.id }],
+      ["Delete", { type: frames.chat_delete, id: message.id }],
+      ["Pin", { type: frames.chat_pin, id: message.id }],
     ];
     // The server refuses to time out the streamer or yourself; don't offer it.
     if (name.toLowerCase() !== streamer && name.toLowerCase() !== viewer) {
       actions.push(
-        ["Timeout 10 min", { type: "chat.timeout", username: name, seconds: 600 }, `@${name} is timed out for 10 minutes.`],
-        ["Ban", { type: "chat.ban", username: name }, `@${name} is banned from this chat.`, `Ban @${name} from this chat?`],
+        ["Timeout 10 min", { type: frames.chat_timeout, username: name, seconds: 600 }, `@${name} is timed out for 10 minutes.`],
+        ["Ban", { type: frames.chat_ban, username: name }, `@${name} is banned from this chat.`, `Ban @${name} from this chat?`],
       );
     }
     for (const [label, frame, done, question] of actions) {
@@ -232,7 +236,7 @@
       button.addEventListener("click", (event) => {
         event.stopPropagation();
         if (question && !window.confirm(question)) return;
-        if (send(frame) && done) say(done, "info"); // an error frame replaces it if refused
+        if (socket.send(frame) && done) say(done, "info"); // an error frame replaces it if refused
       });
       menu.append(button);
     }
@@ -242,7 +246,7 @@
   const clear = panel.querySelector("[data-chat-clear]");
   if (clear && canModerate) {
     clear.addEventListener("click", () => {
-      if (window.confirm("Clear the chat for everyone?")) send({ type: "chat.clear" });
+      if (window.confirm("Clear the chat for everyone?")) socket.send({ type: frames.chat_clear });
     });
   }
 
@@ -256,70 +260,37 @@
     else if (!joining) say("Chat modes are off.", "info");
   }
 
-  // --- The socket -----------------------------------------------------------------------
+  // --- What the socket says -------------------------------------------------------------
 
-  async function backfill() {
-    if (!lastId) return;
-    const response = await fetch(`/api/v1/streams/${streamId}/chat/?after=${lastId}`, { credentials: "same-origin" });
-    if (response.ok) (await response.json()).forEach((message) => add(message, true));
+  function on(type, handle) {
+    socket.addEventListener(type, (event) => handle(event.detail));
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    // The overlay is not a viewer: it does not count in the viewer count.
-    socket = new WebSocket(`${scheme}://${location.host}/ws/streams/${streamId}/${overlay ? "?overlay=1" : ""}`);
-    socket.addEventListener("open", () => {
-      retry = 0;
-      say("");
-      heartbeat = setInterval(() => socket.send(JSON.stringify({ type: "heartbeat" })), 20000);
-    });
-    socket.addEventListener("message", (event) => {
-      const frame = JSON.parse(event.data);
-      if (frame.type === "chat.history") {
-        const missed = lastId > 0;
-        if (missed) reconcile(frame.messages);
-        frame.messages.forEach((message) => add(message, true));
-        if (frame.pinned) pin(frame.pinned);
-        if (frame.modes) modes(frame.modes, true);
-        if (missed) backfill();
-      } else if (frame.type === "chat.message") add(frame, false);
-      else if (frame.type === "chat.deleted") removeMessage(frame.id);
-      else if (frame.type === "chat.cleared") cleared(Number(frame.up_to) || lastId);
-      else if (frame.type === "chat.pinned") pin(frame.message);
-      else if (frame.type === "chat.mode") modes(frame, false);
-      else if (frame.type === "viewers" && viewerCount) viewerCount.textContent = String(frame.count);
-      else if (frame.type === "reaction") float(frame.reaction);
-      else if (frame.type === "stream.status" && frame.status !== "live") say("The broadcast has ended.", "info");
-      else if (frame.type === "error") say(frame.detail, "error");
-    });
-    socket.addEventListener("close", (event) => {
-      clearInterval(heartbeat);
-      if (event.code === 4404) return say("This chat is not available.", "error");
-      retry = Math.min(retry + 1, 6);
-      say("Reconnecting…", "info");
-      setTimeout(connect, 500 * 2 ** retry); // backoff; history + backfill fill the gap
-    });
-  }
-
-  // Reactions float up over the player for a moment.
-  const layer = document.getElementById("reaction-layer");
-  const emoji = {};
-  document.querySelectorAll("[data-reaction]").forEach((button) => {
-    emoji[button.dataset.reaction] = button.textContent;
-    button.addEventListener("click", () => send({ type: "reaction.send", reaction: button.dataset.reaction }));
+  on("open", () => say(""));
+  on("close", ({ retrying }) => say(retrying ? "Reconnecting…" : "This chat is not available.", retrying ? "info" : "error"));
+  on("refused", () => say("Not connected to the chat; try again in a moment.", "error"));
+  // Sent on every connect; after a reconnect the socket then backfills what is still missing.
+  on(frames.chat_history, (frame) => {
+    if (lastId > 0) reconcile(frame.messages);
+    frame.messages.forEach((message) => add(message, true));
+    if (frame.pinned) pin(frame.pinned);
+    if (frame.modes) modes(frame.modes, true);
   });
-  const fallback = { like: "👍", love: "❤️", fire: "🔥", clap: "👏", wow: "😮" };
-  function float(kind) {
-    if (!layer) return;
-    const bubble = document.createElement("span");
-    bubble.className = "reaction-bubble";
-    bubble.textContent = emoji[kind] || fallback[kind] || "";
-    bubble.style.left = `${10 + Math.random() * 80}%`;
-    layer.appendChild(bubble);
-    setTimeout(() => bubble.remove(), 2000);
-  }
+  on(frames.chat_message, (frame) => add(frame, Boolean(frame.backfill)));
+  on(frames.chat_deleted, (frame) => removeMessage(frame.id));
+  on(frames.chat_cleared, (frame) => cleared(Number(frame.up_to) || lastId));
+  on(frames.chat_pinned, (frame) => pin(frame.message));
+  on(frames.chat_mode, (frame) => modes(frame, false));
+  on(frames.viewers, (frame) => {
+    if (viewerCount) viewerCount.textContent = String(frame.count);
+  });
+  on(frames.stream_status, (frame) => {
+    if (frame.status !== "live") say("The broadcast has ended.", "info");
+  });
+  on(frames.error, (frame) => say(frame.detail, "error"));
 
-  // The pop-out: a small window of its own (a new tab if popups are blocked).
+  // --- The pop-out: a small window of its own (a new tab if popups are blocked) ----------
+
   const popout = panel.querySelector("[data-popout]");
   if (popout) {
     popout.addEventListener("click", (event) => {
@@ -327,6 +298,8 @@
       if (opened) event.preventDefault();
     });
   }
+
+  // --- Sending ----------------------------------------------------------------------------
 
   if (form) {
     input.addEventListener("input", () => {
@@ -342,14 +315,13 @@
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const content = input.value.trim();
-      if (!content || !socket || socket.readyState !== WebSocket.OPEN) return;
+      if (!content || !socket.connected) return;
       if (content.length > max) return say(`At most ${max} characters.`, "error");
       say(""); // a refusal (slow mode, timeout, rate limit) comes back as an error frame
-      socket.send(JSON.stringify({ type: "chat.send", content }));
+      socket.send({ type: frames.chat_send, content });
       input.value = "";
       counter.textContent = `0/${max}`;
       scrollDown();
     });
   }
-  connect();
-})();
+}

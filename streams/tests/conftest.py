@@ -1,26 +1,11 @@
 import pytest
 
-from streams import services
-
-HOOK_SECRET = "test-hook-secret"
+from streams.tests.helpers import HOOK_SECRET
 
 
 @pytest.fixture(autouse=True)
-def _streaming_settings(settings):
-    settings.MEDIA_HOOK_SECRET = HOOK_SECRET
-    settings.GO_LIVE_MIN_FOLLOWERS = 2
-
-
-@pytest.fixture
-def streamer(alice, followers_of):
-    """alice, eligible to go live (2 followers against a threshold of 2)."""
-    followers_of(alice, 2)
-    return alice
-
-
-@pytest.fixture
-def channel(streamer):
-    return services.channel_get_or_create(user=streamer)
+def _streaming_settings(streaming_settings):
+    """Every streams test runs against the streaming settings (the root conftest's)."""
 
 
 @pytest.fixture

@@ -1,16 +1,9 @@
 import pytest
 
 from accounts.models import Follow
-from accounts.tests.test_api_auth import assert_error
+from socialflow.tests.helpers import assert_error
 from streams import services
-from streams.models import Stream
 from streams.tests.factories import CategoryFactory
-
-
-def live(channel, clientid="1"):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id=clientid, ip=None
-    ).stream
 
 
 @pytest.mark.django_db
@@ -70,8 +63,8 @@ def test_create_stream_with_unknown_category_is_400(api_as, streamer):
 
 
 @pytest.mark.django_db
-def test_stream_detail_hides_the_key_from_others(api_as, api, channel, carol):
-    stream = live(channel)
+def test_stream_detail_hides_the_key_from_others(api_as, api, channel, carol, go_live):
+    stream = go_live()
     for client in (api, api_as(carol)):
         response = client.get(f"/api/v1/streams/{stream.pk}/")
         assert response.status_code == 200
@@ -113,8 +106,8 @@ def test_patch_and_delete_are_for_the_owner(api_as, streamer, carol):
 
 
 @pytest.mark.django_db
-def test_deleting_a_live_stream_is_409(api_as, channel):
-    stream = live(channel)
+def test_deleting_a_live_stream_is_409(api_as, channel, go_live):
+    stream = go_live()
     assert_error(api_as(channel.user).delete(f"/api/v1/streams/{stream.pk}/"), 409, "stream_live")
 
 
@@ -128,8 +121,8 @@ def test_start_rechecks_eligibility(api_as, streamer):
 
 
 @pytest.mark.django_db
-def test_end_by_owner_moderator_and_not_strangers(api_as, channel, bob, carol):
-    stream = live(channel)
+def test_end_by_owner_moderator_and_not_strangers(api_as, bob, carol, go_live):
+    stream = go_live()
     assert_error(api_as(carol).post(f"/api/v1/streams/{stream.pk}/end/"), 403, "permission_denied")
     body = api_as(bob).post(f"/api/v1/streams/{stream.pk}/end/").json()
     assert body["status"] == "ended" and body["end_reason"] == "moderator_ended"
@@ -137,21 +130,10 @@ def test_end_by_owner_moderator_and_not_strangers(api_as, channel, bob, carol):
 
 
 @pytest.mark.django_db
-def test_live_list_is_public_listed_and_sorted(
-    api, channel, streamer, followers_of, django_assert_num_queries
-):
-    from accounts.tests.factories import UserFactory
-
-    first = live(channel)
-    Stream.objects.filter(pk=first.pk).update(viewer_count=5)
-    other = UserFactory(username="dora")
-    followers_of(other, 2)
-    other_stream = live(services.channel_get_or_create(user=other), clientid="2")
-    Stream.objects.filter(pk=other_stream.pk).update(viewer_count=50)
-    unlisted_owner = UserFactory(username="erin")
-    followers_of(unlisted_owner, 2)
-    services.stream_create(owner=unlisted_owner, visibility="unlisted")
-    live(services.channel_get_or_create(user=unlisted_owner), clientid="3")
+def test_live_list_is_public_listed_and_sorted(api, go_live, django_assert_num_queries):
+    first = go_live(viewer_count=5)
+    other_stream = go_live("dora", client_id="2", viewer_count=50)
+    go_live("erin", client_id="3", visibility="unlisted")
 
     with django_assert_num_queries(2):
         body = api.get("/api/v1/streams/live/").json()
@@ -160,15 +142,15 @@ def test_live_list_is_public_listed_and_sorted(
 
 
 @pytest.mark.django_db
-def test_events_for_owner_and_moderators_only(api_as, channel, bob, carol):
-    stream = live(channel)
+def test_events_for_owner_and_moderators_only(api_as, bob, carol, go_live):
+    stream = go_live()
     assert_error(api_as(carol).get(f"/api/v1/streams/{stream.pk}/events/"), 403, "permission_denied")
     types = [e["type"] for e in api_as(bob).get(f"/api/v1/streams/{stream.pk}/events/").json()["results"]]
     assert types == ["went_live"]
 
 
 @pytest.mark.django_db
-def test_profile_api_says_who_is_live(api, channel):
+def test_profile_api_says_who_is_live(api, channel, go_live):
     assert api.get("/api/v1/users/alice/").json()["is_live"] is False
-    live(channel)
+    go_live()
     assert api.get("/api/v1/users/alice/").json()["is_live"] is True

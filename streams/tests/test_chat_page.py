@@ -7,19 +7,6 @@ from chat.models import ChatMessage
 from streams import services
 
 
-@pytest.fixture
-def go_live(channel):
-    """alice goes live (the streams cast: eligible, with her channel)."""
-
-    def start(*, title="Morning coffee", visibility="public"):
-        services.stream_create(owner=channel.user, title=title, visibility=visibility)
-        return services.broadcast_publish(
-            dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-        ).stream
-
-    return start
-
-
 def chat_page(client, stream, query=""):
     response = client.get(f"/streams/{stream.pk}/chat/{query}")
     return response.status_code, response.content.decode()

@@ -3,6 +3,7 @@
 import pytest
 
 from streams.models import Stream, StreamEvent
+from streams.tests.helpers import srs
 
 
 def state(channel):
@@ -76,8 +77,6 @@ def test_same_sequence_replayed_in_any_order_converges(nginx_hook, channel, foll
 
 @pytest.mark.django_db
 def test_srs_hooks_replayed_and_reordered_converge(client, channel):
-    from streams.tests.test_hooks_srs import srs
-
     for _ in range(3):
         assert srs(client, "on_publish", channel.stream_key, client_id="b").content == b"0"
     for _ in range(3):

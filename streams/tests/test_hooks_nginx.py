@@ -3,6 +3,7 @@
 import pytest
 
 from streams.models import Stream, StreamEvent
+from streams.tests.helpers import HOOK_SECRET
 
 
 @pytest.mark.django_db
@@ -68,8 +69,6 @@ def test_unconfigured_secret_refuses_everything(nginx_hook, channel, settings):
 @pytest.mark.django_db
 @pytest.mark.parametrize("data", [{}, {"call": "publish"}, {"call": "bogus", "clientid": "1"}])
 def test_malformed_callbacks_are_400(client, data):
-    from streams.tests.conftest import HOOK_SECRET
-
     response = client.post(f"/hooks/nginx-rtmp/?secret={HOOK_SECRET}", data)
     assert response.status_code == 400 and response.json()["code"] == "bad_hook"
 

@@ -1,21 +1,9 @@
 """Contract tests: SRS's documented http_hooks payloads, replayed through /hooks/srs/."""
 
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
 from streams.models import Stream, StreamEvent
-from streams.tests.conftest import HOOK_SECRET
-
-PAYLOADS = json.loads((Path(__file__).parent / "srs_payloads.json").read_text())["hooks"]
-
-
-def srs(client, action, stream=None, secret=HOOK_SECRET, **overrides):
-    body = copy.deepcopy(PAYLOADS[action])
-    body.update(stream=stream, **overrides)
-    return client.post(f"/hooks/srs/?secret={secret}", data=json.dumps(body), content_type="application/json")
+from streams.tests.helpers import HOOK_SECRET, SRS_PAYLOADS, srs
 
 
 def test_fixtures_carry_every_field_srs_sends():
@@ -33,12 +21,12 @@ def test_fixtures_carry_every_field_srs_sends():
         "stream_url",
         "stream_id",
     }
-    for action, body in PAYLOADS.items():
+    for action, body in SRS_PAYLOADS.items():
         assert common <= set(body), action
         assert body["action"] == action and isinstance(body["client_id"], str)
-    assert "pageUrl" in PAYLOADS["on_play"]
-    assert {"cwd", "file"} <= set(PAYLOADS["on_dvr"])
-    assert {"duration", "cwd", "file", "url", "m3u8", "m3u8_url", "seq_no"} <= set(PAYLOADS["on_hls"])
+    assert "pageUrl" in SRS_PAYLOADS["on_play"]
+    assert {"cwd", "file"} <= set(SRS_PAYLOADS["on_dvr"])
+    assert {"duration", "cwd", "file", "url", "m3u8", "m3u8_url", "seq_no"} <= set(SRS_PAYLOADS["on_hls"])
 
 
 @pytest.mark.django_db
@@ -48,8 +36,8 @@ def test_on_publish_with_a_valid_key_answers_0_and_goes_live(client, channel):
     stream = Stream.objects.get(channel=channel)
     assert stream.status == "live"
     assert stream.media_server == "srs"
-    assert stream.publisher_client_id == PAYLOADS["on_publish"]["client_id"]
-    assert stream.publisher_ip == PAYLOADS["on_publish"]["ip"]
+    assert stream.publisher_client_id == SRS_PAYLOADS["on_publish"]["client_id"]
+    assert stream.publisher_ip == SRS_PAYLOADS["on_publish"]["ip"]
 
 
 @pytest.mark.django_db
@@ -94,7 +82,7 @@ def test_informational_hooks_answer_0(client, channel, action):
 
 @pytest.mark.django_db
 def test_without_the_secret_every_hook_is_403(client, channel):
-    for action in PAYLOADS:
+    for action in SRS_PAYLOADS:
         response = srs(client, action, channel.stream_key, secret="wrong")
         assert response.status_code == 403 and response.json()["code"] == "bad_hook_secret"
     response = client.post("/hooks/srs/", data="{}", content_type="application/json")

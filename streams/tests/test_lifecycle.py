@@ -15,46 +15,41 @@ from streams.models import Stream, StreamEvent
 from streams.tests.factories import CategoryFactory
 
 
-def publish(channel, clientid="1"):
-    return services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id=clientid, ip="127.0.0.1"
-    )
-
-
 @pytest.mark.django_db
-def test_publish_activates_the_prepared_stream(channel, streamer):
+def test_publish_activates_the_prepared_stream(channel, streamer, go_live):
     music = CategoryFactory(slug="music", name="Music")
     prepared = services.stream_create(
         owner=streamer, title="Friday jam", category=music, tags=["Jazz", "#live"]
     )
-    result = publish(channel)
-    assert result.allowed and result.stream.pk == prepared.pk
+    assert go_live().pk == prepared.pk
     prepared.refresh_from_db()
     assert prepared.status == "live" and prepared.title == "Friday jam" and prepared.tags == ["jazz", "live"]
 
 
 @pytest.mark.django_db
-def test_publish_without_a_prepared_stream_uses_channel_defaults(channel, streamer):
+def test_publish_without_a_prepared_stream_uses_channel_defaults(channel, streamer, go_live):
     services.channel_update_defaults(
         channel=channel, default_title="Always on", default_visibility="followers"
     )
-    stream = publish(channel).stream
+    stream = go_live()
     assert (stream.title, stream.visibility, stream.status) == ("Always on", "followers", "live")
 
 
 @pytest.mark.django_db
-def test_scheduled_stream_goes_live_when_obs_connects_early(channel, streamer):
+def test_scheduled_stream_goes_live_when_obs_connects_early(channel, streamer, go_live):
     scheduled = services.stream_create(
         owner=streamer, title="Later", scheduled_for=timezone.now() + timedelta(hours=2)
     )
     assert scheduled.status == "scheduled"
-    assert publish(channel).stream.pk == scheduled.pk
+    assert go_live().pk == scheduled.pk
 
 
 @pytest.mark.django_db
 def test_eligibility_is_checked_again_at_publish(channel, streamer):
     Follow.objects.filter(followee=streamer).first().delete()  # one follower left; 2 are needed
-    result = publish(channel)
+    result = services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip="127.0.0.1"
+    )
     assert not result.allowed
     assert result.reason == "You need 2 followers to go live; you have 1."
     event = StreamEvent.objects.get(type="publish_refused")
@@ -64,7 +59,10 @@ def test_eligibility_is_checked_again_at_publish(channel, streamer):
 @pytest.mark.django_db
 def test_suspended_streamer_is_refused(channel, streamer, bob):
     user_ban(user=streamer, by=bob)
-    assert publish(channel).reason == "The account is suspended."
+    result = services.broadcast_publish(
+        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip="127.0.0.1"
+    )
+    assert result.reason == "The account is suspended."
 
 
 @pytest.mark.django_db
@@ -90,10 +88,10 @@ def test_bad_tags_are_refused(streamer, tags):
 
 @pytest.mark.django_db
 def test_rotating_the_key_ends_the_live_broadcast_and_drops_the_publisher(
-    channel, streamer, celery_queue, django_capture_on_commit_callbacks
+    channel, streamer, celery_queue, django_capture_on_commit_callbacks, go_live
 ):
     old_key = channel.stream_key
-    publish(channel, clientid="42")
+    go_live(client_id="42")
     with django_capture_on_commit_callbacks(execute=True):
         services.channel_rotate_key(channel=channel, by=streamer)
     stream = Stream.objects.get(channel=channel)
@@ -105,12 +103,14 @@ def test_rotating_the_key_ends_the_live_broadcast_and_drops_the_publisher(
         services.broadcast_publish(dialect="nginx-rtmp", key=old_key, client_id="43", ip=None).allowed
         is False
     )
-    assert publish(channel, clientid="44").allowed
+    assert go_live(client_id="44").is_live  # with the new key
 
 
 @pytest.mark.django_db
-def test_owner_and_moderator_end(channel, streamer, bob, celery_queue, django_capture_on_commit_callbacks):
-    stream = publish(channel, clientid="1").stream
+def test_owner_and_moderator_end(
+    channel, streamer, bob, celery_queue, django_capture_on_commit_callbacks, go_live
+):
+    stream = go_live(client_id="1")
     with django_capture_on_commit_callbacks(execute=True):
         services.stream_end(stream=stream, by=bob)
     stream.refresh_from_db()
@@ -134,9 +134,9 @@ def test_ending_a_prepared_stream_cancels_it(streamer):
 
 
 @pytest.mark.django_db
-def test_reaper_ends_broadcasts_whose_publisher_vanished(channel, settings):
+def test_reaper_ends_broadcasts_whose_publisher_vanished(channel, settings, go_live):
     settings.MEDIA_SERVER_API_URL = "http://127.0.0.1:9"  # no media server: nobody is publishing
-    fresh_channel_stream = publish(channel).stream
+    fresh_channel_stream = go_live()
     Stream.objects.filter(pk=fresh_channel_stream.pk).update(
         last_seen_at=timezone.now() - timedelta(minutes=5)
     )
@@ -147,17 +147,17 @@ def test_reaper_ends_broadcasts_whose_publisher_vanished(channel, settings):
 
 
 @pytest.mark.django_db
-def test_reaper_leaves_broadcasts_with_a_recent_heartbeat(channel):
-    publish(channel)
+def test_reaper_leaves_broadcasts_with_a_recent_heartbeat(channel, go_live):
+    go_live()
     assert services.broadcasts_reap_stale() == 0
     assert Stream.objects.live().count() == 1
 
 
 @pytest.mark.django_db
-def test_going_live_notifies_followers_in_app_and_by_email(channel, streamer):
+def test_going_live_notifies_followers_in_app_and_by_email(channel, streamer, go_live):
     quiet = UserFactory(username="quiet", email_notifications=False)
     Follow.objects.create(follower=quiet, followee=streamer)
-    stream = publish(channel).stream
+    stream = go_live()
     notified = services.stream_notify_followers(stream_id=stream.pk)
     assert notified == 3
     assert Notification.objects.filter(kind="went_live", actor=streamer).count() == 3
@@ -168,14 +168,16 @@ def test_going_live_notifies_followers_in_app_and_by_email(channel, streamer):
 
 
 @pytest.mark.django_db
-def test_going_live_enqueues_the_notification(channel, celery_queue, django_capture_on_commit_callbacks):
+def test_going_live_enqueues_the_notification(
+    channel, celery_queue, django_capture_on_commit_callbacks, go_live
+):
     with django_capture_on_commit_callbacks(execute=True):
-        stream = publish(channel).stream
+        stream = go_live()
     assert ("streams.tasks.stream_notify_followers_task", [stream.pk]) in celery_queue()
 
 
 @pytest.mark.django_db
-def test_no_notification_for_a_broadcast_that_already_ended(channel):
-    stream = publish(channel).stream
+def test_no_notification_for_a_broadcast_that_already_ended(channel, go_live):
+    stream = go_live()
     services.broadcast_unpublish(dialect="nginx-rtmp", key=channel.stream_key, client_id="1")
     assert services.stream_notify_followers(stream_id=stream.pk) == 0

@@ -10,26 +10,20 @@ from streams import services
 from streams.models import Stream, Visibility
 
 
-def publish(channel, clientid="1", key=None, dialect="nginx-rtmp"):
-    return services.broadcast_publish(
-        dialect=dialect, key=key or channel.stream_key, client_id=clientid, ip=None
-    )
-
-
 @pytest.mark.django_db
 def test_a_publish_in_flight_when_the_key_is_rotated_is_refused(channel, streamer, monkeypatch):
     old_key = channel.stream_key
     stale = services.channel_by_stream_key(old_key)  # the hook checked the key...
     services.channel_rotate_key(channel=channel, by=streamer)  # ...then the rotation committed
     monkeypatch.setattr(services, "channel_by_stream_key", lambda key: stale)
-    result = publish(channel, key=old_key)
+    result = services.broadcast_publish(dialect="nginx-rtmp", key=old_key, client_id="1", ip=None)
     assert not result.allowed and result.reason == "Unknown or rotated stream key."
     assert not Stream.objects.live().exists()
 
 
 @pytest.mark.django_db
-def test_unpublish_still_ends_the_broadcast_when_redis_is_down(channel, settings):
-    stream = publish(channel).stream
+def test_unpublish_still_ends_the_broadcast_when_redis_is_down(channel, settings, go_live):
+    stream = go_live()
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -39,21 +33,21 @@ def test_unpublish_still_ends_the_broadcast_when_redis_is_down(channel, settings
     services.broadcast_unpublish(dialect="nginx-rtmp", key=channel.stream_key, client_id="1")
     stream.refresh_from_db()
     assert stream.status == "ended"
-    assert publish(channel, clientid="2").allowed  # and a publish works without the cache too
+    assert go_live(client_id="2").is_live  # and a publish works without the cache too
 
 
 @pytest.mark.django_db
-def test_start_with_a_stale_copy_cannot_knock_a_live_broadcast_back_to_idle(channel, streamer):
+def test_start_with_a_stale_copy_cannot_knock_a_live_broadcast_back_to_idle(channel, streamer, go_live):
     prepared = services.stream_create(owner=streamer, scheduled_for=timezone.now() + timedelta(hours=1))
-    publish(channel)
+    go_live()
     services.stream_start(stream=prepared)  # `prepared` still says scheduled
     prepared.refresh_from_db()
     assert prepared.status == "live"
 
 
 @pytest.mark.django_db
-def test_editing_a_live_broadcast_keeps_it_live(channel, client):
-    publish(channel)
+def test_editing_a_live_broadcast_keeps_it_live(channel, client, go_live):
+    go_live()
     client.force_login(channel.user)
     response = client.post("/dashboard/stream/", {"title": "Renamed while live", "visibility": "public"})
     assert response.status_code == 302
@@ -62,8 +56,8 @@ def test_editing_a_live_broadcast_keeps_it_live(channel, client):
 
 
 @pytest.mark.django_db
-def test_a_banned_streamer_is_dropped_at_the_next_heartbeat(channel, streamer, bob):
-    stream = publish(channel).stream
+def test_a_banned_streamer_is_dropped_at_the_next_heartbeat(channel, streamer, bob, go_live):
+    stream = go_live()
     user_ban(user=streamer, by=bob)
     assert services.broadcast_heartbeat(dialect="nginx-rtmp", key=channel.stream_key, client_id="1") is False
     stream.refresh_from_db()
@@ -72,9 +66,9 @@ def test_a_banned_streamer_is_dropped_at_the_next_heartbeat(channel, streamer, b
 
 @pytest.mark.django_db
 def test_the_reaper_ends_broadcasts_of_banned_streamers(
-    channel, streamer, bob, celery_queue, django_capture_on_commit_callbacks
+    channel, streamer, bob, celery_queue, django_capture_on_commit_callbacks, go_live
 ):
-    stream = publish(channel, dialect="srs").stream
+    stream = go_live(dialect="srs")
     user_ban(user=streamer, by=bob)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.broadcasts_reap_stale() == 1
@@ -84,24 +78,25 @@ def test_the_reaper_ends_broadcasts_of_banned_streamers(
 
 
 @pytest.mark.django_db
-def test_the_reaper_leaves_srs_broadcasts_alone_when_srs_does_not_answer(channel, settings):
+def test_the_reaper_leaves_srs_broadcasts_alone_when_srs_does_not_answer(channel, settings, go_live):
     settings.MEDIA_SERVER_API_URL = "http://127.0.0.1:9"
-    stream = publish(channel, dialect="srs").stream
+    stream = go_live(dialect="srs")
     Stream.objects.filter(pk=stream.pk).update(last_seen_at=timezone.now() - timedelta(minutes=5))
     assert services.broadcasts_reap_stale() == 0  # SRS sends no heartbeats: silence proves nothing
     assert Stream.objects.get().status == "live"
 
 
 @pytest.mark.django_db
-def test_a_second_connection_is_refused_while_the_media_server_cannot_tell(channel, settings):
+def test_a_second_connection_is_refused_while_the_media_server_cannot_tell(channel, settings, go_live):
     settings.MEDIA_SERVER_API_URL = "http://127.0.0.1:9"
-    publish(channel, clientid="1")
-    assert publish(channel, clientid="2").reason == "The channel is already live from another connection."
+    go_live(client_id="1")
+    second = services.broadcast_publish(dialect="nginx-rtmp", key=channel.stream_key, client_id="2", ip=None)
+    assert second.reason == "The channel is already live from another connection."
 
 
 @pytest.mark.django_db
-def test_profile_live_badge_respects_visibility(client, api_as, channel, carol):
-    stream = publish(channel).stream
+def test_profile_live_badge_respects_visibility(client, api_as, channel, carol, go_live):
+    stream = go_live()
     Stream.objects.filter(pk=stream.pk).update(title="Secret club", visibility=Visibility.FOLLOWERS)
     client.force_login(carol)
     assert "Secret club" not in client.get("/u/alice/").content.decode()
@@ -111,17 +106,17 @@ def test_profile_live_badge_respects_visibility(client, api_as, channel, carol):
 
 
 @pytest.mark.django_db
-def test_unlisted_broadcasts_notify_nobody(channel):
+def test_unlisted_broadcasts_notify_nobody(channel, go_live):
     services.channel_update_defaults(channel=channel, default_visibility=Visibility.UNLISTED)
-    assert services.stream_notify_followers(stream_id=publish(channel).stream.pk) == 0
+    assert services.stream_notify_followers(stream_id=go_live().pk) == 0
 
 
 @pytest.mark.django_db
-def test_an_obs_reconnect_does_not_notify_followers_again(channel):
-    first = publish(channel, clientid="1").stream
+def test_an_obs_reconnect_does_not_notify_followers_again(channel, go_live):
+    first = go_live(client_id="1")
     assert services.stream_notify_followers(stream_id=first.pk) == 2
     services.broadcast_unpublish(dialect="nginx-rtmp", key=channel.stream_key, client_id="1")
-    second = publish(channel, clientid="2").stream
+    second = go_live(client_id="2")
     assert services.stream_notify_followers(stream_id=second.pk) == 0
 
 
@@ -141,8 +136,8 @@ def test_live_search_with_nul_is_not_a_500(api):
 
 
 @pytest.mark.django_db
-def test_admin_edit_cannot_write_back_a_stale_status(client, bob, channel):
-    stream = publish(channel).stream
+def test_admin_edit_cannot_write_back_a_stale_status(client, bob, channel, go_live):
+    stream = go_live()
     client.force_login(bob)
     form_url = f"/admin/streams/stream/{stream.pk}/change/"
     client.get(form_url)

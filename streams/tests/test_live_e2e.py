@@ -9,45 +9,14 @@ import time
 
 import pytest
 
-from accounts.tests.factories import FollowFactory, UserFactory
+from accounts.tests.factories import UserFactory
+from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import live_stack
 from streams import services
 from streams.models import Stream, StreamEvent
+from streams.tests.helpers import FFMPEG_PUBLISH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-FFMPEG_PUBLISH = [
-    "ffmpeg",
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-nostdin",
-    "-re",
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=640x360:rate=30",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-tune",
-    "zerolatency",
-    "-g",
-    "60",
-    "-c:a",
-    "aac",
-    "-b:a",
-    "64k",
-    "-t",
-    "60",
-    "-f",
-    "flv",
-]
 
 
 @pytest.fixture
@@ -57,25 +26,8 @@ def stack(tmp_path):
         yield running_stack
 
 
-def eligible_streamer(username):
-    user = UserFactory(username=username)
-    for _ in range(2):
-        FollowFactory(followee=user)
-    return user, services.channel_get_or_create(user=user)
-
-
 def publish(url):
     return subprocess.Popen([*FFMPEG_PUBLISH, url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def wait_for(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stop(proc):
@@ -88,8 +40,8 @@ def stop(proc):
             proc.wait()
 
 
-def test_valid_key_goes_live_and_stopping_ffmpeg_ends_it(stack, client, api):
-    user, channel = eligible_streamer("alice")
+def test_valid_key_goes_live_and_stopping_ffmpeg_ends_it(stack, client, api, channel):
+    user = channel.user
     started = time.monotonic()
     ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
     try:
@@ -112,8 +64,7 @@ def test_valid_key_goes_live_and_stopping_ffmpeg_ends_it(stack, client, api):
     assert "The streamer stopped streaming" in client.get("/dashboard/status/").content.decode()
 
 
-def test_wrong_key_is_refused_at_connect(stack):
-    _, channel = eligible_streamer("alice")
+def test_wrong_key_is_refused_at_connect(stack, channel):
     ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key[:-4]}zzzz")
     try:
         assert ffmpeg.wait(20) != 0
@@ -138,8 +89,8 @@ def test_ineligible_streamer_is_refused_at_connect(stack):
     )
 
 
-def test_rotating_the_key_drops_the_live_publisher(stack):
-    user, channel = eligible_streamer("alice")
+def test_rotating_the_key_drops_the_live_publisher(stack, channel):
+    user = channel.user
     ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
     try:
         wait_for(lambda: Stream.objects.live().filter(channel=channel).exists(), what="live")
@@ -151,11 +102,11 @@ def test_rotating_the_key_drops_the_live_publisher(stack):
     assert (stream.status, stream.end_reason) == ("ended", "key_rotated")
 
 
-def test_obs_reconnecting_after_a_lost_unpublish_goes_live_at_once(stack):
+def test_obs_reconnecting_after_a_lost_unpublish_goes_live_at_once(stack, channel):
     """A broadcast still marked live whose publisher the media server no longer has."""
     from django.utils import timezone
 
-    user, channel = eligible_streamer("alice")
+    user = channel.user
     now = timezone.now()
     lost = Stream.objects.create(
         channel=channel,
@@ -179,8 +130,7 @@ def test_obs_reconnecting_after_a_lost_unpublish_goes_live_at_once(stack):
     assert (lost.status, lost.end_reason) == ("ended", "reaped")
 
 
-def test_stream_key_stays_out_of_the_media_server_log(stack):
-    _, channel = eligible_streamer("alice")
+def test_stream_key_stays_out_of_the_media_server_log(stack, channel):
     ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_key}")
     try:
         wait_for(lambda: Stream.objects.live().filter(channel=channel).exists(), what="live")

@@ -5,13 +5,6 @@ import logging
 import pytest
 
 from streams import services
-from streams.models import Stream
-
-
-@pytest.fixture
-def live_stream(channel, nginx_hook):
-    nginx_hook("publish", channel.stream_key, clientid="3")
-    return Stream.objects.get(channel=channel)
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
-from chat.events import FRAME, STREAM_STATUS, stream_group
+from socialflow.lib.realtime import FRAME, STREAM_STATUS, stream_group
 from streams import services
 
 

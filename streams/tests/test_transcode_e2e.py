@@ -12,9 +12,10 @@ import m3u8
 import pytest
 from django.conf import settings
 
+from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import live_stack
 from streams.models import Stream, StreamEvent, StreamHealthSample
-from streams.tests.test_live_e2e import FFMPEG_PUBLISH, eligible_streamer, wait_for
+from streams.tests.helpers import FFMPEG_PUBLISH
 from streams.transcoder import transcoder_running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -41,8 +42,7 @@ def children_of(pid: int) -> list[str]:
     return [line.split()[-1] for line in out.splitlines() if line.strip()]
 
 
-def test_a_720p_publish_becomes_a_playable_ladder(stack, api):
-    _, channel = eligible_streamer("alice")
+def test_a_720p_publish_becomes_a_playable_ladder(stack, api, channel):
     publish_args = [*FFMPEG_PUBLISH]
     publish_args[publish_args.index("testsrc2=size=640x360:rate=30")] = "testsrc2=size=1280x720:rate=30"
     publish_args[publish_args.index("-t") + 1] = "16"
@@ -145,11 +145,10 @@ def ladder_ready(channel):
     return Stream.objects.live().filter(channel=channel, hls_ready_at__isnull=False).first()
 
 
-def interrupt_ffmpeg_and_wait_for_the_restart(stack, signal_name: str, restart_timeout: float):
-    """Publish, wait for the ladder, send the transcoder's FFmpeg `signal_name`, and wait for
+def interrupt_ffmpeg_and_wait_for_the_restart(stack, channel, signal_name: str, restart_timeout: float):
+    """Publish `channel`, wait for the ladder, send the transcoder's FFmpeg `signal_name`, and wait for
     the restart; returns (publisher, stream, the FFmpeg's pid, a check that segments grew
     since)."""
-    _, channel = eligible_streamer("alice")
     publisher = start_publishing(stack, channel, size="640x360")
     try:
         stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
@@ -179,8 +178,10 @@ def interrupt_ffmpeg_and_wait_for_the_restart(stack, signal_name: str, restart_t
     return publisher, stream, int(pids[0]), grew
 
 
-def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack):
-    publisher, stream, _, grew = interrupt_ffmpeg_and_wait_for_the_restart(stack, "9", restart_timeout=20)
+def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack, channel):
+    publisher, stream, _, grew = interrupt_ffmpeg_and_wait_for_the_restart(
+        stack, channel, "9", restart_timeout=20
+    )
     try:
         died = StreamEvent.objects.get(stream=stream, message__startswith="FFmpeg exited with")
         assert died.severity == "warning" and died.details["exit_code"] == -9
@@ -191,8 +192,7 @@ def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack):
         publisher.wait()
 
 
-def test_an_audio_only_feed_fails_fast_with_a_reason(stack):
-    _, channel = eligible_streamer("alice")
+def test_an_audio_only_feed_fails_fast_with_a_reason(stack, channel):
     audio_only = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "60",
@@ -218,10 +218,10 @@ def test_an_audio_only_feed_fails_fast_with_a_reason(stack):
         publisher.wait()
 
 
-def test_a_stalled_ffmpeg_is_restarted_and_segments_keep_coming(stack):
+def test_a_stalled_ffmpeg_is_restarted_and_segments_keep_coming(stack, channel):
     """Alive but stuck (SIGSTOP: no progress reports): stopped and restarted, not waited on."""
     publisher, stream, pid, grew = interrupt_ffmpeg_and_wait_for_the_restart(
-        stack, "STOP", restart_timeout=30
+        stack, channel, "STOP", restart_timeout=30
     )
     try:
         stalled = StreamEvent.objects.get(stream=stream, message__startswith="FFmpeg made no progress")
@@ -234,10 +234,9 @@ def test_a_stalled_ffmpeg_is_restarted_and_segments_keep_coming(stack):
         publisher.wait()
 
 
-def test_the_watch_page_plays_the_stream_in_chromium(stack, browser):
+def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
     from socialflow.tests.processes import BASE_DIR
 
-    _, channel = eligible_streamer("alice")
     publisher = start_publishing(stack, channel, size="640x360")
     try:
         stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
@@ -262,8 +261,7 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser):
         publisher.wait()
 
 
-def test_a_worker_shut_down_gracefully_leaves_no_ffmpeg_behind(stack):
-    _, channel = eligible_streamer("alice")
+def test_a_worker_shut_down_gracefully_leaves_no_ffmpeg_behind(stack, channel):
     publisher = start_publishing(stack, channel, size="640x360")
     worker = stack["transcode_worker"]
     try:

@@ -64,11 +64,12 @@ def ffmpeg_proc(tmp_path):
     proc.wait()
 
 
+@pytest.mark.e2e  # a real FFmpeg
 @pytest.mark.django_db(transaction=True)
-def test_storage_failures_do_not_stop_the_transcoder_and_the_end_does(channel, ffmpeg_proc, tmp_path):
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
+def test_storage_failures_do_not_stop_the_transcoder_and_the_end_does(
+    channel, ffmpeg_proc, tmp_path, go_live
+):
+    stream = go_live()
     publisher = HlsPublisher(work_dir=tmp_path, prefix="live/x", storage=BrokenStorage())
     ended = {}
 
@@ -86,11 +87,10 @@ def test_storage_failures_do_not_stop_the_transcoder_and_the_end_does(channel, f
     assert ffmpeg_proc.poll() is None  # the caller stops it (in a finally)
 
 
+@pytest.mark.e2e  # a real FFmpeg
 @pytest.mark.django_db(transaction=True)
-def test_a_lost_lock_ends_the_watch_at_once(channel, ffmpeg_proc, tmp_path):
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="1", ip=None
-    ).stream
+def test_a_lost_lock_ends_the_watch_at_once(channel, ffmpeg_proc, tmp_path, go_live):
+    stream = go_live()
     publisher = HlsPublisher(work_dir=tmp_path, prefix="live/x", storage=BrokenStorage())
     with pytest.raises(transcoder.LockLost):
         transcoder._watch(ffmpeg_proc, stream, publisher, FakeLock(lost_after=3), str, None)
@@ -98,32 +98,28 @@ def test_a_lost_lock_ends_the_watch_at_once(channel, ffmpeg_proc, tmp_path):
 
 @pytest.mark.django_db
 def test_a_broadcast_whose_feed_cannot_be_transcoded_fails(
-    channel, celery_queue, django_capture_on_commit_callbacks
+    channel, celery_queue, django_capture_on_commit_callbacks, go_live
 ):
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="7", ip=None
-    ).stream
+    stream = go_live(client_id="7")
     with django_capture_on_commit_callbacks(execute=True):
         assert transcoder._give_up(stream) == "gave up"
     stream.refresh_from_db()
     assert stream.status == "failed" and stream.ended_at is not None
     assert ("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", channel.pk, "7"]) in celery_queue()
-    assert services.transcoders_ensure() == 0  # no more retries for a failed broadcast
+    assert transcoder.transcoders_ensure() == 0  # no more retries for a failed broadcast
 
 
 @pytest.mark.django_db
-def test_the_watchdog_queues_one_task_per_broadcast(channel, celery_queue):
+def test_the_watchdog_queues_one_task_per_broadcast(channel, celery_queue, go_live):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from streams.models import Stream
 
-    stream = services.broadcast_publish(
-        dialect="nginx-rtmp", key=channel.stream_key, client_id="7", ip=None
-    ).stream
+    stream = go_live(client_id="7")
     Stream.objects.filter(pk=stream.pk).update(started_at=timezone.now() - timedelta(minutes=1))
     celery_queue("transcode")  # (flushes)
-    assert services.transcoders_ensure() == 1
-    assert services.transcoders_ensure() == 0  # still waiting for a free worker: not queued again
+    assert transcoder.transcoders_ensure() == 1
+    assert transcoder.transcoders_ensure() == 0  # still waiting for a free worker: not queued again
     assert celery_queue("transcode") == [("streams.tasks.transcode_stream_task", [stream.pk])]

@@ -1,4 +1,4 @@
-"""The FFmpeg command builder, on its own (no FFmpeg run here; the e2e tests run it)."""
+"""The FFmpeg command builder, on its own (FFmpeg runs only in the test marked e2e)."""
 
 from pathlib import Path
 
@@ -109,6 +109,7 @@ def test_custom_ladder():
     assert [r.name for r in ladder_for(Source(1920, 1080, 30), options)] == ["540p"]
 
 
+@pytest.mark.e2e  # a real FFmpeg
 def test_passthrough_command_runs_in_real_ffmpeg(tmp_path):
     """FFmpeg accepts the passthrough ladder: the copied rung, encoded rungs and recording
     each land in their own folders, and the master announces the copy's bandwidth."""

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Follow, User
+from accounts.permissions import MODERATORS
 
 DEMO_PASSWORD = "socialflow-demo"
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         admin = self._user("admin", display_name="Admin", is_staff=True, is_superuser=True)
         mod = self._user("mod", display_name="Moderator", is_staff=True)
-        moderators = Group.objects.filter(name="Moderators").first()
+        moderators = Group.objects.filter(name=MODERATORS).first()
         if moderators:
             mod.groups.add(moderators)
         demo = self._user("demo", display_name="Demo Streamer", bio="Test patterns, all day, every day.")

@@ -1,0 +1,50 @@
+"""How other apps' pages show chat: `{% load chat_tags %}`, then `{% chat_panel stream %}`
+and `{% reaction_buttons %}`. The watch page (streams) composes chat through these, never by
+importing chat's models or services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from chat.models import MAX_MESSAGE_LENGTH, Reaction
+from chat.presence import heartbeat_seconds
+from chat.selectors import chat_can_moderate
+from socialflow.lib import realtime
+from streams.models import Stream
+
+register = template.Library()
+
+
+def chat_config() -> dict[str, Any]:
+    """What stream-socket.js and chat.js must agree on with the server, rendered with
+    json_script: never copied into the scripts as literals."""
+    return {
+        "max_length": MAX_MESSAGE_LENGTH,
+        "heartbeat_seconds": heartbeat_seconds(),
+        "frames": realtime.frame_types(),
+        "close": {"not_found": realtime.CLOSE_NOT_FOUND, "try_again": realtime.CLOSE_TRY_AGAIN},
+        "reactions": dict(Reaction.choices),
+    }
+
+
+@register.inclusion_tag("chat/_chat_panel.html", takes_context=True)
+def chat_panel(context: template.Context, stream: Stream, overlay: bool = False, popout: bool = False):
+    request = context["request"]
+    return {
+        "request": request,
+        "user": request.user,
+        "stream": stream,
+        "overlay": overlay,
+        "popout": popout,
+        "chat_closed": stream.is_over,
+        "can_moderate_chat": not overlay and chat_can_moderate(user=request.user, stream=stream),
+        "chat_config": chat_config(),
+        "max_length": MAX_MESSAGE_LENGTH,
+    }
+
+
+@register.inclusion_tag("chat/_reaction_buttons.html")
+def reaction_buttons() -> dict[str, Any]:
+    return {"reactions": Reaction.choices}

@@ -1,0 +1,58 @@
+"""The stream socket as the chat tests drive it: in process through the whole ASGI stack
+(channels' WebsocketCommunicator), or over HTTP against a real Daphne."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from channels.testing import WebsocketCommunicator
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.tokens import TokenObtainPairSerializer
+from socialflow.asgi import application
+
+ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+
+
+def token_for(user) -> str:
+    refresh: RefreshToken = TokenObtainPairSerializer.get_token(user)
+    return str(refresh.access_token)
+
+
+def socket(stream, user=None, headers=ORIGIN) -> WebsocketCommunicator:
+    """A socket on the broadcast, as `user` (a JWT in the query string) or anonymous."""
+    query = f"?token={token_for(user)}" if user else ""
+    return WebsocketCommunicator(application, f"/ws/streams/{stream.pk}/{query}", headers=headers)
+
+
+async def next_frame(communicator: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
+    """The next frame, skipping viewer-count updates (they arrive on their own schedule)."""
+    while True:
+        got = await communicator.receive_json_from(timeout=timeout)
+        if got["type"] != "viewers":
+            return got
+
+
+async def connected(communicator: WebsocketCommunicator) -> dict[str, Any]:
+    """Connect, and return the chat.history frame every socket gets first."""
+    ok, _ = await communicator.connect()
+    assert ok
+    history = await next_frame(communicator)
+    assert history["type"] == "chat.history"
+    return history
+
+
+def http(method: str, url: str, *, token: str | None = None, body: dict | None = None) -> tuple[int, object]:
+    """A JSON request to a real server: (status, decoded body, or the error's text)."""
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
