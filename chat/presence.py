@@ -1,7 +1,8 @@
 """Who is watching: one entry per socket in a Redis sorted set per broadcast, scored by
 when it expires. Heartbeats push the expiry forward; a process that dies leaves entries
 that simply expire. The count is pushed to the broadcast's group at most once a second,
-whichever web process notices the change first."""
+whichever web process notices the change first. Native players without the socket join,
+beat and leave over REST (viewer_join/viewer_leave, with a signed session token)."""
 
 from __future__ import annotations
 

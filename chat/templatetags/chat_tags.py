@@ -41,7 +41,6 @@ def chat_panel(context: template.Context, stream: Stream, overlay: bool = False,
         "chat_closed": stream.is_over,
         "can_moderate_chat": not overlay and chat_can_moderate(user=request.user, stream=stream),
         "chat_config": chat_config(),
-        "max_length": MAX_MESSAGE_LENGTH,
     }
 
 
