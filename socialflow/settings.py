@@ -253,6 +253,16 @@ TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
 # FFmpeg alive but without a -progress report for this long (a hung input or process) is
 # stopped and restarted like one that died.
 TRANSCODE_STALL_SECONDS = env.int("TRANSCODE_STALL_SECONDS", default=20)
+# A transcoder holds a per-broadcast Redis lock this long, renewed every third of it; a
+# worker that vanished frees its broadcasts for another transcoder after at most this long.
+TRANSCODE_LOCK_SECONDS = env.int("TRANSCODE_LOCK_SECONDS", default=30)
+
+# --- DVR, recordings, clips -----------------------------------------------------------
+
+# How far viewers may rewind a live broadcast with DVR on (a broadcast may ask for less).
+DVR_WINDOW_SECONDS = env.int("DVR_WINDOW_SECONDS", default=7200)
+# Days a recording is kept after its broadcast (0: forever); a channel may set its own.
+RECORDING_RETENTION_DAYS = env.int("RECORDING_RETENTION_DAYS", default=30)
 
 # --- Chat -------------------------------------------------------------------------
 
@@ -358,6 +368,14 @@ CELERY_BEAT_SCHEDULE = {
     "streams-reap-stale-broadcasts": {
         "task": "streams.tasks.broadcasts_reap_stale_task",
         "schedule": timedelta(seconds=15),
+    },
+    "dvr-recover-recordings": {
+        "task": "dvr.tasks.recordings_recover_task",
+        "schedule": timedelta(minutes=1),
+    },
+    "dvr-expire-recordings": {
+        "task": "dvr.tasks.recordings_expire_task",
+        "schedule": timedelta(hours=1),
     },
     "accounts-clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired_task",

@@ -44,4 +44,9 @@ class StreamForm(forms.Form):
             "low_latency": stream.low_latency,
             "source_passthrough": stream.source_passthrough,
         }
-        return cls(data, initial=initial)
+        form = cls(data, initial=initial)
+        if stream.is_live:  # the transcoder read them when the broadcast went live
+            for name in ("record", "dvr_enabled", "low_latency", "source_passthrough"):
+                form.fields[name].disabled = True
+                form.fields[name].help_text = "Fixed while live; applies from the next broadcast."
+        return form

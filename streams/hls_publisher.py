@@ -2,7 +2,8 @@
 
 Segments go up as soon as a playlist lists them (so they are complete), each playlist right
 after its segments, the master once every variant exists. Segments that fall out of a live
-playlist are removed from storage after a grace period, unless the broadcast keeps them.
+playlist are removed from storage after a grace period, unless the broadcast keeps them
+(DVR or a recording): those are added to the segment index instead.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
+from streams.models import MediaSegment
+from streams.segments import Entry, SegmentIndex, parse_media_playlist
+
 log = logging.getLogger(__name__)
 
 # A player may still fetch a segment that just left the playlist.
 DROPPED_SEGMENT_GRACE_SECONDS = 30
-# The recording (a stream copy of the source) is for DVR and replays, not the live edge:
-# its ever-growing playlist goes up every few seconds, and its segments leave local disk
-# once they are in storage.
-RECORDING = "recording"
-RECORDING_PLAYLIST_EVERY_SECONDS = 10
+# The recording (a stream copy of the source) is not played live: its segments are
+# indexed (streams.segments) and leave local disk once they are in storage.
+RECORDING = MediaSegment.RECORDING
 
 
 @dataclass
@@ -39,13 +41,15 @@ class HlsPublisher:
     work_dir: Path
     prefix: str  # live/<stream id>/<media token>
     storage: Storage
-    keep_live_segments: bool = False
+    # Kept segments (DVR or a recording) are added here and stay in storage after they
+    # leave the live playlist; without an index they are deleted after a grace period.
+    index: SegmentIndex | None = None
     uploaded: set[str] = field(default_factory=set)
+    pending: dict[str, list[tuple[str, Entry, int]]] = field(default_factory=dict)
     playlists: dict[str, str] = field(default_factory=dict)
     dropped: list[tuple[float, str]] = field(default_factory=list)
     master_text: str = ""
     thumbnail_mtime: float = 0.0
-    recording_playlist_at: float = 0.0
 
     def _put(self, relative: str, content: bytes) -> None:
         self.storage.save(f"{self.prefix}/{relative}", ContentFile(content))
@@ -54,7 +58,8 @@ class HlsPublisher:
         result = SyncResult()
         variants = sorted(self.work_dir.glob("*/index.m3u8"))
         for playlist in variants:
-            self._sync_playlist(playlist, result, final=final)
+            self._sync_playlist(playlist, result)
+        self._flush_index()
         master = self.work_dir / "master.m3u8"
         ladder = [p for p in variants if p.parent.name != RECORDING]
         ready = ladder and all(f"{p.parent.name}/index.m3u8" in self.playlists for p in ladder)
@@ -74,11 +79,19 @@ class HlsPublisher:
         self._delete_expired()
         return result
 
-    def _sync_playlist(self, playlist: Path, result: SyncResult, *, final: bool = False) -> None:
+    def _flush_index(self) -> None:
+        """Index what was uploaded; a failure (the database blinked) leaves it pending for
+        the next round, so no published segment goes unindexed."""
+        if self.index is None:
+            return
+        for rendition, published in self.pending.items():
+            if published:
+                self.index.add(rendition, published)
+                self.pending[rendition] = []
+
+    def _sync_playlist(self, playlist: Path, result: SyncResult) -> None:
         rung = playlist.parent.name
         recording = rung == RECORDING
-        if recording and not final and time.monotonic() < self.recording_playlist_at:
-            return
         relative_playlist = f"{rung}/index.m3u8"
         try:
             text = playlist.read_text()
@@ -86,33 +99,34 @@ class HlsPublisher:
             return
         if not text.startswith("#EXTM3U"):
             return
-        listed = [line for line in text.splitlines() if line and not line.startswith("#")]
-        for name in listed:
-            relative = f"{rung}/{name}"
+        entries = parse_media_playlist(text)
+        listed = [entry.uri for entry in entries]
+        for entry in entries:
+            relative = f"{rung}/{entry.uri}"
             if relative in self.uploaded:
                 continue
-            segment = playlist.parent / name
+            segment = playlist.parent / entry.uri
             try:
                 data = segment.read_bytes()
             except FileNotFoundError:
                 return  # not there yet: publish this playlist on the next round
             self._put(relative, data)
             self.uploaded.add(relative)
+            if self.index is not None:
+                self.pending.setdefault(rung, []).append((f"{self.prefix}/{relative}", entry, len(data)))
             if recording:
-                segment.unlink(missing_ok=True)  # kept in storage; FFmpeg only appends
+                segment.unlink(missing_ok=True)  # in storage now; FFmpeg does not list it again
             else:
                 result.new_segments += 1
                 result.new_bytes += len(data)
+        if recording:
+            return  # the index is its playlist: recordings and clips are rendered from it
         if self.playlists.get(relative_playlist) != text:
             previous = self.playlists.get(relative_playlist, "")
             self._put(relative_playlist, text.encode())
             self.playlists[relative_playlist] = text
-            if recording:
-                self.recording_playlist_at = time.monotonic() + RECORDING_PLAYLIST_EVERY_SECONDS
-            elif not self.keep_live_segments:
-                gone = {line for line in previous.splitlines() if line and not line.startswith("#")} - set(
-                    listed
-                )
+            if self.index is None:
+                gone = {e.uri for e in parse_media_playlist(previous)} - set(listed)
                 now = time.monotonic()
                 self.dropped += [(now, f"{rung}/{name}") for name in sorted(gone)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -63,6 +64,12 @@ class Channel(models.Model):
     default_visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
     record_by_default = models.BooleanField(default=True)
     dvr_by_default = models.BooleanField(default=True)
+    clips_enabled = models.BooleanField(default=True, help_text="Viewers may cut clips of broadcasts.")
+    recording_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days recordings are kept (0: forever); empty: the site's RECORDING_RETENTION_DAYS.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -142,6 +149,9 @@ class Stream(models.Model):
     end_reason = models.CharField(max_length=20, choices=EndReason, blank=True)
     record = models.BooleanField(default=True)
     dvr_enabled = models.BooleanField(default=True)
+    dvr_window_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How far viewers may rewind; empty: the site's DVR_WINDOW_SECONDS."
+    )
     low_latency = models.BooleanField(default=False, help_text="1-second segments and a short playlist.")
     source_passthrough = models.BooleanField(
         default=False, help_text="Offer the source itself (copied, not re-encoded) as the top quality."
@@ -199,6 +209,15 @@ class Stream(models.Model):
         return self.status in self.OVER
 
     @property
+    def dvr_window(self) -> int:
+        """Seconds viewers may rewind (0 without DVR): the broadcast's own value, never above
+        the site's DVR_WINDOW_SECONDS."""
+        if not self.dvr_enabled:
+            return 0
+        limit = settings.DVR_WINDOW_SECONDS
+        return min(self.dvr_window_seconds or limit, limit)
+
+    @property
     def media_prefix(self) -> str:
         """Where this broadcast's HLS, thumbnail and source copy live in storage."""
         return f"live/{self.pk}/{self.media_token}"
@@ -215,6 +234,7 @@ class StreamEvent(models.Model):
         UPDATED = "updated", "Details changed"
         MEDIA_SERVER = "media_server", "Media server"
         TRANSCODER = "transcoder", "Transcoder"
+        RECORDING = "recording", "Recording"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"
@@ -260,3 +280,45 @@ class StreamHealthSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream_id} @ {self.at:%H:%M:%S}: {self.fps} fps, {self.speed}x"
+
+
+class MediaSegment(models.Model):
+    """One HLS segment a broadcast keeps past its short live window: for rewinding (DVR),
+    for the recording, and for clips. The transcoder adds a row as soon as the segment is in
+    storage; rows (and files) outside the DVR window are removed while live unless the
+    broadcast is recorded.
+
+    `position` counts a rendition's segments 0, 1, 2, ... across every FFmpeg run (the media
+    sequence of DVR and VOD playlists); `discontinuity` counts the runs before this one (a
+    new run starts a new timeline: #EXT-X-DISCONTINUITY).
+    """
+
+    RECORDING = "recording"  # the stream copy of the source (record on)
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="segments")
+    rendition = models.CharField(max_length=12, help_text='"recording" (the source copy) or a rung.')
+    position = models.PositiveIntegerField()
+    run = models.BigIntegerField(help_text="The FFmpeg run that wrote it (epoch ms at its start).")
+    discontinuity = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(help_text="Wall-clock time of its first frame.")
+    duration = models.FloatField()
+    name = models.CharField(max_length=255, help_text='Its name in the "live" storage.')
+    size_bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["stream", "rendition", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "rendition", "position"], name="streams_segment_position_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stream", "rendition", "started_at"], name="streams_segment_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id}/{self.rendition}#{self.position}"
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.started_at + timedelta(seconds=self.duration)

@@ -22,6 +22,7 @@ from accounts.models import Notification, User
 from accounts.selectors import user_go_live_eligibility
 from socialflow.lib import ratelimit, realtime
 from socialflow.lib.updates import model_update
+from streams import segments
 from streams.errors import StreamError
 from streams.media_servers import get_media_server, is_publishing
 from streams.models import (
@@ -33,7 +34,13 @@ from streams.models import (
     Visibility,
     new_key_secret,
 )
-from streams.tasks import media_drop_publisher_task, stream_notify_followers_task, transcode_stream_task
+from streams.signals import broadcast_ended, broadcast_started
+from streams.tasks import (
+    media_drop_publisher_task,
+    stream_notify_followers_task,
+    stream_segments_purge_task,
+    transcode_stream_task,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,11 @@ STREAM_EDITABLE_FIELDS = (
     "dvr_enabled",
     "low_latency",
     "source_passthrough",
+    "dvr_window_seconds",
 )
+# What the transcoder reads when it starts: fixed while the broadcast is live.
+STREAM_MEDIA_FIELDS = ("record", "dvr_enabled", "low_latency", "source_passthrough", "dvr_window_seconds")
+MIN_DVR_WINDOW_SECONDS = 30
 MAX_TAGS = 10
 TAG_RE = re.compile(r"^[\w-]{1,25}$")
 # Remember a publisher that has gone for this long, so a late publish hook cannot revive it.
@@ -276,6 +287,24 @@ def stream_update(*, stream: Stream, moderating: bool = False, **changes: Any) -
                 _check_schedule(scheduled_for)
                 data["scheduled_for"] = scheduled_for
                 data["status"] = Status.SCHEDULED if scheduled_for else Status.IDLE
+        if stream.is_live:
+            fixed = [
+                name for name in STREAM_MEDIA_FIELDS if name in data and data[name] != getattr(stream, name)
+            ]
+            if fixed:
+                raise StreamError(
+                    f"{fixed[0]}: This can't be changed while the broadcast is live; it applies from the "
+                    "next broadcast.",
+                    code="live_setting",
+                    status_code=409,
+                )
+        window = data.get("dvr_window_seconds")
+        if window is not None and not MIN_DVR_WINDOW_SECONDS <= window <= settings.DVR_WINDOW_SECONDS:
+            limit = settings.DVR_WINDOW_SECONDS
+            raise StreamError(
+                f"dvr_window_seconds: Choose between {MIN_DVR_WINDOW_SECONDS} and {limit}.",
+                code="invalid",
+            )
         if "tags" in data:
             data["tags"] = _clean_tags(data["tags"])
         for name in ("title", "description"):
@@ -338,6 +367,7 @@ def stream_fail(*, stream: Stream, reason: str) -> Stream:
             stream=stream, kind=EventType.ENDED, severity=Severity.ERROR, message=f"Failed: {reason}"
         )
         _broadcast_status(stream)
+        _after_live(stream)
         _drop_publisher_on_commit(stream)
     return stream
 
@@ -427,6 +457,7 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
                 details={"ip": ip, "client_id": client_id, "media_server": dialect},
             )
             _broadcast_status(stream)
+            broadcast_started.send(sender=Stream, stream=stream)
             transaction.on_commit(lambda: _enqueue_notify_followers(stream.pk))
             transaction.on_commit(lambda: _enqueue_transcode(stream.pk))
     except IntegrityError:  # a concurrent publish won the one-live-per-channel constraint
@@ -570,8 +601,21 @@ def _end(stream: Stream, *, reason: str, drop_publisher: bool, by: User | None =
         details={"reason": reason, "by": by.username if by else None},
     )
     _broadcast_status(stream)
+    if was_live:
+        _after_live(stream)
     if was_live and drop_publisher:
         _drop_publisher_on_commit(stream)
+
+
+def _after_live(stream: Stream) -> None:
+    """A live broadcast is over: the apps above are told (dvr finalizes the recording), and
+    the rewind segments of an unrecorded one go once the transcoder and players are done."""
+    broadcast_ended.send(sender=Stream, stream=stream)
+    if not stream.record:
+        stream_id = stream.pk
+        transaction.on_commit(
+            lambda: stream_segments_purge_task.apply_async(args=(stream_id,), countdown=SEGMENTS_PURGE_DELAY)
+        )
 
 
 def _drop_publisher_on_commit(stream: Stream) -> None:
@@ -599,6 +643,19 @@ def _refuse(channel: Channel | None, reason: str, *, ip: str | None, client_id: 
         details={"ip": ip, "client_id": client_id, "reason": reason},
     )
     return HookResult(False, reason)
+
+
+# After the end: the transcoder's last round, and players finishing what they loaded.
+SEGMENTS_PURGE_DELAY = 60
+
+
+def stream_segments_purge(*, stream_id: str) -> int:
+    """Delete an unrecorded, ended broadcast's kept segments (DVR) from storage and the index.
+    Nothing of it outlives the broadcast but clips (files of their own)."""
+    stream = Stream.objects.filter(pk=stream_id).first()
+    if stream is None or stream.record or not stream.is_over:
+        return 0
+    return segments.segments_delete(stream=stream)
 
 
 def stream_event_record(
@@ -645,13 +702,22 @@ def _enqueue_notify_followers(stream_id: str) -> None:
     stream_notify_followers_task.delay(stream_id)
 
 
+def _queued_key(stream_id: str) -> str:
+    return f"streams:transcode-queued:{stream_id}"
+
+
 def transcode_enqueue_once(*, stream_id: str) -> bool:
-    """Queue a transcoder for the broadcast unless one was queued in the last two minutes
-    (at most one waiting task per broadcast, even while every transcode slot is busy)."""
-    if not ratelimit.first_in_window(f"streams:transcode-queued:{stream_id}", 120):
+    """Queue a transcoder for the broadcast unless one is waiting (queued in the last two
+    minutes and not picked up yet), even while every transcode slot is busy."""
+    if not ratelimit.first_in_window(_queued_key(stream_id), 120):
         return False
     _enqueue_transcode(stream_id)
     return True
+
+
+def transcode_dequeued(*, stream_id: str) -> None:
+    """A transcoder picked the broadcast up: if it is lost, the watchdog may queue another."""
+    ratelimit.forget(_queued_key(stream_id))
 
 
 def stream_notify_followers(*, stream_id: str) -> int:

@@ -26,6 +26,13 @@ def media_drop_publisher_task(media_server: str, channel_id: int, client_id: str
     return server.drop_publisher(channel_id=channel_id, client_id=client_id)
 
 
+@shared_task(name="streams.tasks.stream_segments_purge_task", ignore_result=True)
+def stream_segments_purge_task(stream_id: str) -> int:
+    from streams import services
+
+    return services.stream_segments_purge(stream_id=stream_id)
+
+
 @shared_task(name="streams.tasks.broadcasts_reap_stale_task", ignore_result=True)
 def broadcasts_reap_stale_task() -> int:
     from streams import services

@@ -32,15 +32,17 @@ from socialflow.lib import ffmpeg
 from streams.hls_publisher import HlsPublisher
 from streams.media_servers import get_media_server, is_publishing
 from streams.models import Stream, StreamEvent, StreamHealthSample
-from streams.services import stream_event_record, stream_fail, transcode_enqueue_once
+from streams.segments import SegmentIndex, segments_trim
+from streams.services import stream_event_record, stream_fail, transcode_dequeued, transcode_enqueue_once
 from streams.transcoding import DEFAULT_LADDER, HlsOptions, Source, build_transcode_command
 
 log = logging.getLogger(__name__)
 
-LOCK_SECONDS = 60
 POLL_SECONDS = 0.25
 STATUS_CHECK_SECONDS = 2.0
 HEALTH_SAMPLE_SECONDS = 5.0
+# How often segments that left the DVR window are removed (unrecorded broadcasts).
+TRIM_EVERY_SECONDS = 10.0
 # A transcoder that ran this long without trouble starts its restart count afresh.
 HEALTHY_RESET_SECONDS = 300
 # Set when the worker is shutting down: transcoders stop cleanly, another worker resumes.
@@ -122,6 +124,7 @@ def hls_options(stream: Stream) -> HlsOptions:
         preset=settings.TRANSCODE_PRESET,
         passthrough_top=stream.source_passthrough,
         thumbnail_every=settings.THUMBNAIL_EVERY_SECONDS,
+        record_source=stream.record,
         ladder=tuple(by_name[name] for name in settings.TRANSCODE_RUNGS),
     )
 
@@ -163,7 +166,7 @@ class _Lock:
 
     def __init__(self, lock):
         self.lock = lock
-        self.renew_at = time.monotonic() + LOCK_SECONDS / 3
+        self.renew_at = time.monotonic() + settings.TRANSCODE_LOCK_SECONDS / 3
 
     def keep(self) -> None:
         if time.monotonic() < self.renew_at:
@@ -175,7 +178,7 @@ class _Lock:
         except redis.exceptions.RedisError as exc:
             log.warning("could not renew the transcoder lock: %s", exc)  # try again soon
             return
-        self.renew_at = time.monotonic() + LOCK_SECONDS / 3
+        self.renew_at = time.monotonic() + settings.TRANSCODE_LOCK_SECONDS / 3
 
     def sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -197,9 +200,10 @@ def transcoders_ensure() -> int:
 
 def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> Outcome:
     """Transcode a live broadcast until it ends. Returns why it stopped."""
-    lock = _redis().lock(lock_name(stream_id), timeout=LOCK_SECONDS, blocking=False)
+    lock = _redis().lock(lock_name(stream_id), timeout=settings.TRANSCODE_LOCK_SECONDS, blocking=False)
     if not lock.acquire(blocking=False):
         return Outcome.ALREADY_RUNNING  # a redelivered or duplicate task
+    transcode_dequeued(stream_id=stream_id)  # no longer waiting: the watchdog may queue again
     base_dir = Path(settings.TRANSCODE_WORK_DIR) / stream_id
     stream = None
     try:
@@ -249,17 +253,24 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
             lock.sleep(min(10, 2**restarts))
             continue
         attempt += 1
+        # Names this run's segments: no run overwrites another's, on any worker.
+        run = int(time.time() * 1000)
         # A fresh folder per attempt: a late write of the previous FFmpeg cannot land here.
         work_dir = base_dir / f"run{attempt}"
         shutil.rmtree(base_dir, ignore_errors=True)
         (work_dir / "recording").mkdir(parents=True)
+        keeps = stream.record or stream.dvr_enabled
         publisher = HlsPublisher(
             work_dir=work_dir,
             prefix=stream.media_prefix,
             storage=storages["live"],
-            keep_live_segments=stream.dvr_enabled,
+            index=SegmentIndex(stream=stream, run=run, on_gap=lambda gap: _gap_event(stream, gap))
+            if keeps
+            else None,
         )
-        argv = build_transcode_command(input_url=input_url, out_dir=work_dir, source=source, options=options)
+        argv = build_transcode_command(
+            input_url=input_url, out_dir=work_dir, source=source, options=options, run=run
+        )
         started = time.monotonic()
         proc = subprocess.Popen(
             argv,
@@ -312,6 +323,18 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
         lock.sleep(min(10, 2 ** (restarts - 1)))
 
 
+def _gap_event(stream: Stream, seconds: float) -> None:
+    """Nothing was made while no FFmpeg ran (a restart, a lost worker): the streamer, and
+    whoever watches the recording, learn how long the hole is."""
+    _event(
+        stream,
+        f"Restart gap: {seconds:.1f} s of the broadcast were not transcoded"
+        + (" or recorded." if stream.record else "."),
+        StreamEvent.Severity.WARNING,
+        gap_seconds=round(seconds, 2),
+    )
+
+
 def _publisher_present(stream: Stream) -> bool:
     """Only a yes from the media server counts; when it cannot tell, wait for the hook."""
     publishing = is_publishing(
@@ -362,7 +385,7 @@ def _watch(
     ).start()
     progress = ffmpeg.Progress()
     latest: dict[str, str] = {}
-    next_status = next_sample = last_progress = time.monotonic()
+    next_status = next_sample = last_progress = next_trim = time.monotonic()
     sample_bytes = 0
     sample_started = time.monotonic()
     failures = 0
@@ -401,6 +424,10 @@ def _watch(
                 fields["thumbnail_updated_at"] = timezone.now()
             if fields:
                 Stream.objects.filter(pk=stream.pk).update(**fields)
+            if now >= next_trim:
+                next_trim = now + TRIM_EVERY_SECONDS
+                if stream.dvr_enabled and not stream.record:
+                    segments_trim(stream=stream, window_seconds=stream.dvr_window)
             if now >= next_sample and latest:
                 _sample(stream, latest, sample_bytes, now - sample_started)
                 sample_bytes, sample_started = 0, now

@@ -44,7 +44,7 @@ class HlsOptions:
     preset: str = "veryfast"
     passthrough_top: bool = False
     thumbnail_every: int = 30  # seconds
-    record_source: bool = True  # a stream copy of the source, for DVR and recordings
+    record_source: bool = True  # a stream copy of the source, for recordings and clips
     ladder: tuple[Rung, ...] = field(default=DEFAULT_LADDER)
 
 
@@ -80,12 +80,14 @@ def build_transcode_command(
     source: Source,
     options: HlsOptions,
     ffmpeg: str = "ffmpeg",
+    run: int = 0,
 ) -> list[str]:
     """argv for one FFmpeg that writes the whole ladder, a thumbnail and a source copy.
 
-    out_dir/master.m3u8, out_dir/<rung>/index.m3u8 + seg_<n>.ts, out_dir/thumb.jpg and
-    out_dir/recording/index.m3u8 (a stream copy of the source, an event playlist keeping
-    every segment: what DVR and recordings are made of).
+    out_dir/master.m3u8, out_dir/<rung>/index.m3u8 + seg_<run>_<n>.ts, out_dir/thumb.jpg
+    and, when recording, out_dir/recording/index.m3u8 (a stream copy of the source; the
+    publisher takes each segment to storage and the segment index as it appears). `run`
+    names this FFmpeg's segments, so a restarted one never overwrites an earlier one's.
     """
     rungs = ladder_for(source, options)
     fps = output_fps(source)
@@ -176,7 +178,7 @@ def build_transcode_command(
         "-hls_segment_type",
         "mpegts",
         "-hls_segment_filename",
-        str(out_dir / "%v" / "seg_%d.ts"),
+        str(out_dir / "%v" / f"seg_{run}_%d.ts"),
         "-master_pl_name",
         "master.m3u8",
         "-var_stream_map",
@@ -210,16 +212,15 @@ def build_transcode_command(
             "hls",
             "-hls_time",
             str(options.segment_seconds),
+            # A short list: the publisher indexes each segment and removes the local file.
             "-hls_list_size",
-            "0",
-            "-hls_playlist_type",
-            "event",
+            "10",
             "-hls_flags",
             "program_date_time+temp_file+discont_start",
             "-hls_start_number_source",
             "epoch",
             "-hls_segment_filename",
-            str(out_dir / "recording" / "seg_%d.ts"),
+            str(out_dir / "recording" / f"seg_{run}_%d.ts"),
             str(out_dir / "recording" / "index.m3u8"),
         ]
     argv += ["-progress", "pipe:1", "-nostats"]

@@ -92,10 +92,10 @@ def dashboard_rotate_key(request):
 @require_POST
 def dashboard_stream_save(request):
     """Prepare (or edit) the next broadcast: title, category, schedule."""
-    form = StreamForm(request.POST)
     channel = services.channel_get_or_create(user=request.user)
     current = selectors.channel_current_stream(channel=channel)
     editable = current if current is not None and not current.is_over else None
+    form = StreamForm.for_stream(editable, request.POST)
     if form.is_valid():
         fields = form.cleaned_data
         fields["category"] = fields["category"] or None

@@ -84,3 +84,11 @@ def remember(key: str, value: Any, seconds: int) -> bool:
     except RedisError as exc:
         log.warning("cache write %s skipped, Redis unavailable: %s", key.split(":")[0], exc)
         return False
+
+
+def forget(key: str) -> None:
+    """Drop a mark (or a window) early; nothing happens when Redis is away."""
+    try:
+        cache.delete(key)
+    except RedisError as exc:
+        log.warning("cache delete %s skipped, Redis unavailable: %s", key.split(":")[0], exc)

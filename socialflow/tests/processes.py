@@ -237,6 +237,8 @@ def live_stack(tmp_path: Path, *, transcode: bool = False, update_interval: int 
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "TRANSCODE_WORK_DIR": str(tmp_path / "work"),
         "TRANSCODE_STALL_SECONDS": "5",
+        # A killed worker frees its broadcasts quickly (tests start another one).
+        "TRANSCODE_LOCK_SECONDS": "6",
     }
     with (
         daphne_server(tmp_path, **env) as web,
@@ -250,9 +252,35 @@ def live_stack(tmp_path: Path, *, transcode: bool = False, update_interval: int 
         ) as media,
         celery_worker(tmp_path, **env),
     ):
-        stack = {"web": web, "work_dir": tmp_path / "work", **media}
+        stack = {"web": web, "work_dir": tmp_path / "work", "env": env, **media}
         if not transcode:
             yield stack
             return
         with celery_worker(tmp_path, queues="transcode", **env) as transcode_worker:
             yield {**stack, "transcode_worker": transcode_worker}
+
+
+@contextmanager
+def moto_s3(monkeypatch, bucket: str) -> Iterator[tuple[str, object]]:
+    """moto's S3 server on loopback (S3 is the outside world) with `bucket` created;
+    yields its endpoint and a boto3 client. moto's state is per process: each test file
+    uses a bucket of its own."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield endpoint, client
+    finally:
+        server.stop()

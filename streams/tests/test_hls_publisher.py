@@ -6,6 +6,8 @@ from django.core.files.storage import storages
 
 from streams import hls_publisher
 from streams.hls_publisher import HlsPublisher
+from streams.models import MediaSegment
+from streams.segments import SegmentIndex
 
 
 def playlist(*segments, end=False):
@@ -52,15 +54,16 @@ def test_a_playlist_waits_for_its_segments(tmp_path, settings):
     assert (settings.MEDIA_ROOT / "live/p/720p/index.m3u8").exists()
 
 
-def test_segments_leaving_the_window_are_removed_unless_kept(tmp_path, settings, monkeypatch):
+def test_segments_leaving_the_window_are_removed_unless_kept(
+    tmp_path, settings, monkeypatch, db, live_stream
+):
     monkeypatch.setattr(hls_publisher, "DROPPED_SEGMENT_GRACE_SECONDS", 0)
     for keep in (False, True):
         work = tmp_path / f"work-{keep}"
         (work / "720p").mkdir(parents=True)
         prefix = f"live/keep-{keep}"
-        publisher = HlsPublisher(
-            work_dir=work, prefix=prefix, storage=storages["live"], keep_live_segments=keep
-        )
+        index = SegmentIndex(stream=live_stream, run=1) if keep else None
+        publisher = HlsPublisher(work_dir=work, prefix=prefix, storage=storages["live"], index=index)
         for n in range(1, 4):
             (work / "720p" / f"seg_{n}.ts").write_bytes(b"x")
         (work / "720p" / "index.m3u8").write_text(playlist("seg_1.ts", "seg_2.ts"))
@@ -71,3 +74,8 @@ def test_segments_leaving_the_window_are_removed_unless_kept(tmp_path, settings,
         publisher.sync()
         assert (settings.MEDIA_ROOT / prefix / "720p/seg_1.ts").exists() is keep
         assert (settings.MEDIA_ROOT / prefix / "720p/seg_3.ts").exists()
+    # the kept ones are indexed, in order, with their storage names
+    rows = MediaSegment.objects.filter(stream=live_stream, rendition="720p").order_by("position")
+    assert [(r.position, r.name, r.duration) for r in rows] == [
+        (n - 1, f"live/keep-True/720p/seg_{n}.ts", 2.0) for n in (1, 2, 3)
+    ]

@@ -1,42 +1,28 @@
 """Publishing HLS to S3: django-storages and boto3 against moto's S3 server on loopback
 (S3 is the outside world; moto stands in for it)."""
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from socialflow.lib.storage import LiveS3Storage
-from socialflow.tests.processes import free_port
+from socialflow.tests.processes import moto_s3
 from streams.hls_publisher import HlsPublisher
 
 
 @pytest.fixture
 def s3(monkeypatch):
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket="socialflow")
-    storage = LiveS3Storage(
-        bucket_name="socialflow",
-        endpoint_url=endpoint,
-        access_key="test",
-        secret_key="test",
-        region_name="us-east-1",
-        file_overwrite=True,
-        querystring_auth=False,
-        default_acl=None,
-        custom_domain="cdn.example.com/socialflow",
-    )
-    yield storage, client
-    server.stop()
+    with moto_s3(monkeypatch, "socialflow") as (endpoint, client):
+        storage = LiveS3Storage(
+            bucket_name="socialflow",
+            endpoint_url=endpoint,
+            access_key="test",
+            secret_key="test",
+            region_name="us-east-1",
+            file_overwrite=True,
+            querystring_auth=False,
+            default_acl=None,
+            custom_domain="cdn.example.com/socialflow",
+        )
+        yield storage, client
 
 
 def test_segments_playlists_and_master_land_in_the_bucket(tmp_path, s3):

@@ -115,7 +115,10 @@ def test_owner_and_moderator_end(
         services.stream_end(stream=stream, by=bob)
     stream.refresh_from_db()
     assert stream.end_reason == "moderator_ended"
-    assert celery_queue() == [("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", channel.pk, "1"])]
+    assert celery_queue() == [
+        ("dvr.tasks.recording_finalize_task", [stream.pk]),  # record is on by default
+        ("streams.tasks.media_drop_publisher_task", ["nginx-rtmp", channel.pk, "1"]),
+    ]
     # ending again changes nothing
     services.stream_end(stream=stream, by=streamer)
     stream.refresh_from_db()

@@ -41,7 +41,7 @@ def test_variants_map_one_video_and_one_audio_each():
     args = argv()
     assert value(args, "-var_stream_map") == "v:0,a:0,name:720p v:1,a:1,name:480p v:2,a:2,name:360p"
     assert value(args, "-master_pl_name") == "master.m3u8"
-    assert value(args, "-hls_segment_filename") == "/work/out/%v/seg_%d.ts"
+    assert value(args, "-hls_segment_filename") == "/work/out/%v/seg_0_%d.ts"
     assert args[args.index("-var_stream_map") + 2] == "/work/out/%v/index.m3u8"
     assert value(args, "-b:v:0") == "2800k" and value(args, "-b:a:2") == "64k"
 
@@ -94,7 +94,7 @@ def test_thumbnail_and_source_copy_outputs():
     assert thumb_output[thumb_output.index("-threads") + 1] == "1"  # no frame-threading delay
     assert "gte(t-prev_selected_t\\,30)" in value(args, "-filter_complex")
     assert "/work/out/recording/index.m3u8" in args
-    assert value(args, "-hls_playlist_type") == "event"
+    assert value(args, "-hls_segment_filename", 1) == "/work/out/recording/seg_0_%d.ts"
     assert "/work/out/recording/index.m3u8" not in argv(record_source=False)
 
 

@@ -1,0 +1,368 @@
+"""Recordings: started with the broadcast, finalized into a VOD at its end, recovered when
+a worker vanished, deleted when retention runs out.
+
+A recording is made of the segments the transcoder indexed (streams.segments): the ladder's
+rungs, kept as they were encoded (adaptive VOD with no second encode), and the stream copy
+of the source (the MP4 and clips). Finalizing only writes playlists, remuxes the MP4 and
+grabs a thumbnail, so running it again gives the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+from django.db import transaction
+from django.utils import timezone
+
+from dvr.models import Recording
+from dvr.tasks import recording_finalize_task
+from socialflow.lib import ratelimit
+from streams import segments
+from streams.models import MediaSegment, Stream, StreamEvent
+from streams.services import stream_event_record
+from streams.transcoder import transcoder_running
+
+log = logging.getLogger(__name__)
+
+Status = Recording.Status
+# After the end, the transcoder's last round: finalizing waits for it, this long at most.
+TRANSCODER_STOP_WAIT_SECONDS = 60
+# A recording left "processing" this long was abandoned by a lost worker.
+STUCK_PROCESSING = timedelta(minutes=30)
+FINALIZE_TIMEOUT_SECONDS = 1800
+
+
+class FinalizeError(Exception):
+    """The recording cannot be made a VOD; the message says why (shown to the streamer)."""
+
+
+def live_storage() -> Storage:
+    return storages["live"]
+
+
+# --- Lifecycle -----------------------------------------------------------------------
+
+
+def recording_start(*, stream: Stream) -> Recording | None:
+    """A recorded broadcast went live: its recording starts growing (the transcoder's
+    segments). An unrecorded one gets nothing."""
+    if not stream.record:
+        return None
+    recording, _ = Recording.objects.get_or_create(
+        stream=stream,
+        defaults={"title": stream.title, "started_at": stream.started_at or timezone.now()},
+    )
+    return recording
+
+
+def recording_end(*, stream: Stream) -> None:
+    """The broadcast is over: finalize its recording once the transcoder has stopped."""
+    if not stream.record:
+        return
+    Recording.objects.filter(stream=stream, status=Status.RECORDING).update(ended_at=stream.ended_at)
+    stream_id = stream.pk
+    transaction.on_commit(lambda: recording_finalize_task.apply_async(args=[stream_id], countdown=2))
+
+
+def retention_days(stream: Stream) -> int:
+    days = stream.channel.recording_retention_days
+    return settings.RECORDING_RETENTION_DAYS if days is None else days
+
+
+def _retention_until(recording: Recording) -> datetime | None:
+    days = retention_days(recording.stream)
+    if recording.kept or days == 0:
+        return None
+    return (recording.ended_at or timezone.now()) + timedelta(days=days)
+
+
+# --- Finalizing ----------------------------------------------------------------------
+
+
+def recording_finalize_for_stream(*, stream_id: str, waited: float = 0) -> str:
+    """The task's body: finalize the broadcast's recording, unless its transcoder is still
+    writing (then the caller asks again in a few seconds)."""
+    recording = Recording.objects.filter(stream_id=stream_id).first()
+    if recording is None:
+        return "no recording"
+    if transcoder_running(stream_id) and waited < TRANSCODER_STOP_WAIT_SECONDS:
+        return "wait"
+    return recording_finalize(recording=recording).status
+
+
+def recording_finalize(*, recording: Recording, again: bool = False) -> Recording:
+    """Make the recording a VOD: playlists (VOD, ENDLIST), an MP4 by stream copy with
+    +faststart, a thumbnail, the real duration. Idempotent: a ready recording is left as it
+    is unless `again`, and the files always get the same names. Files partly missing: FAILED
+    with the reason, and what exists is kept."""
+    lock = f"dvr:finalizing:{recording.pk}"
+    if not ratelimit.first_in_window(lock, FINALIZE_TIMEOUT_SECONDS):
+        return recording  # another worker is on it
+    try:
+        with transaction.atomic():
+            recording = (
+                Recording.objects.select_for_update().select_related("stream__channel").get(pk=recording.pk)
+            )
+            if recording.files_deleted_at is not None or recording.stream.is_live:
+                return recording
+            if recording.status == Status.READY and not again:
+                return recording
+            recording.status = Status.PROCESSING
+            recording.reason = ""
+            recording.ended_at = recording.ended_at or recording.stream.ended_at or timezone.now()
+            recording.save(update_fields=["status", "reason", "ended_at", "updated_at"])
+        try:
+            made = _make_vod(recording)
+        except FinalizeError as exc:
+            return _finalized(recording, status=Status.FAILED, reason=str(exc))
+        except Exception as exc:  # a bug or the storage failing: never stuck in "processing"
+            log.exception("finalizing recording %s failed", recording.pk)
+            return _finalized(recording, status=Status.FAILED, reason=f"Finalizing failed: {exc}"[:300])
+        return _finalized(recording, status=Status.READY, **made)
+    finally:
+        ratelimit.forget(lock)
+
+
+def _finalized(recording: Recording, *, status: str, reason: str = "", **fields) -> Recording:
+    with transaction.atomic():
+        recording = (
+            Recording.objects.select_for_update().select_related("stream__channel").get(pk=recording.pk)
+        )
+        recording.status = status
+        recording.reason = reason
+        for name, value in fields.items():
+            setattr(recording, name, value)
+        if status == Status.READY:
+            recording.retention_until = _retention_until(recording)
+        recording.save()
+        stream_event_record(
+            stream=recording.stream,
+            kind=StreamEvent.Type.RECORDING,
+            severity=StreamEvent.Severity.INFO if status == Status.READY else StreamEvent.Severity.ERROR,
+            message="The recording is ready."
+            if status == Status.READY
+            else f"The recording could not be finished: {reason}"[:300],
+            details={"recording": recording.pk, "status": status},
+        )
+    return recording
+
+
+def vod_prefix(stream: Stream) -> str:
+    return f"{stream.media_prefix}/vod"
+
+
+def _make_vod(recording: Recording) -> dict:
+    stream = recording.stream
+    storage = live_storage()
+    source = segments.segments_of(stream=stream, rendition=MediaSegment.RECORDING)
+    if not source:
+        raise FinalizeError("Nothing was recorded: the transcoder never wrote a segment of the source.")
+    rungs = [r for r in segments.renditions_of(stream=stream) if r != MediaSegment.RECORDING]
+    by_rung = {rung: segments.segments_of(stream=stream, rendition=rung) for rung in rungs}
+    missing = _missing(storage, [*source, *(s for rows in by_rung.values() for s in rows)])
+    if missing:
+        raise FinalizeError(
+            f"{len(missing)} segment(s) are missing from storage (first: {PurePosixPath(missing[0]).name}); "
+            "what exists is kept."
+        )
+    prefix = vod_prefix(stream)
+    # Variant playlists next to each other in vod/, their segments where they were written.
+    for rung, rows in by_rung.items():
+        text = segments.render_media_playlist(
+            rows, url=lambda s, r=rung: f"../{r}/{PurePosixPath(s.name).name}", vod=True
+        )
+        storage.save(f"{prefix}/{rung}.m3u8", ContentFile(text.encode()))
+    source_text = segments.render_media_playlist(
+        source, url=lambda s: f"../{MediaSegment.RECORDING}/{PurePosixPath(s.name).name}", vod=True
+    )
+    storage.save(f"{prefix}/{MediaSegment.RECORDING}.m3u8", ContentFile(source_text.encode()))
+    master = _vod_master(stream, by_rung) if by_rung else None
+    if master is None:  # no ladder kept (only the source): the source is the one variant
+        master = _master_line(source, MediaSegment.RECORDING)
+    storage.save(f"{prefix}/master.m3u8", ContentFile(master.encode()))
+
+    with tempfile.TemporaryDirectory(prefix="finalize-") as tmp:
+        work = Path(tmp)
+        with _local_copies(storage, source, work / "src") as files:
+            listing = work / "concat.txt"
+            listing.write_text("".join(f"file '{f}'\n" for f in files))
+            mp4 = work / "recording.mp4"
+            _ffmpeg(
+                [
+                    *("-f", "concat", "-safe", "0", "-i", str(listing)),
+                    *("-map", "0", "-c", "copy", "-bsf:a", "aac_adtstoasc"),
+                    *("-movflags", "+faststart", str(mp4)),
+                ]
+            )
+        duration = probe_duration(mp4)
+        thumb = work / "thumb.jpg"
+        seek = f"{min(duration * 0.1, 30):.2f}"
+        _ffmpeg(
+            ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)]
+        )
+        mp4_path, thumb_path = f"{prefix}/recording.mp4", f"{prefix}/thumb.jpg"
+        _upload(storage, mp4, mp4_path)
+        _upload(storage, thumb, thumb_path)
+        extra = mp4.stat().st_size + thumb.stat().st_size
+    kept = sum(s.size_bytes for s in source) + sum(s.size_bytes for rows in by_rung.values() for s in rows)
+    return {
+        "playlist_path": f"{prefix}/master.m3u8",
+        "mp4_path": mp4_path,
+        "thumbnail_path": thumb_path,
+        "duration_seconds": round(duration, 3),
+        "size_bytes": kept + extra,
+    }
+
+
+def _missing(storage: Storage, rows: list[MediaSegment]) -> list[str]:
+    """Names of indexed segments not in storage (one listing per folder)."""
+    present: dict[str, set[str]] = {}
+    missing = []
+    for row in rows:
+        folder, _, name = row.name.rpartition("/")
+        if folder not in present:
+            try:
+                present[folder] = set(storage.listdir(folder)[1])
+            except (FileNotFoundError, OSError):
+                present[folder] = set()
+        if name not in present[folder]:
+            missing.append(row.name)
+    return missing
+
+
+def _vod_master(stream: Stream, by_rung: dict[str, list[MediaSegment]]) -> str | None:
+    """The live master's variants (bandwidth, resolution, codecs as FFmpeg wrote them),
+    pointing at the VOD playlists; None if the live master never made it to storage."""
+    try:
+        with live_storage().open(f"{stream.media_prefix}/master.m3u8") as f:
+            live = f.read().decode()
+    except (FileNotFoundError, OSError):
+        live = ""
+    lines, kept = [], 0
+    for line in live.splitlines():
+        if line and not line.startswith("#"):
+            rung = line.split("/", 1)[0]
+            if rung not in by_rung:
+                lines.pop()  # its #EXT-X-STREAM-INF
+                continue
+            line, kept = f"{rung}.m3u8", kept + 1
+        lines.append(line)
+    if not kept:
+        return "#EXTM3U\n" + "".join(
+            _master_line(rows, rung).split("\n", 1)[1] for rung, rows in by_rung.items()
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _master_line(rows: list[MediaSegment], rendition: str) -> str:
+    seconds = sum(s.duration for s in rows) or 1
+    bandwidth = int(sum(s.size_bytes for s in rows) * 8 / seconds) or 1
+    return f"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH={bandwidth}\n{rendition}.m3u8\n"
+
+
+@contextmanager
+def _local_copies(storage: Storage, rows: list[MediaSegment], folder: Path) -> Iterator[list[Path]]:
+    """Local paths of the segments: the files themselves on a local disk, downloads from S3."""
+    try:
+        yield [Path(storage.path(row.name)) for row in rows]
+        return
+    except NotImplementedError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, row in enumerate(rows):
+        path = folder / f"{index:06d}.ts"
+        with storage.open(row.name) as src, path.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        paths.append(path)
+    yield paths
+
+
+def _upload(storage: Storage, path: Path, name: str) -> None:
+    with path.open("rb") as f:
+        storage.save(name, File(f))
+
+
+def _ffmpeg(args: list[str]) -> None:
+    result = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+        capture_output=True,
+        text=True,
+        timeout=FINALIZE_TIMEOUT_SECONDS,
+    )
+    if result.returncode != 0:
+        raise FinalizeError(f"FFmpeg failed: {result.stderr.strip()[-200:]}")
+
+
+def probe_duration(path: Path) -> float:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    try:
+        return float(json.loads(result.stdout)["format"]["duration"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FinalizeError(f"ffprobe could not read the MP4: {result.stderr.strip()[-200:]}") from exc
+
+
+# --- Recovery and retention ------------------------------------------------------------
+
+
+def recordings_recover(*, now: datetime | None = None) -> int:
+    """Finalize recordings nobody finalized: left "recording" after their broadcast ended
+    (the end task was lost), or "processing" long after a worker took them (it vanished)."""
+    now = now or timezone.now()
+    ended = Recording.objects.filter(
+        status=Status.RECORDING,
+        stream__status__in=Stream.OVER,
+        stream__ended_at__lt=now - timedelta(seconds=TRANSCODER_STOP_WAIT_SECONDS),
+    )
+    stuck = Recording.objects.filter(status=Status.PROCESSING, updated_at__lt=now - STUCK_PROCESSING)
+    count = 0
+    for recording in [*ended, *stuck]:
+        recording_finalize(recording=recording, again=True)
+        count += 1
+    return count
+
+
+def recording_delete_files(*, recording: Recording) -> int:
+    """Remove everything the recording keeps in storage (its segments and VOD files)."""
+    storage = live_storage()
+    deleted = segments.segments_delete(stream=recording.stream)
+    prefix = vod_prefix(recording.stream)
+    try:
+        names = storage.listdir(prefix)[1]
+    except (FileNotFoundError, OSError):
+        names = []
+    for name in names:
+        storage.delete(f"{prefix}/{name}")
+        deleted += 1
+    return deleted
+
+
+def recordings_expire(*, now: datetime | None = None) -> int:
+    """Delete the files of recordings past their retention (kept ones stay), and mark them."""
+    now = now or timezone.now()
+    expired = Recording.objects.filter(
+        kept=False, retention_until__lt=now, files_deleted_at__isnull=True
+    ).select_related("stream")
+    count = 0
+    for recording in expired:
+        recording_delete_files(recording=recording)
+        Recording.objects.filter(pk=recording.pk).update(files_deleted_at=now, size_bytes=0)
+        count += 1
+    return count

@@ -1,0 +1,225 @@
+"""The index of kept segments (streams.models.MediaSegment): what rewinding, recordings and
+clips are made of.
+
+The transcoder adds segments as it publishes them; rows and files leave together (the
+DVR window sliding on, an unrecorded broadcast ending, a recording expiring). Media
+playlists for DVR and VOD are rendered from the rows, so a restarted FFmpeg, or a new
+worker after a lost one, continues the same timeline instead of replacing it.
+
+The playlist parser here is a few lines on purpose: it reads FFmpeg's own short playlists
+several times a second, where the `m3u8` library's full model would cost more than the
+work it does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.core.files.storage import Storage, storages
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from streams.models import MediaSegment, Stream
+
+log = logging.getLogger(__name__)
+
+# A player may still fetch a segment that just left the window.
+TRIM_GRACE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One segment as a media playlist lists it."""
+
+    uri: str
+    duration: float
+    started_at: datetime | None
+
+
+def parse_media_playlist(text: str) -> list[Entry]:
+    """The segments of an HLS media playlist with their duration and program date-time
+    (FFmpeg writes one per segment with hls_flags program_date_time)."""
+    entries: list[Entry] = []
+    duration, started = 0.0, None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#EXTINF:"):
+            try:
+                duration = float(line[8:].split(",", 1)[0])
+            except ValueError:
+                duration = 0.0
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            started = parse_datetime(line[25:])
+        elif not line.startswith("#"):
+            entries.append(Entry(line, duration, started))
+            duration, started = 0.0, None
+    return entries
+
+
+@dataclass
+class _Tail:
+    position: int
+    run: int
+    discontinuity: int
+    ends_at: datetime | None
+
+
+class SegmentIndex:
+    """Adds one FFmpeg run's published segments to the index, continuing each rendition's
+    positions and timelines. `on_gap(seconds)` hears how long nothing was made between the
+    previous run's last segment and this run's first."""
+
+    def __init__(self, *, stream: Stream, run: int, on_gap: Callable[[float], None] | None = None):
+        self.stream = stream
+        self.run = run
+        self.on_gap = on_gap
+        self.tails: dict[str, _Tail | None] = {}
+        self.gap_reported = False
+
+    def _tail(self, rendition: str) -> _Tail | None:
+        if rendition not in self.tails:
+            last = (
+                MediaSegment.objects.filter(stream=self.stream, rendition=rendition)
+                .order_by("-position")
+                .first()
+            )
+            self.tails[rendition] = (
+                _Tail(last.position, last.run, last.discontinuity, last.ends_at) if last else None
+            )
+        return self.tails[rendition]
+
+    def add(self, rendition: str, published: Sequence[tuple[str, Entry, int]]) -> None:
+        """`published`: (storage name, playlist entry, size in bytes), in playlist order."""
+        if not published:
+            return
+        tail = self._tail(rendition)
+        rows = []
+        for name, entry, size in published:
+            started = entry.started_at or timezone.now()
+            if tail is None:
+                position, discontinuity = 0, 0
+            else:
+                position = tail.position + 1
+                discontinuity = tail.discontinuity + (tail.run != self.run)
+                if tail.run != self.run and tail.ends_at and not self.gap_reported and self.on_gap:
+                    self.gap_reported = True
+                    self.on_gap(max(0.0, (started - tail.ends_at).total_seconds()))
+            rows.append(
+                MediaSegment(
+                    stream=self.stream,
+                    rendition=rendition,
+                    position=position,
+                    run=self.run,
+                    discontinuity=discontinuity,
+                    started_at=started,
+                    duration=entry.duration,
+                    name=name,
+                    size_bytes=size,
+                )
+            )
+            tail = _Tail(position, self.run, discontinuity, started + timedelta(seconds=entry.duration))
+        MediaSegment.objects.bulk_create(rows)
+        self.tails[rendition] = tail
+
+
+def segments_trim(*, stream: Stream, window_seconds: int, now: datetime | None = None) -> int:
+    """Remove the segments that left the DVR window (and a grace) from storage and the index.
+    Recorded broadcasts keep theirs."""
+    if stream.record:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(seconds=window_seconds + TRIM_GRACE_SECONDS)
+    return _delete(MediaSegment.objects.filter(stream=stream, started_at__lt=cutoff))
+
+
+def segments_delete(*, stream: Stream) -> int:
+    """Every kept segment of a broadcast, from storage and the index."""
+    return _delete(MediaSegment.objects.filter(stream=stream))
+
+
+def _delete(rows, storage: Storage | None = None) -> int:
+    storage = storage or storages["live"]
+    deleted = 0
+    for pk, name in list(rows.values_list("pk", "name").iterator(chunk_size=2000)):
+        try:
+            storage.delete(name)
+        except OSError as exc:  # keep the row: a later pass tries again
+            log.warning("could not delete segment %s: %s", name, exc)
+            continue
+        MediaSegment.objects.filter(pk=pk).delete()
+        deleted += 1
+    return deleted
+
+
+def segments_of(*, stream: Stream, rendition: str, since: datetime | None = None) -> list[MediaSegment]:
+    rows = MediaSegment.objects.filter(stream=stream, rendition=rendition)
+    if since is not None:
+        rows = rows.filter(started_at__gte=since)
+    return list(rows.order_by("position"))
+
+
+def renditions_of(*, stream: Stream) -> list[str]:
+    return list(
+        MediaSegment.objects.filter(stream=stream).values_list("rendition", flat=True).distinct().order_by()
+    )
+
+
+def last_position(*, stream: Stream, rendition: str) -> int | None:
+    return MediaSegment.objects.filter(stream=stream, rendition=rendition).aggregate(p=Max("position"))["p"]
+
+
+def render_media_playlist(
+    segments: Sequence[MediaSegment],
+    *,
+    url: Callable[[MediaSegment], str],
+    vod: bool = False,
+    skip_before: int | None = None,
+    can_skip_until: float | None = None,
+) -> str:
+    """An HLS media playlist of `segments` (consecutive positions of one rendition).
+
+    vod: a finished playlist (PLAYLIST-TYPE:VOD and ENDLIST). skip_before: a delta update
+    (EXT-X-SKIP) leaving out the segments before that position. can_skip_until: offer delta
+    updates (EXT-X-SERVER-CONTROL), so live refreshes of a long window stay small.
+    """
+    if not segments:
+        return "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n" + ("#EXT-X-ENDLIST\n" if vod else "")
+    first = segments[0]
+    target = max(1, round(max(s.duration for s in segments) + 0.499))
+    version = 9 if (can_skip_until or skip_before is not None) else 3
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target}"]
+    if vod:
+        lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
+    if can_skip_until:
+        lines.append(f"#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL={can_skip_until:g}")
+    lines += [
+        f"#EXT-X-MEDIA-SEQUENCE:{first.position}",
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.discontinuity}",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+    ]
+    shown: Iterable[MediaSegment] = segments
+    previous = first
+    if skip_before is not None and skip_before > first.position:
+        skipped = [s for s in segments if s.position < skip_before]
+        shown = [s for s in segments if s.position >= skip_before]
+        lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={len(skipped)}")
+        previous = skipped[-1]
+    for index, segment in enumerate(shown):
+        if segment.discontinuity != previous.discontinuity:
+            lines.append("#EXT-X-DISCONTINUITY")
+        if index == 0 or segment.discontinuity != previous.discontinuity:
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_pdt(segment.started_at)}")
+        lines += [f"#EXTINF:{segment.duration:.3f},", url(segment)]
+        previous = segment
+    if vod:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def _pdt(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
