@@ -9,7 +9,6 @@ grabs a thumbnail, so running it again gives the same files.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import subprocess
@@ -28,7 +27,7 @@ from django.utils import timezone
 
 from dvr.models import Recording
 from dvr.tasks import recording_finalize_task
-from socialflow.lib import ratelimit
+from socialflow.lib import ffmpeg, ratelimit
 from streams import segments
 from streams.models import MediaSegment, Stream, StreamEvent
 from streams.services import stream_event_record
@@ -195,11 +194,11 @@ def _make_vod(recording: Recording) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="finalize-") as tmp:
         work = Path(tmp)
-        with _local_copies(storage, source, work / "src") as files:
+        with local_copies(storage, source, work / "src") as files:
             listing = work / "concat.txt"
             listing.write_text("".join(f"file '{f}'\n" for f in files))
             mp4 = work / "recording.mp4"
-            _ffmpeg(
+            run_ffmpeg(
                 [
                     *("-f", "concat", "-safe", "0", "-i", str(listing)),
                     *("-map", "0", "-c", "copy", "-bsf:a", "aac_adtstoasc"),
@@ -209,12 +208,12 @@ def _make_vod(recording: Recording) -> dict:
         duration = probe_duration(mp4)
         thumb = work / "thumb.jpg"
         seek = f"{min(duration * 0.1, 30):.2f}"
-        _ffmpeg(
+        run_ffmpeg(
             ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)]
         )
         mp4_path, thumb_path = f"{prefix}/recording.mp4", f"{prefix}/thumb.jpg"
-        _upload(storage, mp4, mp4_path)
-        _upload(storage, thumb, thumb_path)
+        upload(storage, mp4, mp4_path)
+        upload(storage, thumb, thumb_path)
         extra = mp4.stat().st_size + thumb.stat().st_size
     kept = sum(s.size_bytes for s in source) + sum(s.size_bytes for rows in by_rung.values() for s in rows)
     return {
@@ -273,7 +272,7 @@ def _master_line(rows: list[MediaSegment], rendition: str) -> str:
 
 
 @contextmanager
-def _local_copies(storage: Storage, rows: list[MediaSegment], folder: Path) -> Iterator[list[Path]]:
+def local_copies(storage: Storage, rows: list[MediaSegment], folder: Path) -> Iterator[list[Path]]:
     """Local paths of the segments: the files themselves on a local disk, downloads from S3."""
     try:
         yield [Path(storage.path(row.name)) for row in rows]
@@ -290,33 +289,23 @@ def _local_copies(storage: Storage, rows: list[MediaSegment], folder: Path) -> I
     yield paths
 
 
-def _upload(storage: Storage, path: Path, name: str) -> None:
+def upload(storage: Storage, path: Path, name: str) -> None:
     with path.open("rb") as f:
         storage.save(name, File(f))
 
 
-def _ffmpeg(args: list[str]) -> None:
-    result = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
-        capture_output=True,
-        text=True,
-        timeout=FINALIZE_TIMEOUT_SECONDS,
-    )
-    if result.returncode != 0:
-        raise FinalizeError(f"FFmpeg failed: {result.stderr.strip()[-200:]}")
+def run_ffmpeg(args: list[str]) -> None:
+    try:
+        ffmpeg.run(args, timeout=FINALIZE_TIMEOUT_SECONDS)
+    except (ffmpeg.FFmpegError, subprocess.TimeoutExpired) as exc:
+        raise FinalizeError(str(exc)) from exc
 
 
 def probe_duration(path: Path) -> float:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
     try:
-        return float(json.loads(result.stdout)["format"]["duration"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FinalizeError(f"ffprobe could not read the MP4: {result.stderr.strip()[-200:]}") from exc
+        return ffmpeg.duration(str(path))
+    except (ffmpeg.FFmpegError, subprocess.TimeoutExpired) as exc:
+        raise FinalizeError(str(exc)) from exc
 
 
 # --- Recovery and retention ------------------------------------------------------------

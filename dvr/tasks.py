@@ -31,3 +31,11 @@ def recordings_expire_task() -> int:
     from dvr import services
 
     return services.recordings_expire()
+
+
+@shared_task(name="dvr.tasks.clip_make_task", ignore_result=True)
+def clip_make_task(clip_id: int) -> str:
+    from dvr import clips
+
+    clip = clips.clip_make(clip_id=clip_id)
+    return clip.status if clip else "gone"

@@ -14,7 +14,7 @@ work it does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -174,24 +174,32 @@ def last_position(*, stream: Stream, rendition: str) -> int | None:
 
 
 def render_media_playlist(
-    segments: Sequence[MediaSegment],
+    listed: Sequence[MediaSegment],
     *,
     url: Callable[[MediaSegment], str],
+    first: MediaSegment | None = None,
+    previous: MediaSegment | None = None,
+    skipped: int = 0,
     vod: bool = False,
-    skip_before: int | None = None,
+    endlist: bool = False,
     can_skip_until: float | None = None,
+    target: int | None = None,
 ) -> str:
-    """An HLS media playlist of `segments` (consecutive positions of one rendition).
+    """An HLS media playlist of `listed` (consecutive positions of one rendition).
 
-    vod: a finished playlist (PLAYLIST-TYPE:VOD and ENDLIST). skip_before: a delta update
-    (EXT-X-SKIP) leaving out the segments before that position. can_skip_until: offer delta
-    updates (EXT-X-SERVER-CONTROL), so live refreshes of a long window stay small.
+    first: the playlist's first segment, listed or skipped (its media and discontinuity
+    sequence numbers head the playlist); `skipped` segments before `listed` are left out
+    with EXT-X-SKIP (a delta update), and `previous` is the one just before `listed` (so a
+    discontinuity right there is still marked). vod: a finished VOD playlist; endlist: a
+    live one that will not grow again. can_skip_until: offer delta updates.
     """
-    if not segments:
-        return "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n" + ("#EXT-X-ENDLIST\n" if vod else "")
-    first = segments[0]
-    target = max(1, round(max(s.duration for s in segments) + 0.499))
-    version = 9 if (can_skip_until or skip_before is not None) else 3
+    if not listed:
+        return "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n" + (
+            "#EXT-X-ENDLIST\n" if vod or endlist else ""
+        )
+    first = first or listed[0]
+    target = target or max(1, round(max(s.duration for s in listed)))
+    version = 9 if (can_skip_until or skipped) else 3
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target}"]
     if vod:
         lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
@@ -202,21 +210,17 @@ def render_media_playlist(
         f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.discontinuity}",
         "#EXT-X-INDEPENDENT-SEGMENTS",
     ]
-    shown: Iterable[MediaSegment] = segments
-    previous = first
-    if skip_before is not None and skip_before > first.position:
-        skipped = [s for s in segments if s.position < skip_before]
-        shown = [s for s in segments if s.position >= skip_before]
-        lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={len(skipped)}")
-        previous = skipped[-1]
-    for index, segment in enumerate(shown):
-        if segment.discontinuity != previous.discontinuity:
+    if skipped:
+        lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
+    before = previous
+    for segment in listed:
+        if before is not None and segment.discontinuity != before.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
-        if index == 0 or segment.discontinuity != previous.discontinuity:
+        if before is None or segment is listed[0] or segment.discontinuity != before.discontinuity:
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_pdt(segment.started_at)}")
         lines += [f"#EXTINF:{segment.duration:.3f},", url(segment)]
-        previous = segment
-    if vod:
+        before = segment
+    if vod or endlist:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 

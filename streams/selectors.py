@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import storages
@@ -10,12 +11,15 @@ from django.db.models import Count, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_followee_ids
+from streams import segments
 from streams.models import (
     Category,
     Channel,
+    MediaSegment,
     Stream,
     StreamEvent,
     StreamHealthSample,
@@ -161,6 +165,88 @@ def stream_hls_variant(*, stream: Stream, rung: str, absolute: Callable[[str], s
     if text is None:
         return None
     return _absolute_uris(text, absolute(storages["live"].url(f"{stream.media_prefix}/{rung}/")))
+
+
+def stream_dvr_master(*, stream: Stream, absolute: Callable[[str], str]) -> str | None:
+    """The live master with its variants pointing at the DVR playlists (the rewind window);
+    None without DVR or before there is anything to play."""
+    if not stream.dvr_enabled or stream.hls_ready_at is None:
+        return None
+    text = _read_live(f"{stream.media_prefix}/master.m3u8")
+    if text is None:
+        return None
+    lines = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            line = absolute(reverse("streams:dvr_variant", args=[stream.pk, line.split("/", 1)[0]]))
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+# Delta updates: a refresh may leave out what is older than this many target durations
+# from the end (the HLS spec's minimum is six).
+DVR_SKIP_TARGET_DURATIONS = 6
+# Fetched for a delta update: enough to cover the part a refresh must carry.
+DVR_DELTA_ROWS = 24
+
+
+def stream_dvr_variant(
+    *, stream: Stream, rung: str, skip: bool, absolute: Callable[[str], str]
+) -> str | None:
+    """A rung's playlist over the DVR window, rendered from the segment index.
+
+    A full answer lists the whole window (up to hours: a first load, gzipped). It offers
+    delta updates, so with `skip` (hls.js's `_HLS_skip=YES`) a refresh carries only the last
+    few segments and an EXT-X-SKIP for the rest: a few hundred bytes whatever the window.
+    After the end the playlist is closed (ENDLIST) until the segments are purged."""
+    window = stream.dvr_window
+    if not window or stream.hls_ready_at is None:
+        return None
+    rows = MediaSegment.objects.filter(stream=stream, rendition=rung)
+    if stream.is_live:
+        rows = rows.filter(started_at__gte=timezone.now() - timedelta(seconds=window))
+    elif stream.ended_at is not None:
+        rows = rows.filter(started_at__gte=stream.ended_at - timedelta(seconds=window))
+    first = rows.order_by("position").first()
+    if first is None:
+        return None
+    target = max(1, round(first.duration))
+    can_skip_until = DVR_SKIP_TARGET_DURATIONS * target
+    base = absolute(storages["live"].url(f"{stream.media_prefix}/{rung}/"))
+
+    def render(listed: list[MediaSegment], previous: MediaSegment | None = None, skipped: int = 0) -> str:
+        return segments.render_media_playlist(
+            listed,
+            url=lambda s: base + s.name.rsplit("/", 1)[1],
+            first=first,
+            previous=previous,
+            skipped=skipped,
+            can_skip_until=can_skip_until,
+            endlist=not stream.is_live,
+            target=target,
+        )
+
+    if skip:
+        tail = list(reversed(rows.order_by("-position")[:DVR_DELTA_ROWS]))
+        boundary = _skip_boundary(tail, can_skip_until)
+        before = [s for s in tail if s.position < boundary]
+        if before:  # else the window is short: nothing to leave out
+            listed = [s for s in tail if s.position >= boundary]
+            return render(listed, previous=before[-1], skipped=boundary - first.position)
+    return render(list(rows.order_by("position")))
+
+
+def _skip_boundary(tail: list[MediaSegment], can_skip_until: float) -> int:
+    """The first position a delta update must list: every segment that starts within
+    `can_skip_until` seconds of the playlist's end."""
+    end = tail[-1].position
+    covered = 0.0
+    for segment in reversed(tail):
+        covered += segment.duration
+        end = segment.position
+        if covered >= can_skip_until:
+            break
+    return end
 
 
 def _read_live(name: str) -> str | None:

@@ -196,6 +196,14 @@ def _check_schedule(scheduled_for: datetime | None) -> None:
         raise StreamError("scheduled_for: Pick a time in the future.", code="invalid_schedule")
 
 
+def _check_dvr_window(seconds: int | None) -> None:
+    if seconds is not None and not MIN_DVR_WINDOW_SECONDS <= seconds <= settings.DVR_WINDOW_SECONDS:
+        limit = settings.DVR_WINDOW_SECONDS
+        raise StreamError(
+            f"dvr_window_seconds: Choose between {MIN_DVR_WINDOW_SECONDS} and {limit}.", code="invalid"
+        )
+
+
 def stream_create(
     *,
     owner: User,
@@ -209,10 +217,12 @@ def stream_create(
     dvr_enabled: bool | None = None,
     low_latency: bool = False,
     source_passthrough: bool = False,
+    dvr_window_seconds: int | None = None,
 ) -> Stream:
     """Prepare a broadcast; OBS connecting activates it (or the API's start)."""
     _require_eligible(owner)
     _check_schedule(scheduled_for)
+    _check_dvr_window(dvr_window_seconds)
     stream = _stream_from_defaults(
         channel_get_or_create(user=owner),
         title=title,
@@ -226,6 +236,7 @@ def stream_create(
     )
     stream.low_latency = low_latency
     stream.source_passthrough = source_passthrough
+    stream.dvr_window_seconds = dvr_window_seconds
     stream.save(force_insert=True)
     return stream
 
@@ -298,13 +309,7 @@ def stream_update(*, stream: Stream, moderating: bool = False, **changes: Any) -
                     code="live_setting",
                     status_code=409,
                 )
-        window = data.get("dvr_window_seconds")
-        if window is not None and not MIN_DVR_WINDOW_SECONDS <= window <= settings.DVR_WINDOW_SECONDS:
-            limit = settings.DVR_WINDOW_SECONDS
-            raise StreamError(
-                f"dvr_window_seconds: Choose between {MIN_DVR_WINDOW_SECONDS} and {limit}.",
-                code="invalid",
-            )
+        _check_dvr_window(data.get("dvr_window_seconds"))
         if "tags" in data:
             data["tags"] = _clean_tags(data["tags"])
         for name in ("title", "description"):

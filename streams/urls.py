@@ -21,4 +21,6 @@ urlpatterns = [
     path("streams/<stream_id:stream_id>/chat/", views.stream_chat, name="chat"),
     path("streams/<stream_id:stream_id>/live.m3u8", views.stream_hls, name="hls"),
     path("streams/<stream_id:stream_id>/<str:rung>/index.m3u8", views.stream_hls_variant, name="hls_variant"),
+    path("streams/<stream_id:stream_id>/dvr.m3u8", views.stream_dvr_master, name="dvr"),
+    path("streams/<stream_id:stream_id>/dvr/<str:rung>.m3u8", views.stream_dvr_variant, name="dvr_variant"),
 ]

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
@@ -149,6 +150,36 @@ def stream_hls_variant(request, stream_id, rung):
         return HttpResponse("Not live.", status=404, content_type="text/plain")
     return HttpResponse(
         playlist, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache, private"}
+    )
+
+
+@gzip_page  # a first load lists the whole window (hours of segments): it compresses ~10x
+def stream_dvr_master(request, stream_id):
+    """The master playlist of the rewind window (DVR on), after the visibility check: a
+    followers-only broadcast's rewind is for its followers only."""
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    playlist = selectors.stream_dvr_master(stream=stream, absolute=request.build_absolute_uri)
+    return _playlist(playlist, missing="No rewind for this broadcast.")
+
+
+@gzip_page
+def stream_dvr_variant(request, stream_id, rung):
+    """A rung over the rewind window; `_HLS_skip=YES` asks for a delta update."""
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    if not RUNG_RE.match(rung):
+        return HttpResponse("No such quality.", status=404, content_type="text/plain")
+    skip = request.GET.get("_HLS_skip") in ("YES", "v2")
+    playlist = selectors.stream_dvr_variant(
+        stream=stream, rung=rung, skip=skip, absolute=request.build_absolute_uri
+    )
+    return _playlist(playlist, missing="No rewind for this broadcast.")
+
+
+def _playlist(text: str | None, *, missing: str) -> HttpResponse:
+    if text is None:
+        return HttpResponse(missing, status=404, content_type="text/plain")
+    return HttpResponse(
+        text, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache, private"}
     )
 
 

@@ -17,6 +17,38 @@ class ProbeError(Exception):
     pass
 
 
+class FFmpegError(Exception):
+    """An FFmpeg or ffprobe run failed; the message ends with what it said."""
+
+
+def run(args: list[str], *, timeout: float = 1800) -> None:
+    """Run FFmpeg with `args` (overwriting outputs, quiet but for errors)."""
+    result = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise FFmpegError(f"FFmpeg failed: {result.stderr.strip()[-200:]}")
+
+
+def duration(path: str) -> float:
+    """The real duration of a media file, by ffprobe."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    try:
+        return float(json.loads(result.stdout)["format"]["duration"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FFmpegError(
+            f"ffprobe could not read {path.rsplit('/', 1)[-1]}: {result.stderr.strip()[-200:]}"
+        ) from exc
+
+
 class NoVideoError(ProbeError):
     """The feed was read, and it has no video track (an audio-only OBS setup)."""
 

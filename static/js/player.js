@@ -26,7 +26,13 @@
   }
 
   function withHlsJs() {
-    const hls = new Hls({ liveSyncDurationCount: 3, manifestLoadingMaxRetry: 10, levelLoadingMaxRetry: 10 });
+    const hls = new Hls({
+      liveSyncDurationCount: 3,
+      manifestLoadingMaxRetry: 10,
+      levelLoadingMaxRetry: 10,
+      // The DVR playlist starts at the live edge too; behind it, stay where the viewer went.
+      liveMaxLatencyDurationCount: Infinity,
+    });
     hls.loadSource(url);
     hls.attachMedia(video);
     hls.on(Hls.Events.MANIFEST_PARSED, (event, data) => {
@@ -55,6 +61,63 @@
       }
     });
     window.socialflowPlayer = hls;
+    if (video.dataset.dvr) dvrControls(hls);
+  }
+
+  // DVR: a seek bar over the rewind window, the time behind live, and a LIVE button that is
+  // red at the live edge and grey behind it (a click jumps back to live).
+  function dvrControls(hls) {
+    const bar = document.getElementById("dvr-bar");
+    const seek = document.getElementById("dvr-seek");
+    const behindLabel = document.getElementById("dvr-behind");
+    const live = document.getElementById("dvr-live");
+    const AT_LIVE_SECONDS = 4;
+    let dragging = false;
+
+    function range() {
+      const seekable = video.seekable;
+      if (!seekable.length) return null;
+      return { start: seekable.start(0), end: seekable.end(seekable.length - 1) };
+    }
+    function edge(r) {
+      return hls.liveSyncPosition != null ? Math.min(hls.liveSyncPosition, r.end) : r.end;
+    }
+    function clock(seconds) {
+      const s = Math.round(seconds);
+      const h = Math.floor(s / 3600);
+      const m = Math.floor((s % 3600) / 60);
+      const rest = String(s % 60).padStart(2, "0");
+      return h ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+    }
+    function update() {
+      const r = range();
+      if (!r) return;
+      seek.disabled = false;
+      const liveAt = edge(r);
+      const behind = Math.max(0, liveAt - video.currentTime);
+      seek.min = "0";
+      seek.max = String(Math.max(0, liveAt - r.start));
+      if (!dragging) seek.value = String(Math.max(0, video.currentTime - r.start));
+      const atLive = behind < AT_LIVE_SECONDS;
+      live.classList.toggle("behind", !atLive);
+      live.setAttribute("aria-pressed", String(atLive));
+      behindLabel.textContent = atLive ? "" : `−${clock(behind)} behind live`;
+      bar.dataset.behind = behind.toFixed(1);
+    }
+    seek.addEventListener("input", () => { dragging = true; });
+    seek.addEventListener("change", () => {
+      const r = range();
+      dragging = false;
+      if (r) video.currentTime = r.start + parseFloat(seek.value);
+    });
+    live.addEventListener("click", () => {
+      const r = range();
+      if (r) video.currentTime = edge(r);
+      video.play().catch(() => {});
+    });
+    video.addEventListener("timeupdate", update);
+    hls.on(Hls.Events.LEVEL_UPDATED, update);
+    setInterval(update, 1000);
   }
 
   function native() {

@@ -66,7 +66,9 @@ def test_following_puts_live_channels_first(client, go_live, carol):
 def test_watch_and_channel_pages(client, go_live):
     stream = go_live("ann", title="Morning coffee")
     watch = client.get(f"/streams/{stream.pk}/").content.decode()
-    assert "Morning coffee" in watch and f'data-hls="/streams/{stream.pk}/live.m3u8"' in watch
+    assert (
+        "Morning coffee" in watch and f'data-hls="/streams/{stream.pk}/dvr.m3u8"' in watch
+    )  # DVR is on by default
     assert "vendor/hls.js/hls.min.js" in watch
     assert 'data-hls="' in client.get("/ann/").content.decode()
 
