@@ -98,6 +98,7 @@ class StreamSerializer(serializers.Serializer):
     end_reason = serializers.CharField()
     record = serializers.BooleanField()
     dvr_enabled = serializers.BooleanField()
+    dvr_window_seconds = serializers.SerializerMethodField()
     viewer_count = serializers.IntegerField()
     peak_viewer_count = serializers.IntegerField()
     low_latency = serializers.BooleanField()
@@ -111,6 +112,10 @@ class StreamSerializer(serializers.Serializer):
         if not stream.is_live or stream.hls_ready_at is None:
             return None
         return self.context["request"].build_absolute_uri(reverse("streams:hls", args=[stream.pk]))
+
+    def get_dvr_window_seconds(self, stream) -> int:
+        """How far viewers may rewind (0 without DVR)."""
+        return stream.dvr_window
 
     def get_thumbnail_url(self, stream) -> str | None:
         url = selectors.stream_thumbnail_url(stream=stream)
@@ -148,6 +153,11 @@ class StreamFieldsInput(serializers.Serializer):
     scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
     record = serializers.BooleanField(required=False)
     dvr_enabled = serializers.BooleanField(required=False)
+    dvr_window_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="How far viewers may rewind; null: the site's DVR_WINDOW_SECONDS.",
+    )
     low_latency = serializers.BooleanField(required=False)
     source_passthrough = serializers.BooleanField(required=False)
 
@@ -274,6 +284,10 @@ class ChannelApi(APIView):
         default_visibility = serializers.CharField()
         record_by_default = serializers.BooleanField()
         dvr_by_default = serializers.BooleanField()
+        clips_enabled = serializers.BooleanField()
+        recording_retention_days = serializers.IntegerField(
+            allow_null=True, help_text="Days recordings are kept (0: forever); null: the site's default."
+        )
         key_rotated_at = serializers.DateTimeField(allow_null=True)
 
     class InputSerializer(serializers.Serializer):
@@ -282,6 +296,8 @@ class ChannelApi(APIView):
         default_visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
         record_by_default = serializers.BooleanField(required=False)
         dvr_by_default = serializers.BooleanField(required=False)
+        clips_enabled = serializers.BooleanField(required=False)
+        recording_retention_days = serializers.IntegerField(required=False, allow_null=True, min_value=0)
 
     def _render(self, channel):
         data = {
@@ -292,6 +308,8 @@ class ChannelApi(APIView):
             "default_visibility": channel.default_visibility,
             "record_by_default": channel.record_by_default,
             "dvr_by_default": channel.dvr_by_default,
+            "clips_enabled": channel.clips_enabled,
+            "recording_retention_days": channel.recording_retention_days,
             "key_rotated_at": channel.key_rotated_at,
         }
         return Response(self.OutputSerializer(data).data)
@@ -306,8 +324,12 @@ class ChannelApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         clear = "default_category" in fields and fields["default_category"] is None
+        clear_retention = "recording_retention_days" in fields and fields["recording_retention_days"] is None
         channel = services.channel_update_defaults(
-            channel=services.channel_get_or_create(user=request.user), clear_category=clear, **fields
+            channel=services.channel_get_or_create(user=request.user),
+            clear_category=clear,
+            clear_retention=clear_retention,
+            **fields,
         )
         return self._render(channel)
 

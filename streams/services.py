@@ -55,7 +55,10 @@ CHANNEL_DEFAULT_FIELDS = (
     "default_visibility",
     "record_by_default",
     "dvr_by_default",
+    "clips_enabled",
+    "recording_retention_days",
 )
+MAX_RETENTION_DAYS = 3650
 STREAM_EDITABLE_FIELDS = (
     "title",
     "description",
@@ -111,8 +114,17 @@ def channel_update_defaults(
     default_visibility: str | None = None,
     record_by_default: bool | None = None,
     dvr_by_default: bool | None = None,
+    clips_enabled: bool | None = None,
+    recording_retention_days: int | None = None,
     clear_category: bool = False,
+    clear_retention: bool = False,
 ) -> Channel:
+    """A channel's defaults. `recording_retention_days` 0 keeps recordings forever;
+    `clear_retention` goes back to the site's RECORDING_RETENTION_DAYS."""
+    if recording_retention_days is not None and not 0 <= recording_retention_days <= MAX_RETENTION_DAYS:
+        raise StreamError(
+            f"recording_retention_days: Choose 0 (forever) to {MAX_RETENTION_DAYS} days.", code="invalid"
+        )
     data: dict[str, object] = {
         name: value
         for name, value in (
@@ -121,11 +133,15 @@ def channel_update_defaults(
             ("record_by_default", record_by_default),
             ("dvr_by_default", dvr_by_default),
             ("default_category", default_category),
+            ("clips_enabled", clips_enabled),
+            ("recording_retention_days", recording_retention_days),
         )
         if value is not None
     }
     if clear_category:
         data["default_category"] = None
+    if clear_retention:
+        data["recording_retention_days"] = None
     model_update(instance=channel, fields=CHANNEL_DEFAULT_FIELDS, data=data)
     return channel
 
