@@ -20,6 +20,12 @@ class StreamForm(forms.Form):
     )
     record = forms.BooleanField(required=False, initial=True, label="Record this broadcast")
     dvr_enabled = forms.BooleanField(required=False, initial=True, label="Let viewers rewind (DVR)")
+    dvr_window_seconds = forms.IntegerField(
+        required=False,
+        min_value=30,
+        label="Rewind window (seconds)",
+        help_text="How far back viewers may rewind; empty: the site's limit.",
+    )
     low_latency = forms.BooleanField(required=False, label="Low latency (1-second segments)")
     source_passthrough = forms.BooleanField(
         required=False, label="Offer the source quality as is (no re-encode of the top rung)"
@@ -41,12 +47,34 @@ class StreamForm(forms.Form):
             "scheduled_for": stream.scheduled_for,
             "record": stream.record,
             "dvr_enabled": stream.dvr_enabled,
+            "dvr_window_seconds": stream.dvr_window_seconds,
             "low_latency": stream.low_latency,
             "source_passthrough": stream.source_passthrough,
         }
         form = cls(data, initial=initial)
         if stream.is_live:  # the transcoder read them when the broadcast went live
-            for name in ("record", "dvr_enabled", "low_latency", "source_passthrough"):
+            for name in ("record", "dvr_enabled", "dvr_window_seconds", "low_latency", "source_passthrough"):
                 form.fields[name].disabled = True
                 form.fields[name].help_text = "Fixed while live; applies from the next broadcast."
         return form
+
+
+class ChannelMediaForm(forms.Form):
+    """What a channel keeps of its broadcasts: clips, and how long recordings stay."""
+
+    clips_enabled = forms.BooleanField(required=False, label="Let viewers cut clips")
+    recording_retention_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        label="Keep recordings for (days)",
+        help_text="0 keeps them forever; empty: the site's default.",
+    )
+
+    @classmethod
+    def for_channel(cls, channel, data=None):
+        initial = {
+            "clips_enabled": channel.clips_enabled,
+            "recording_retention_days": channel.recording_retention_days,
+        }
+        return cls(data, initial=initial)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("dashboard/status/", views.dashboard_status, name="dashboard_status"),
     path("dashboard/rotate-key/", views.dashboard_rotate_key, name="dashboard_rotate_key"),
     path("dashboard/stream/", views.dashboard_stream_save, name="dashboard_stream_save"),
+    path("dashboard/channel/media/", views.dashboard_channel_media_save, name="dashboard_channel_media_save"),
     path(
         "dashboard/stream/<stream_id:stream_id>/end/", views.dashboard_stream_end, name="dashboard_stream_end"
     ),

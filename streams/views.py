@@ -1,5 +1,6 @@
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from streams import selectors, services
 from streams.errors import StreamError
-from streams.forms import StreamForm
+from streams.forms import ChannelMediaForm, StreamForm
 from streams.models import Stream
 
 
@@ -53,7 +54,7 @@ def search(request):
     return render(request, "streams/search.html", {"q": q, "live": live, "channels": channels})
 
 
-def _dashboard_context(request, form=None):
+def _dashboard_context(request, form=None, media_form=None):
     channel = services.channel_get_or_create(user=request.user)
     current = selectors.channel_current_stream(channel=channel)
     editable = current if current is not None and not current.is_over else None
@@ -64,6 +65,8 @@ def _dashboard_context(request, form=None):
         "current": current,
         "editable": editable,
         "form": form or StreamForm.for_stream(editable),
+        "media_form": media_form or ChannelMediaForm.for_channel(channel),
+        "site_retention_days": settings.RECORDING_RETENTION_DAYS,
         "events": selectors.channel_events(channel=channel, limit=10),
         "health": selectors.stream_latest_health(stream=current) if current and current.is_live else None,
     }
@@ -87,6 +90,30 @@ def dashboard_rotate_key(request):
     services.channel_rotate_key(channel=channel, by=request.user)
     messages.success(request, "New stream key created. Paste it into OBS; the old one no longer works.")
     return redirect("streams:dashboard")
+
+
+@login_required
+@require_POST
+def dashboard_channel_media_save(request):
+    """The channel's clips switch and recording retention."""
+    channel = services.channel_get_or_create(user=request.user)
+    form = ChannelMediaForm.for_channel(channel, request.POST)
+    if form.is_valid():
+        days = form.cleaned_data["recording_retention_days"]
+        try:
+            services.channel_update_defaults(
+                channel=channel,
+                clips_enabled=form.cleaned_data["clips_enabled"],
+                recording_retention_days=days,
+                clear_retention=days is None,
+            )
+        except StreamError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Recording and clip settings saved.")
+            return redirect("streams:dashboard")
+    context = _dashboard_context(request, media_form=form)
+    return render(request, "streams/dashboard.html", context, status=400)
 
 
 @login_required

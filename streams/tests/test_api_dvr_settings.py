@@ -68,3 +68,18 @@ def test_the_dashboard_form_keeps_the_live_settings_as_they_were(client, go_live
     client.post("/dashboard/stream/", {"title": "Renamed", "visibility": "public"})  # no checkboxes sent
     stream.refresh_from_db()
     assert (stream.title, stream.record, stream.dvr_enabled) == ("Renamed", True, True)
+
+
+def test_the_dashboard_sets_clips_and_retention(client, channel):
+    client.force_login(channel.user)
+    response = client.post("/dashboard/channel/media/", {"recording_retention_days": "14"})  # clips unticked
+    assert response.status_code == 302
+    channel.refresh_from_db()
+    assert (channel.clips_enabled, channel.recording_retention_days) == (False, 14)
+    client.post("/dashboard/channel/media/", {"clips_enabled": "on", "recording_retention_days": ""})
+    channel.refresh_from_db()
+    assert (channel.clips_enabled, channel.recording_retention_days) == (True, None)
+    bad = client.post("/dashboard/channel/media/", {"recording_retention_days": "-3"})
+    assert bad.status_code == 400 and "greater than or equal to 0" in bad.content.decode()
+    channel.refresh_from_db()
+    assert channel.recording_retention_days is None
