@@ -10,6 +10,7 @@ recording's retention.
 from __future__ import annotations
 
 import logging
+import secrets
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -177,7 +178,8 @@ def _cut(clip: Clip) -> dict:
         run_ffmpeg(
             ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)]
         )
-        prefix = f"clips/{clip.pk}"
+        # Unguessable: a clip of a followers-only broadcast is no public file by its id.
+        prefix = clip.mp4_path.rpartition("/")[0] or f"clips/{clip.pk}-{secrets.token_hex(10)}"
         upload(storage, mp4, f"{prefix}/clip.mp4")
         upload(storage, thumb, f"{prefix}/thumb.jpg")
         size = mp4.stat().st_size + thumb.stat().st_size

@@ -49,7 +49,7 @@ def test_a_clip_of_a_recording_is_a_stream_copy_with_a_thumbnail(
     mp4 = storages["live"].path(clip.mp4_path)
     assert 3.5 <= duration(mp4) <= 5.5 and clip.duration_seconds == pytest.approx(duration(mp4), abs=0.05)
     assert storages["live"].size(clip.thumbnail_path) > 500
-    assert clip.mp4_path.startswith(f"clips/{clip.pk}/")
+    assert clip.mp4_path.startswith(f"clips/{clip.pk}-") and len(clip.mp4_path.split("/")[1]) > 20
 
 
 def test_bad_clips_are_refused_with_a_reason(recorded, bob, channel):
