@@ -49,6 +49,11 @@ MODERATOR_PERMISSIONS = [
     "chat.view_chatsettings",
     "chat.change_chatsettings",
     "chat.add_chatsettings",
+    # dvr: review recordings and clips, finalize again, delete files or clips
+    "dvr.view_recording",
+    "dvr.change_recording",
+    "dvr.view_clip",
+    "dvr.delete_clip",
 ]
 
 

@@ -17,19 +17,18 @@ from pathlib import Path
 
 from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
 from dvr.errors import DvrError
 from dvr.models import Clip, Recording
+from dvr.selectors import clip_can_delete
 from dvr.services import FinalizeError, local_copies, probe_duration, run_ffmpeg, upload
 from dvr.tasks import clip_make_task
 from socialflow.lib import ratelimit
 from streams import segments
 from streams.models import MediaSegment, Stream
-from streams.selectors import user_is_site_moderator
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +190,6 @@ def _cut(clip: Clip) -> dict:
     }
 
 
-def clip_can_delete(*, clip: Clip, user: User) -> bool:
-    return user.is_authenticated and (
-        user.pk in (clip.creator_id, clip.stream.owner_id) or user_is_site_moderator(user)
-    )
-
-
 def clip_delete(*, clip: Clip, by: User) -> None:
     """The clipper, the streamer or a moderator deletes a clip (its files too); anyone else
     is told it does not exist."""
@@ -207,23 +200,3 @@ def clip_delete(*, clip: Clip, by: User) -> None:
         if name:
             storage.delete(name)
     clip.delete()
-
-
-# --- Reads ------------------------------------------------------------------------------
-
-
-def clips_visible(*, user: User) -> QuerySet[Clip]:
-    """Clips of broadcasts `user` may watch."""
-    streams = Stream.objects.visible_to(user)
-    return Clip.objects.filter(stream__in=streams).select_related("stream", "creator")
-
-
-def clip_get_visible(*, clip_id: int, user: User) -> Clip:
-    clip = Clip.objects.select_related("stream__owner", "creator").filter(pk=clip_id).first()
-    if clip is None:
-        raise Http404("No such clip.")
-    if clip_can_delete(clip=clip, user=user):
-        return clip
-    if not Stream.objects.visible_to(user).filter(pk=clip.stream_id).exists():
-        raise Http404("No such clip.")
-    return clip

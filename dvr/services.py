@@ -23,13 +23,15 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from dvr.errors import DvrError
 from dvr.models import Recording
 from dvr.tasks import recording_finalize_task
 from socialflow.lib import ffmpeg, ratelimit
 from streams import segments
-from streams.models import MediaSegment, Stream, StreamEvent
+from streams.models import MediaSegment, Stream, StreamEvent, Visibility
 from streams.services import stream_event_record
 from streams.transcoder import transcoder_running
 
@@ -351,7 +353,57 @@ def recordings_expire(*, now: datetime | None = None) -> int:
     ).select_related("stream")
     count = 0
     for recording in expired:
-        recording_delete_files(recording=recording)
-        Recording.objects.filter(pk=recording.pk).update(files_deleted_at=now, size_bytes=0)
+        recording_expire(recording=recording, now=now)
         count += 1
     return count
+
+
+def recording_expire(*, recording: Recording, now: datetime | None = None) -> Recording:
+    """Delete the recording's files and mark it (retention, or the admin's action)."""
+    recording_delete_files(recording=recording)
+    recording.files_deleted_at, recording.size_bytes = now or timezone.now(), 0
+    recording.save(update_fields=["files_deleted_at", "size_bytes", "updated_at"])
+    return recording
+
+
+# --- The streamer's (and moderators') changes -------------------------------------------
+
+
+def recording_update(
+    *, recording: Recording, title: str | None = None, visibility: str | None = None
+) -> Recording:
+    """Rename a recording, or change who may watch it ("" follows the broadcast)."""
+    fields = []
+    if title is not None:
+        title = title.strip()
+        if not title:
+            raise DvrError("title: The title can't be empty.", code="invalid")
+        recording.title, fields = title[:140], [*fields, "title"]
+    if visibility is not None:
+        if visibility not in {"", *Visibility.values}:
+            raise DvrError(f"visibility: Choose one of {', '.join(Visibility.values)}.", code="invalid")
+        recording.visibility, fields = visibility, [*fields, "visibility"]
+    if fields:
+        recording.save(update_fields=[*fields, "updated_at"])
+    return recording
+
+
+def recording_keep(*, recording: Recording) -> Recording:
+    """Keep forever: past any retention (the seeds' "convert to VOD")."""
+    if recording.files_deleted_at is not None:
+        raise DvrError("This recording's files are already gone.", code="expired", status_code=409)
+    recording.kept, recording.retention_until = True, None
+    recording.save(update_fields=["kept", "retention_until", "updated_at"])
+    return recording
+
+
+def recording_delete(*, recording: Recording) -> None:
+    """Delete a recording and its files. Its clips stay (files of their own)."""
+    if recording.status in (Status.RECORDING, Status.PROCESSING) and recording.stream.is_live:
+        raise DvrError("The broadcast is still live; end it first.", code="still_live", status_code=409)
+    recording_delete_files(recording=recording)
+    recording.delete()
+
+
+def recording_count_view(*, recording: Recording) -> None:
+    Recording.objects.filter(pk=recording.pk).update(views=F("views") + 1)

@@ -195,6 +195,8 @@ ACCOUNT_USERNAME_BLACKLIST = [
     "u",
     "users",
     "ws",
+    "recordings",
+    "clips",
     "socialflow",
     "root",
     "staff",

@@ -12,11 +12,13 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("streams.api_urls")),
     path("", include("chat.api_urls")),
+    path("", include("dvr.api_urls")),
 ]
 
 urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("streams.urls")),
+    path("", include("dvr.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("hooks/", include("streams.hook_urls")),

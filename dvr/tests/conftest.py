@@ -7,6 +7,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.utils import timezone
 
+from dvr import services
+from dvr.models import Recording
+from streams import services as stream_services
 from streams.segments import Entry, SegmentIndex
 
 
@@ -64,3 +67,15 @@ def record_segments(ts_segments):
         return names
 
     return make
+
+
+@pytest.fixture
+def recorded(go_live, record_segments, django_capture_on_commit_callbacks):
+    """alice's finished broadcast with a ready recording: 2 runs of 2 segments (8 s)."""
+    stream = go_live()
+    record_segments(stream)
+    with django_capture_on_commit_callbacks(execute=True):
+        stream_services.stream_end(stream=stream, by=stream.owner)
+    stream.refresh_from_db()
+    services.recording_finalize(recording=Recording.objects.get(stream=stream))
+    return stream

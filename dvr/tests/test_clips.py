@@ -15,21 +15,8 @@ from dvr import clips, services
 from dvr.errors import DvrError
 from dvr.models import Clip, Recording
 from socialflow.lib.ffmpeg import duration
-from streams import services as stream_services
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recorded(go_live, record_segments, django_capture_on_commit_callbacks):
-    """A finished broadcast with a ready recording: 2 runs of 2 segments (4 s each)."""
-    stream = go_live()
-    record_segments(stream)
-    with django_capture_on_commit_callbacks(execute=True):
-        stream_services.stream_end(stream=stream, by=stream.owner)
-    stream.refresh_from_db()
-    services.recording_finalize(recording=Recording.objects.get(stream=stream))
-    return stream
 
 
 def make(stream, user, django_capture_on_commit_callbacks, **kwargs):

@@ -1,0 +1,30 @@
+"""What lower apps' pages show of recordings and clips (streams may not import dvr)."""
+
+from django import template
+from django.core.files.storage import storages
+
+from dvr import selectors
+
+register = template.Library()
+
+
+@register.inclusion_tag("dvr/_past_broadcasts.html", takes_context=True)
+def past_broadcasts(context, owner):
+    """A channel's recorded past broadcasts and its top clips, for its page."""
+    viewer = context["request"].user
+    return {
+        "recordings": selectors.user_recordings(owner=owner, viewer=viewer),
+        "clips": selectors.user_clips(owner=owner, viewer=viewer, limit=8),
+    }
+
+
+@register.inclusion_tag("dvr/_storage_use.html")
+def channel_storage(channel):
+    """What the channel keeps in storage, for its dashboard."""
+    return {"use": selectors.channel_storage_use(channel=channel)}
+
+
+@register.filter
+def live_media_url(path: str) -> str:
+    """The public URL of a file in the "live" storage (local disk or S3)."""
+    return storages["live"].url(path) if path else ""
