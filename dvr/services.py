@@ -219,6 +219,8 @@ def _make_vod(recording: Recording) -> dict:
         extra = mp4.stat().st_size + thumb.stat().st_size
     kept = sum(s.size_bytes for s in source) + sum(s.size_bytes for rows in by_rung.values() for s in rows)
     return {
+        # The first frame recorded: chat replay offsets count from here.
+        "started_at": source[0].started_at,
         "playlist_path": f"{prefix}/master.m3u8",
         "mp4_path": mp4_path,
         "thumbnail_path": thumb_path,

@@ -1,5 +1,7 @@
 // The chat replay beside a recording: the broadcast's messages appear as playback reaches
 // the moment they were sent. Fetched a minute at a time from /api/v1/recordings/<id>/chat/.
+// The moment on screen is the frame's wall-clock time (the VOD playlist's program date-time,
+// through hls.js), so a stretch lost to a transcoder restart does not shift the chat.
 const panel = document.getElementById("replay");
 const video = document.getElementById("player");
 
@@ -7,6 +9,7 @@ if (panel && video) {
   const list = panel.querySelector(".chat-messages");
   const empty = panel.querySelector(".replay-empty");
   const url = panel.dataset.chatUrl;
+  const startedAt = Date.parse(panel.dataset.startedAt);
   const WINDOW = 60; // seconds per request
   const SHOWN = 150; // messages kept on screen
   const chunks = new Map(); // window start -> Promise<messages>
@@ -60,9 +63,14 @@ if (panel && video) {
   }
 
   let busy = false;
+  function offsetNow() {
+    const date = window.socialflowPlayer && window.socialflowPlayer.playingDate;
+    return date ? Math.max(0, (date.getTime() - startedAt) / 1000) : video.currentTime;
+  }
+
   function tick() {
     if (busy) return;
-    const time = video.currentTime;
+    const time = offsetNow();
     // A seek (back, or ahead by more than a few seconds) redraws up to the new time.
     const jumped = time < lastTime - 0.5 || time > lastTime + 5;
     lastTime = time;
