@@ -15,6 +15,7 @@ urlpatterns = [
         views.recording_variant,
         name="recording_variant",
     ),
+    path("clips/new/<stream_id:stream_id>/", views.clip_create, name="clip_create"),
     path("clips/<int:clip_id>/", views.clip, name="clip"),
     path("clips/<int:clip_id>/delete/", views.clip_delete, name="clip_delete"),
 ]

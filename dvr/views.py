@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +16,7 @@ from dvr import clips, selectors, services
 from dvr.errors import DvrError
 from dvr.models import Clip
 from streams.models import Visibility
+from streams.selectors import stream_get_visible
 
 RENDITION_RE = re.compile(r"^(recording|source|[0-9]{3,4}p)$")
 
@@ -113,6 +115,25 @@ def recording_variant(request, recording_id: int, rendition: str):
         recording=recording, rendition=rendition, absolute=request.build_absolute_uri
     )
     return _playlist(text)
+
+
+@login_required
+@require_POST
+def clip_create(request, stream_id: str):
+    """The watch page's Clip button: the viewer's last 30 s (where they are watching, when
+    they rewound; the page fills end_offset from the frame's time)."""
+    stream = stream_get_visible(stream_id=stream_id, user=request.user)
+    try:
+        seconds = int(request.POST.get("seconds", "30"))
+        end_offset = float(request.POST["end_offset"]) if request.POST.get("end_offset") else None
+        made = clips.clip_create(stream=stream, by=request.user, seconds=seconds, end_offset=end_offset)
+    except ValueError:
+        messages.error(request, "That clip request was not understood.")
+    except DvrError as exc:
+        messages.error(request, exc.message)
+    else:
+        return redirect("dvr:clip", made.pk)
+    return redirect("streams:watch", stream.pk)
 
 
 def clip(request, clip_id: int):

@@ -28,3 +28,11 @@ def channel_storage(channel):
 def live_media_url(path: str) -> str:
     """The public URL of a file in the "live" storage (local disk or S3)."""
     return storages["live"].url(path) if path else ""
+
+
+@register.inclusion_tag("dvr/_clip_button.html", takes_context=True)
+def clip_button(context, stream):
+    """ "Clip" on the watch page: the last 30 s of what the viewer is watching."""
+    user = context["request"].user
+    offered = user.is_authenticated and stream.channel.clips_enabled and (stream.dvr_enabled or stream.record)
+    return {"stream": stream, "offered": offered, "csrf_token": context.get("csrf_token")}

@@ -73,3 +73,19 @@ def test_the_dashboard_shows_the_storage_used(client, recording, streamer):
     client.force_login(streamer)
     page = client.get("/dashboard/").content.decode()
     assert "Storage used" in page and "recordings" in page
+
+
+def test_the_watch_page_clip_button_cuts_the_last_30_seconds(client, go_live, record_segments, bob, channel):
+    stream = go_live()
+    record_segments(stream, runs=((1, 4), (2, 4)))
+    assert "✂ Clip" not in client.get(f"/streams/{stream.pk}/").content.decode()  # logged out
+    client.force_login(bob)
+    assert "✂ Clip" in client.get(f"/streams/{stream.pk}/").content.decode()
+    response = client.post(f"/clips/new/{stream.pk}/", {"seconds": "10", "end_offset": "26"})
+    clip = stream.clips.get()
+    assert response.url == f"/clips/{clip.pk}/" and clip.seconds == 10
+    assert "being cut" in client.get(f"/clips/{clip.pk}/").content.decode()
+    channel.clips_enabled = False
+    channel.save()
+    refused = client.post(f"/clips/new/{stream.pk}/", {"seconds": "10"}, follow=True)
+    assert "turned clipping off" in refused.content.decode()

@@ -126,6 +126,17 @@
     video.play().catch(() => {});
   }
 
+  // The Clip button cuts what the viewer is watching: the frame's wall-clock time, as
+  // seconds from the broadcast's start (the live edge when it cannot tell).
+  const clipForm = document.querySelector(".clip-form");
+  if (clipForm) {
+    clipForm.addEventListener("submit", () => {
+      const date = window.socialflowPlayer && window.socialflowPlayer.playingDate;
+      const started = Date.parse(clipForm.dataset.startedAt);
+      if (date && started) clipForm.elements.end_offset.value = ((date.getTime() - started) / 1000).toFixed(1);
+    });
+  }
+
   video.addEventListener("playing", () => say(""));
   whenReady().then(() => {
     if (window.Hls && Hls.isSupported()) withHlsJs();
