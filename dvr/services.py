@@ -13,10 +13,11 @@ import logging
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from django.conf import settings
 from django.core.files import File
@@ -74,7 +75,7 @@ def recording_end(*, stream: Stream) -> None:
         return
     Recording.objects.filter(stream=stream, status=Status.RECORDING).update(ended_at=stream.ended_at)
     stream_id = stream.pk
-    transaction.on_commit(lambda: recording_finalize_task.apply_async(args=[stream_id], countdown=2))
+    transaction.on_commit(lambda: recording_finalize_task.apply_async(args=(stream_id,), countdown=2))
 
 
 def retention_days(stream: Stream) -> int:
@@ -136,7 +137,7 @@ def recording_finalize(*, recording: Recording, again: bool = False) -> Recordin
         ratelimit.forget(lock)
 
 
-def _finalized(recording: Recording, *, status: str, reason: str = "", **fields) -> Recording:
+def _finalized(recording: Recording, *, status: str, reason: str = "", **fields: Any) -> Recording:
     with transaction.atomic():
         recording = (
             Recording.objects.select_for_update().select_related("stream__channel").get(pk=recording.pk)
@@ -181,12 +182,10 @@ def _make_vod(recording: Recording) -> dict:
     prefix = vod_prefix(stream)
     # Variant playlists next to each other in vod/, their segments where they were written.
     for rung, rows in by_rung.items():
-        text = segments.render_media_playlist(
-            rows, url=lambda s, r=rung: f"../{r}/{PurePosixPath(s.name).name}", vod=True
-        )
+        text = segments.render_media_playlist(rows, url=_relative_to_vod(rung), vod=True)
         storage.save(f"{prefix}/{rung}.m3u8", ContentFile(text.encode()))
     source_text = segments.render_media_playlist(
-        source, url=lambda s: f"../{MediaSegment.RECORDING}/{PurePosixPath(s.name).name}", vod=True
+        source, url=_relative_to_vod(MediaSegment.RECORDING), vod=True
     )
     storage.save(f"{prefix}/{MediaSegment.RECORDING}.m3u8", ContentFile(source_text.encode()))
     master = _vod_master(stream, by_rung) if by_rung else None
@@ -229,6 +228,11 @@ def _make_vod(recording: Recording) -> dict:
     }
 
 
+def _relative_to_vod(rendition: str) -> Callable[[MediaSegment], str]:
+    """A segment's URI as a playlist in vod/ sees it: ../<rendition>/<file>."""
+    return lambda segment: f"../{rendition}/{PurePosixPath(segment.name).name}"
+
+
 def _missing(storage: Storage, rows: list[MediaSegment]) -> list[str]:
     """Names of indexed segments not in storage (one listing per folder)."""
     present: dict[str, set[str]] = {}
@@ -253,7 +257,8 @@ def _vod_master(stream: Stream, by_rung: dict[str, list[MediaSegment]]) -> str |
             live = f.read().decode()
     except (FileNotFoundError, OSError):
         live = ""
-    lines, kept = [], 0
+    lines: list[str] = []
+    kept = 0
     for line in live.splitlines():
         if line and not line.startswith("#"):
             rung = line.split("/", 1)[0]
@@ -375,7 +380,7 @@ def recording_update(
     *, recording: Recording, title: str | None = None, visibility: str | None = None
 ) -> Recording:
     """Rename a recording, or change who may watch it ("" follows the broadcast)."""
-    fields = []
+    fields: list[str] = []
     if title is not None:
         title = title.strip()
         if not title:

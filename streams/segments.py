@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.core.files.storage import Storage, storages
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -142,7 +142,7 @@ def segments_delete(*, stream: Stream) -> int:
     return _delete(MediaSegment.objects.filter(stream=stream))
 
 
-def _delete(rows, storage: Storage | None = None) -> int:
+def _delete(rows: QuerySet[MediaSegment], storage: Storage | None = None) -> int:
     storage = storage or storages["live"]
     deleted = 0
     for pk, name in list(rows.values_list("pk", "name").iterator(chunk_size=2000)):
