@@ -137,3 +137,17 @@ def test_a_followers_only_broadcast_cannot_be_clipped_or_read_by_strangers(api_a
     assert_error(
         client.post(f"/api/v1/streams/{recorded.pk}/clips/", {"seconds": 5}, format="json"), 404, "not_found"
     )
+
+
+def test_a_followers_only_broadcasts_clips_are_hidden_from_strangers(
+    api, api_as, recorded, bob, carol, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        clip = clips.clip_create(stream=recorded, by=bob, seconds=5)
+    clips.clip_make(clip_id=clip.pk)
+    Stream.objects.filter(pk=recorded.pk).update(visibility="followers")
+    for client in (api, api_as(carol)):
+        assert_error(client.get(f"/api/v1/clips/{clip.pk}/"), 404, "not_found")
+        assert client.get("/api/v1/users/alice/clips/").json() == []
+        assert client.get(f"/clips/{clip.pk}/").status_code == 404
+    assert api_as(bob).get(f"/api/v1/clips/{clip.pk}/").status_code == 200  # its maker

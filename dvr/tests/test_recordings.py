@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.utils import timezone
 
-from dvr import services
+from dvr import clips, services
 from dvr.models import Recording
 from socialflow.tests.processes import moto_s3
 from streams import services as stream_services
@@ -240,6 +240,11 @@ def test_finalize_and_retention_on_s3(
         go_live, followers_of, record_segments, django_capture_on_commit_callbacks, two_streamers
     )
     assert expiring.status == "ready", expiring.reason
+    # a clip of the expiring recording, cut from segments downloaded from the bucket
+    with django_capture_on_commit_callbacks():
+        clip = clips.clip_create(stream=expiring.stream, by=two_streamers[1], seconds=5)
+    clip = clips.clip_make(clip_id=clip.pk)
+    assert clip.status == "ready", clip.reason
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert expiring.mp4_path in keys and set(expiring_names) <= keys
     with time_machine.travel(timezone.now() + timedelta(days=settings.RECORDING_RETENTION_DAYS, hours=1)):
@@ -247,3 +252,4 @@ def test_finalize_and_retention_on_s3(
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
     assert not (set(expiring_names) | {expiring.mp4_path, expiring.playlist_path}) & keys
     assert set(kept_names) <= keys and kept.mp4_path in keys
+    assert clip.mp4_path in keys and clip.thumbnail_path in keys  # clips outlive retention
