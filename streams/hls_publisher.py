@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.core.files.base import ContentFile
@@ -50,6 +51,9 @@ class HlsPublisher:
     dropped: list[tuple[float, str]] = field(default_factory=list)
     master_text: str = ""
     thumbnail_mtime: float = 0.0
+    # The wall-clock span of the ladder published so far (what a restart gap is measured by).
+    first_segment_at: datetime | None = None
+    last_segment_end: datetime | None = None
 
     def _put(self, relative: str, content: bytes) -> None:
         self.storage.save(f"{self.prefix}/{relative}", ContentFile(content))
@@ -119,6 +123,10 @@ class HlsPublisher:
             else:
                 result.new_segments += 1
                 result.new_bytes += len(data)
+                if entry.started_at is not None:
+                    self.first_segment_at = self.first_segment_at or entry.started_at
+                    end = entry.started_at + timedelta(seconds=entry.duration)
+                    self.last_segment_end = max(self.last_segment_end or end, end)
         if recording:
             return  # the index is its playlist: recordings and clips are rendered from it
         if self.playlists.get(relative_playlist) != text:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -227,6 +227,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
     redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
     options = hls_options(stream)
     restarts = attempt = no_video = 0
+    previous_end = None  # where the last run's ladder stopped (for a gap without an index)
     while True:
         lock.keep()
         if _shutting_down(worker):
@@ -290,12 +291,14 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
             rungs=rungs,
             pid=proc.pid,
         )
+        gap_from = None if keeps else previous_end  # with an index, the index reports gaps
         try:
-            outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact, worker)
+            outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact, worker, gap_from)
         finally:
             ffmpeg.stop(proc)  # whatever happened above, this FFmpeg ends here
             with contextlib.suppress(Exception):
                 publisher.sync(final=True)  # its last segments and ENDLIST playlists
+            previous_end = publisher.last_segment_end or previous_end
         if not isinstance(outcome, RunEnd):
             return outcome
         if time.monotonic() - started > HEALTHY_RESET_SECONDS:
@@ -371,9 +374,16 @@ def _give_up(
 
 
 def _watch(
-    proc, stream: Stream, publisher: HlsPublisher, lock: _Lock, redact, worker: str | None
+    proc,
+    stream: Stream,
+    publisher: HlsPublisher,
+    lock: _Lock,
+    redact,
+    worker: str | None,
+    gap_from: datetime | None = None,
 ) -> tuple[Outcome | RunEnd, int | None, str]:
     """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error).
+    `gap_from`: where the previous run's ladder ended; the first new segment reports the gap.
 
     A failing round (storage, database, Redis) is logged and retried; FFmpeg keeps going.
     """
@@ -424,6 +434,9 @@ def _watch(
                 fields["thumbnail_updated_at"] = timezone.now()
             if fields:
                 Stream.objects.filter(pk=stream.pk).update(**fields)
+            if gap_from is not None and publisher.first_segment_at is not None:
+                _gap_event(stream, max(0.0, (publisher.first_segment_at - gap_from).total_seconds()))
+                gap_from = None
             if now >= next_trim:
                 next_trim = now + TRIM_EVERY_SECONDS
                 if stream.dvr_enabled and not stream.record:

@@ -179,6 +179,9 @@ def interrupt_ffmpeg_and_wait_for_the_restart(stack, channel, signal_name: str, 
 
 
 def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack, channel):
+    # Neither recorded nor rewindable: no segment index, and still the gap is reported.
+    channel.record_by_default = channel.dvr_by_default = False
+    channel.save()
     publisher, stream, _, grew = interrupt_ffmpeg_and_wait_for_the_restart(
         stack, channel, "9", restart_timeout=20
     )
@@ -186,6 +189,11 @@ def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack, channel):
         died = StreamEvent.objects.get(stream=stream, message__startswith="FFmpeg exited with")
         assert died.severity == "warning" and died.details["exit_code"] == -9
         wait_for(grew, timeout=20, what="new segments after the restart")
+        gap = wait_for(
+            lambda: StreamEvent.objects.filter(stream=stream, message__startswith="Restart gap").first(),
+            what="the gap event",
+        )
+        assert 0 < gap.details["gap_seconds"] < 20 and gap.message.endswith("not transcoded.")
         assert Stream.objects.get(pk=stream.pk).status == "live"
     finally:
         publisher.kill()
