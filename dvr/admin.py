@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
 from dvr import clips, services
+from dvr.errors import DvrError
 from dvr.models import Clip, Recording
 
 
@@ -57,6 +58,22 @@ class RecordingAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.stream.is_live:
+            return False  # still being written; end the broadcast first
+        return super().has_delete_permission(request, obj)
+
+    # Deleting the row must not leave its files behind in storage.
+    def delete_model(self, request, recording):
+        services.recording_delete(recording=recording)
+
+    def delete_queryset(self, request, queryset):
+        for recording in queryset.select_related("stream"):
+            try:
+                services.recording_delete(recording=recording)
+            except DvrError as exc:
+                self.message_user(request, f"{recording.title}: {exc.message}", messages.WARNING)
 
     @admin.action(description="Finalize again (playlists, MP4, thumbnail)", permissions=["change"])
     def finalize_again(self, request, queryset):

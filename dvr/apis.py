@@ -74,8 +74,11 @@ class StreamRecordingsApi(APIView):
 
     @extend_schema(responses=RecordingSerializer(many=True))
     def get(self, request, stream_id: str):
-        stream_get_visible(stream_id=stream_id, user=request.user)
-        rows = selectors.stream_recordings(stream_id=stream_id, user=request.user)
+        rows = list(selectors.stream_recordings(stream_id=stream_id, user=request.user))
+        if not rows:
+            # An empty list for a broadcast the caller may see, 404 otherwise. Not before: a
+            # recording made public stays listed when its broadcast was followers-only.
+            stream_get_visible(stream_id=stream_id, user=request.user)
         return Response(RecordingSerializer(rows, many=True, context={"request": request}).data)
 
 
@@ -123,8 +126,10 @@ class RecordingChatApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        from_offset = serializers.FloatField(required=False, default=0, min_value=0)
-        to_offset = serializers.FloatField(required=False, default=60, min_value=0)
+        from_offset = serializers.FloatField(
+            required=False, default=0, min_value=0, max_value=selectors.REPLAY_MAX_OFFSET
+        )
+        to_offset = serializers.FloatField(required=False, min_value=0)
 
     class OutputSerializer(serializers.Serializer):
         class MessageSerializer(serializers.Serializer):
@@ -139,7 +144,9 @@ class RecordingChatApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("from_offset", float, description="seconds from the start (default 0)"),
-            OpenApiParameter("to_offset", float, description="seconds from the start (default 60)"),
+            OpenApiParameter(
+                "to_offset", float, description="seconds from the start (default from_offset + 60)"
+            ),
         ],
         responses=OutputSerializer,
     )
@@ -147,7 +154,10 @@ class RecordingChatApi(APIView):
         recording = selectors.recording_get_visible(recording_id=recording_id, user=request.user)
         data = self.InputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        messages = selectors.recording_chat_replay(recording=recording, **data.validated_data)
+        start = data.validated_data["from_offset"]
+        messages = selectors.recording_chat_replay(
+            recording=recording, from_offset=start, to_offset=data.validated_data.get("to_offset", start + 60)
+        )
         return Response(self.OutputSerializer({"messages": messages}).data)
 
 

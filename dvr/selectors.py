@@ -21,6 +21,8 @@ from streams.selectors import user_is_site_moderator
 # Messages per chat-replay answer; the player asks again for the next stretch.
 REPLAY_LIMIT = 500
 REPLAY_MAX_SPAN = 3600
+# No broadcast is longer; past it an offset is a mistake (and too big for a timedelta).
+REPLAY_MAX_OFFSET = 7 * 24 * 3600
 
 
 def recording_can_manage(*, recording: Recording, user: User) -> bool:
@@ -96,8 +98,11 @@ def user_recordings(*, owner: User, viewer: User, limit: int = 12) -> list[Recor
 def recording_chat_replay(*, recording: Recording, from_offset: float, to_offset: float) -> list[dict]:
     """The broadcast's chat between two offsets (seconds from the recording's start),
     deleted messages left out, each with its offset."""
-    if from_offset < 0 or to_offset < from_offset:
-        raise DvrError("Give 0 <= from_offset <= to_offset (seconds).", code="invalid")
+    if not (0 <= from_offset <= REPLAY_MAX_OFFSET and from_offset <= to_offset):  # NaN fails too
+        raise DvrError(
+            f"Give 0 <= from_offset <= to_offset (seconds), from_offset at most {REPLAY_MAX_OFFSET}.",
+            code="invalid",
+        )
     to_offset = min(to_offset, from_offset + REPLAY_MAX_SPAN)
     start = recording.started_at
     messages = (

@@ -30,6 +30,16 @@ def live_media_url(path: str) -> str:
     return storages["live"].url(path) if path else ""
 
 
+@register.filter
+def clock(seconds: float | None) -> str:
+    """A duration as a player shows it: 0:08, 12:05, 1:02:03."""
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 @register.inclusion_tag("dvr/_clip_button.html", takes_context=True)
 def clip_button(context, stream):
     """ "Clip" on the watch page: the last 30 s of what the viewer is watching."""

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.services import follow_create
 from chat.models import ChatMessage
-from dvr import clips
+from dvr import clips, selectors, services
 from dvr.models import Clip, Recording
 from socialflow.tests.helpers import assert_error
 from streams.models import Stream
@@ -151,3 +151,66 @@ def test_a_followers_only_broadcasts_clips_are_hidden_from_strangers(
         assert client.get("/api/v1/users/alice/clips/").json() == []
         assert client.get(f"/clips/{clip.pk}/").status_code == 404
     assert api_as(bob).get(f"/api/v1/clips/{clip.pk}/").status_code == 200  # its maker
+
+
+def test_an_expired_recording_is_gone_for_viewers_and_bare_for_its_managers(
+    api, api_as, recording, recorded, streamer, bob, carol
+):
+    services.recording_expire(recording=recording)
+    url = f"/api/v1/recordings/{recording.pk}/"
+    for client in (api, api_as(carol)):
+        assert_error(client.get(url), 404, "not_found")
+        assert_error(client.get(f"{url}chat/"), 404, "not_found")
+        assert client.get(f"/api/v1/streams/{recorded.pk}/recordings/").json() == []
+    for manager in (streamer, bob):
+        body = api_as(manager).get(url).json()
+        assert body["expired"] is True and body["status"] == "ready"
+        assert (body["hls_url"], body["mp4_url"], body["thumbnail_url"]) == (None, None, None)
+        listed = api_as(manager).get(f"/api/v1/streams/{recorded.pk}/recordings/").json()
+        assert [r["id"] for r in listed] == [recording.pk]
+    assert_error(api_as(streamer).post(f"{url}keep/"), 409, "expired")
+
+
+def test_a_recordings_own_visibility_overrides_its_broadcasts(api, api_as, recording, recorded, carol, bob):
+    Stream.objects.filter(pk=recorded.pk).update(visibility="followers")
+    list_url = f"/api/v1/streams/{recorded.pk}/recordings/"
+    assert_error(api.get(list_url), 404, "not_found")  # nothing to read: the broadcast is not leaked
+    assert_error(api_as(carol).get(f"/api/v1/recordings/{recording.pk}/"), 404, "not_found")
+    assert api_as(bob).get(f"/api/v1/recordings/{recording.pk}/").status_code == 200  # a moderator
+    Recording.objects.filter(pk=recording.pk).update(visibility="unlisted")  # the streamer shares it
+    api.force_authenticate(None)
+    assert api.get(f"/api/v1/recordings/{recording.pk}/").json()["visibility"] == "unlisted"
+    assert [r["id"] for r in api.get(list_url).json()] == [recording.pk]
+    assert api.get(f"/api/v1/recordings/{recording.pk}/chat/").status_code == 200
+
+
+def test_anonymous_writes_are_refused(api, recording):
+    url = f"/api/v1/recordings/{recording.pk}/"
+    assert_error(api.patch(url, {"title": "x"}, format="json"), 404, "not_found")
+    assert_error(api.delete(url), 404, "not_found")
+    assert_error(api.post(f"{url}keep/"), 401, "not_authenticated")
+    assert Recording.objects.filter(pk=recording.pk, title=recording.title).exists()
+
+
+def test_the_chat_replay_is_ordered_capped_and_refuses_offsets_out_of_range(api, recording, recorded, bob):
+    at = recording.started_at
+    rows = ChatMessage.objects.bulk_create(
+        ChatMessage(stream=recorded, user=bob, content=f"m{n}") for n in range(selectors.REPLAY_LIMIT + 5)
+    )
+    for n, row in enumerate(rows):  # newest written first: the answer must still be by time
+        row.created_at = at + timedelta(seconds=50 - n * 0.05)
+    ChatMessage.objects.bulk_update(rows, ["created_at"])
+    url = f"/api/v1/recordings/{recording.pk}/chat/"
+    body = api.get(url, {"from_offset": 0}).json()  # to_offset: from_offset + 60
+    offsets = [m["offset"] for m in body["messages"]]
+    assert len(offsets) == selectors.REPLAY_LIMIT and offsets == sorted(offsets)
+    assert body["messages"][0]["content"] == f"m{len(rows) - 1}"
+    assert api.get(url, {"from_offset": 50.5}).json() == {"messages": []}
+    for bad, code in (
+        ({"from_offset": "1e20"}, "max_value"),
+        ({"from_offset": "abc"}, "invalid"),
+        ({"from_offset": "nan"}, "invalid"),
+        ({"to_offset": "-5"}, "min_value"),
+        ({"from_offset": 90, "to_offset": 30}, "invalid"),
+    ):
+        assert_error(api.get(url, bad), 400, code)

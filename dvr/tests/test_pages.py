@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import m3u8
 import pytest
+from django.core.files.storage import storages
 
+from accounts.services import follow_create
 from dvr import clips, services
 from dvr.models import Recording
+from dvr.templatetags.dvr_tags import clock
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +93,70 @@ def test_the_watch_page_clip_button_cuts_the_last_30_seconds(client, go_live, re
     channel.save()
     refused = client.post(f"/clips/new/{stream.pk}/", {"seconds": "10"}, follow=True)
     assert "turned clipping off" in refused.content.decode()
+
+
+def test_the_vod_playlists_point_at_checked_variants_and_absolute_segments(client, recording):
+    master_response = client.get(f"/recordings/{recording.pk}/master.m3u8")
+    assert master_response["Content-Type"] == "application/vnd.apple.mpegurl"
+    master = m3u8.loads(master_response.content.decode())
+    assert [p.uri for p in master.playlists] == [f"http://testserver/recordings/{recording.pk}/360p.m3u8"]
+    variant = m3u8.loads(client.get(master.playlists[0].uri).content.decode())
+    prefix = recording.stream.media_prefix
+    assert variant.is_endlist and [s.uri for s in variant.segments] == [
+        f"http://testserver{storages['live'].url(f'{prefix}/360p/seg_{run}_{n}.ts')}"
+        for run in (1, 2)
+        for n in (0, 1)
+    ]
+    for rendition in ("evil", "1080", "..%2Fmaster", "720p"):  # refused, or not recorded
+        assert client.get(f"/recordings/{recording.pk}/{rendition}.m3u8").status_code == 404
+
+
+def test_a_followers_only_recording_and_its_playlists_are_for_followers(client, recording, carol, bob):
+    Recording.objects.filter(pk=recording.pk).update(visibility="followers")
+    urls = [f"/recordings/{recording.pk}/{name}" for name in ("", "master.m3u8", "360p.m3u8")]
+    for who in (None, carol):
+        if who:
+            client.force_login(who)
+        assert [client.get(url).status_code for url in urls] == [404, 404, 404]
+    follow_create(follower=carol, followee=recording.stream.owner)
+    assert [client.get(url).status_code for url in urls] == [200, 200, 200]
+    client.force_login(bob)  # a moderator
+    assert [client.get(url).status_code for url in urls] == [200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        ("processing", "The video is being prepared"),
+        ("failed", "could not be finished: 2 segment(s) are missing"),
+    ],
+)
+def test_an_unfinished_recording_shows_why_instead_of_the_player(client, recording, status, says):
+    Recording.objects.filter(pk=recording.pk).update(status=status, reason="2 segment(s) are missing")
+    page = client.get(f"/recordings/{recording.pk}/").content.decode()
+    assert says in page and "data-hls" not in page and 'id="replay"' not in page
+    assert client.get(f"/recordings/{recording.pk}/master.m3u8").status_code == 404
+    assert Recording.objects.get(pk=recording.pk).views == 0
+
+
+def test_the_channel_page_lists_only_the_recordings_the_viewer_may_watch(
+    client, recording, streamer, carol, go_live, record_segments, django_capture_on_commit_callbacks
+):
+    link = f"/recordings/{recording.pk}/"
+    page = client.get("/alice/").content.decode()
+    assert link in page and clock(recording.duration_seconds) in page and recording.title in page
+    Recording.objects.filter(pk=recording.pk).update(visibility="unlisted")
+    assert link not in client.get("/alice/").content.decode()  # only by its link
+    client.force_login(streamer)
+    assert link in client.get("/alice/").content.decode()
+    Recording.objects.filter(pk=recording.pk).update(visibility="followers")
+    client.force_login(carol)
+    assert link not in client.get("/alice/").content.decode()
+    follow_create(follower=carol, followee=streamer)
+    assert link in client.get("/alice/").content.decode()
+    services.recording_expire(recording=recording)
+    assert "Past broadcasts" not in client.get("/alice/").content.decode()
+
+
+def test_durations_read_like_a_player():
+    assert [clock(s) for s in (None, 8.4, 725, 3723.6)] == ["", "0:08", "12:05", "1:02:04"]
