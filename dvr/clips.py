@@ -24,7 +24,7 @@ from accounts.models import User
 from dvr.errors import DvrError
 from dvr.models import Clip, Recording
 from dvr.selectors import clip_can_delete
-from dvr.services import FinalizeError, concat_listing, local_copies, probe_duration, run_ffmpeg, upload
+from dvr.services import FinalizeError, local_copies, probe_duration, run_ffmpeg, upload
 from dvr.tasks import clip_make_task
 from socialflow.lib import ratelimit
 from streams import segments
@@ -158,7 +158,10 @@ def _cut(clip: Clip) -> dict:
         work = Path(tmp)
         try:
             with local_copies(storage, rows, work / "src") as files:
-                listing = concat_listing(work / "concat.txt", files, rows)
+                # A plain list (no durations): with them, FFmpeg 5.1's concat demuxer cut a
+                # live clip of the DVR rung 4 s short (16 s for 20 s); the recording MP4 keeps them.
+                listing = work / "concat.txt"
+                listing.write_text("".join(f"file '{f}'\n" for f in files))
                 mp4 = work / "clip.mp4"
                 offset = max(0.0, (clip.starts_at - rows[0].started_at).total_seconds())
                 run_ffmpeg(

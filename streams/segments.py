@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 # A player may still fetch a segment that just left the window.
 TRIM_GRACE_SECONDS = 30
+# The rewind playlist reaches this far beyond the window: its live edge is already a few
+# seconds old (the transcode), so without it a viewer could not go back the whole window
+# behind the edge, and one who did would lose the segment under the playhead at once.
+DVR_EDGE_MARGIN_SECONDS = 12
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,9 @@ def segments_trim(*, stream: Stream, window_seconds: int, now: datetime | None =
     Recorded broadcasts keep theirs."""
     if stream.record:
         return 0
-    cutoff = (now or timezone.now()) - timedelta(seconds=window_seconds + TRIM_GRACE_SECONDS)
+    cutoff = (now or timezone.now()) - timedelta(
+        seconds=window_seconds + DVR_EDGE_MARGIN_SECONDS + TRIM_GRACE_SECONDS
+    )
     return _delete(MediaSegment.objects.filter(stream=stream, started_at__lt=cutoff))
 
 

@@ -204,7 +204,8 @@ def stream_dvr_variant(
         return None
     rows = MediaSegment.objects.filter(stream=stream, rendition=rung)
     if stream.is_live:
-        rows = rows.filter(started_at__gte=timezone.now() - timedelta(seconds=window))
+        reach = window + segments.DVR_EDGE_MARGIN_SECONDS  # the whole window behind the edge
+        rows = rows.filter(started_at__gte=timezone.now() - timedelta(seconds=reach))
     elif stream.ended_at is not None:
         rows = rows.filter(started_at__gte=stream.ended_at - timedelta(seconds=window))
     first = rows.order_by("position").first()
@@ -267,6 +268,14 @@ def stream_thumbnail_url(*, stream: Stream) -> str | None:
         return None
     version = int(stream.thumbnail_updated_at.timestamp())
     return f"{storages['live'].url(f'{stream.media_prefix}/thumb.jpg')}?v={version}"
+
+
+def stream_current_ladder(*, stream: Stream) -> StreamEvent | None:
+    """The transcoder's latest word on the ladder: which rungs viewers get, and why (a
+    reduced ladder, the governor's warning)."""
+    return (
+        StreamEvent.objects.filter(stream=stream, details__has_key="ladder").order_by("-created_at").first()
+    )
 
 
 def stream_latest_health(*, stream: Stream) -> StreamHealthSample | None:
