@@ -100,6 +100,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.counted = parse_qs(self.scope.get("query_string", b"").decode()).get("overlay") != ["1"]
         self.last_id: int | None = None  # until the history is sent, events wait in `pending`
         self.pending: list[dict[str, Any]] = []
+        self.staff = False  # the streamer or a moderator: gets the staff-only frames (health)
         self.delivery = asyncio.Lock()  # one delivery at a time: frames keep their order
         await self.accept()
         try:
@@ -109,6 +110,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=realtime.CLOSE_TRY_AGAIN)
         self.joined = True
         user = self.scope["user"]
+        self.staff = await database_sync_to_async(selectors.chat_can_moderate)(user=user, stream=self.stream)
         if self.counted:
             self.session_id = await database_sync_to_async(viewer_session_start)(
                 stream_id=self.stream.pk, user_id=user.pk if user.is_authenticated else None
@@ -201,6 +203,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.deliver(event)
 
     async def deliver(self, event: dict[str, Any]) -> None:
+        if event.get("staff") and not self.staff:
+            return  # the streamer's health and warnings: not for viewers
         message_id = event.get("id")
         if message_id is not None:  # a chat message: in id order, without gaps
             if message_id <= self.last_id:

@@ -24,6 +24,11 @@ def _stop_transcoders(sender=None, **kwargs):
 @worker_ready.connect
 def _worker_started(sender=None, **kwargs):
     # Imported here for app loading (see above).
-    from streams.transcoder import clear_worker_shutdown
+    from streams.transcoder import clear_worker_shutdown, worker_calibrate
 
-    clear_worker_shutdown(hostname=str(sender.hostname) if hasattr(sender, "hostname") else str(sender))
+    hostname = str(sender.hostname) if hasattr(sender, "hostname") else str(sender)
+    clear_worker_shutdown(hostname=hostname)
+    consumer = getattr(sender, "task_consumer", None)
+    queues = {queue.name for queue in getattr(consumer, "queues", [])}
+    if "transcode" in queues:
+        worker_calibrate(hostname=hostname)

@@ -258,6 +258,16 @@ TRANSCODE_STALL_SECONDS = env.int("TRANSCODE_STALL_SECONDS", default=20)
 # A transcoder holds a per-broadcast Redis lock this long, renewed every third of it; a
 # worker that vanished frees its broadcasts for another transcoder after at most this long.
 TRANSCODE_LOCK_SECONDS = env.int("TRANSCODE_LOCK_SECONDS", default=30)
+# The cores a transcode worker may spend on ladders (0: all of its machine's). Broadcasts get
+# the best ladder that fits what is left (streams.capacity); none waits for a free slot.
+TRANSCODE_CPU_BUDGET = env.float("TRANSCODE_CPU_BUDGET", default=0)
+# The speed governor: an FFmpeg below real time for this long sheds work (the top rung
+# passed through, then the top encoded rung, then a faster preset) and restarts on a segment
+# boundary, with a warning to the streamer.
+TRANSCODE_SLOW_SECONDS = env.int("TRANSCODE_SLOW_SECONDS", default=10)
+# Measure what decoding, scaling and encoding cost on this machine when a transcode worker
+# starts (~5 s of CPU); off, the built-in figures (measured on a 2-core Debian box) apply.
+TRANSCODE_CALIBRATE = env.bool("TRANSCODE_CALIBRATE", default=True)
 
 # --- DVR, recordings, clips -----------------------------------------------------------
 

@@ -19,6 +19,7 @@ os.environ.pop("CHANNEL_LAYER_URL", None)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("MEDIA_HOOK_SECRET", "test-hook-secret")
+os.environ.setdefault("TRANSCODE_CALIBRATE", "false")  # the built-in cost model: the same on every run
 os.environ.setdefault("ENV_FILE", "/nonexistent")  # a developer's .env must not leak into tests
 
 from socialflow.settings import *  # noqa: E402, F403

@@ -92,6 +92,7 @@ class NginxRtmp:
                 "fps": float(video.findtext("frame_rate", "0") or 0),
                 "video_codec": video.findtext("codec", "").lower(),
                 "has_audio": stream.find("meta/audio/codec") is not None,
+                "audio_codec": stream.findtext("meta/audio/codec", "").lower(),
             }
         return None
 

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -28,7 +29,8 @@ from django.core.files.storage import storages
 from django.db import close_old_connections
 from django.utils import timezone
 
-from socialflow.lib import ffmpeg
+from socialflow.lib import ffmpeg, realtime
+from streams import capacity
 from streams.hls_publisher import HlsPublisher
 from streams.media_servers import get_media_server, is_publishing
 from streams.models import Stream, StreamEvent, StreamHealthSample
@@ -39,12 +41,15 @@ from streams.transcoding import DEFAULT_LADDER, HlsOptions, Source, build_transc
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
+FIRST_POLL_SECONDS = 0.05
 STATUS_CHECK_SECONDS = 2.0
 HEALTH_SAMPLE_SECONDS = 5.0
 # How often segments that left the DVR window are removed (unrecorded broadcasts).
 TRIM_EVERY_SECONDS = 10.0
 # A transcoder that ran this long without trouble starts its restart count afresh.
 HEALTHY_RESET_SECONDS = 300
+# A reduced ladder looks this often for capacity freed on its worker.
+UPGRADE_CHECK_SECONDS = 15.0
 # Set when the worker is shutting down: transcoders stop cleanly, another worker resumes.
 SHUTTING_DOWN = threading.Event()
 
@@ -67,6 +72,7 @@ class RunEnd(StrEnum):
 
     EXITED = "exited"
     STALLED = "stalled"
+    RELADDER = "new ladder"  # stopped on a segment boundary to restart with another ladder
 
 
 class LockLost(Exception):
@@ -91,6 +97,13 @@ def announce_worker_shutdown(*, hostname: str) -> None:
 def clear_worker_shutdown(*, hostname: str) -> None:
     with contextlib.suppress(redis.exceptions.RedisError):
         _redis().delete(_shutdown_key(hostname))
+
+
+def worker_calibrate(*, hostname: str) -> None:
+    """A transcode worker measures what ladders cost on its machine, in the background
+    (broadcasts use the built-in model meanwhile)."""
+    if settings.TRANSCODE_CALIBRATE:
+        threading.Thread(target=capacity.calibrate, args=(hostname,), name="calibrate", daemon=True).start()
 
 
 def _shutting_down(hostname: str | None) -> bool:
@@ -133,14 +146,16 @@ def source_from_probe(probed: dict) -> Source:
     video = next((s for s in probed["streams"] if s.get("codec_type") == "video"), None)
     if video is None:
         raise ffmpeg.NoVideoError("the feed has no video")
+    audio = next((s for s in probed["streams"] if s.get("codec_type") == "audio"), None)
     return Source(
         width=int(video.get("width") or 0),
         height=int(video.get("height") or 0),
         fps=ffmpeg.parse_rate(video.get("avg_frame_rate"))
         or ffmpeg.parse_rate(video.get("r_frame_rate"))
         or 30.0,
-        has_audio=any(s.get("codec_type") == "audio" for s in probed["streams"]),
+        has_audio=audio is not None,
         video_codec=video.get("codec_name", ""),
+        audio_codec=(audio or {}).get("codec_name", ""),
     )
 
 
@@ -164,8 +179,9 @@ def _is_live(stream_id: str) -> bool:
 class _Lock:
     """The broadcast's Redis lock, renewed during every wait."""
 
-    def __init__(self, lock):
+    def __init__(self, lock, on_renew=None):
         self.lock = lock
+        self.on_renew = on_renew  # renew what else lapses with the lock (the capacity held)
         self.renew_at = time.monotonic() + settings.TRANSCODE_LOCK_SECONDS / 3
 
     def keep(self) -> None:
@@ -179,6 +195,11 @@ class _Lock:
             log.warning("could not renew the transcoder lock: %s", exc)  # try again soon
             return
         self.renew_at = time.monotonic() + settings.TRANSCODE_LOCK_SECONDS / 3
+        if self.on_renew is not None:
+            try:
+                self.on_renew()
+            except redis.exceptions.RedisError as exc:
+                log.warning("could not renew the capacity held: %s", exc)
 
     def sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -206,28 +227,179 @@ def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> Outcome
     transcode_dequeued(stream_id=stream_id)  # no longer waiting: the watchdog may queue again
     base_dir = Path(settings.TRANSCODE_WORK_DIR) / stream_id
     stream = None
+    held = _Held(worker=capacity.worker_name(worker), stream_id=stream_id)
     try:
         stream = Stream.objects.select_related("channel").filter(pk=stream_id).first()
         if stream is None or not stream.is_live:
             return Outcome.NOT_LIVE
-        outcome = _run(stream, base_dir, _Lock(lock), worker)
+        outcome = _run(stream, base_dir, _Lock(lock, on_renew=held.renew), worker, held)
     except LockLost:
         outcome = Outcome.LOST_LOCK
     finally:
         shutil.rmtree(base_dir, ignore_errors=True)
+        with contextlib.suppress(redis.exceptions.RedisError):
+            capacity.release(worker=held.worker, stream_id=stream_id)
         with contextlib.suppress(redis.exceptions.RedisError):  # expired meanwhile
             lock.release()
     _event(stream, f"Transcoder stopped: {outcome}.")
     return outcome
 
 
-def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Outcome:
+@dataclass
+class _Held:
+    """The capacity a transcoder holds on its worker (streams.capacity)."""
+
+    worker: str
+    stream_id: str
+    plan: capacity.Plan | None = None
+    # Set by the governor: this worker could not keep up with more, so no run gets more.
+    ceiling: capacity.Plan | None = None
+
+    def renew(self) -> None:
+        if self.plan is not None:
+            capacity.hold(worker=self.worker, stream_id=self.stream_id, cost=self.plan.cost)
+
+
+def _tell(
+    stream: Stream, plan: capacity.Plan, message: str, severity: str, before: capacity.Plan | None = None
+) -> None:
+    """The ladder event, and the same live over the stream socket: players read the master
+    again when the qualities changed (stream.ladder; a rung that goes from encoded to copied
+    keeps its name and needs nothing), the streamer's dashboard shows why (stream.health)."""
+    _event(stream, message, severity, ladder=plan.as_details())
+    rungs = [r.name for r in plan.rungs]
+    if before is not None and rungs != [r.name for r in before.rungs]:
+        try:
+            realtime.send_on_commit(
+                stream.pk, {"type": realtime.STREAM_LADDER, "stream_id": stream.pk, "rungs": rungs}
+            )
+        except Exception:  # a frame is worth less than the broadcast
+            log.exception("could not send the ladder of %s", stream.pk)
+    _health(stream, "good" if severity == StreamEvent.Severity.INFO else "warning", message, plan)
+
+
+def _health(stream: Stream, status: str, reason: str, plan: capacity.Plan) -> None:
+    """A staff-only stream.health frame: good, warning or bad, and why."""
+    frame = {
+        "type": realtime.STREAM_HEALTH,
+        "stream_id": stream.pk,
+        "status": status,
+        "reason": reason,
+        "ladder": [r.name for r in plan.rungs],
+    }
+    try:
+        realtime.send_on_commit(stream.pk, frame, staff=True)
+    except Exception:
+        log.exception("could not send the health of %s", stream.pk)
+
+
+def _plan(stream: Stream, source: Source, options: HlsOptions, held: _Held) -> capacity.Plan:
+    """The ladder for this run, planned against the worker's free capacity; an event when
+    it differs from the last run's (the first one always says what and why)."""
+    plan = capacity.reserve(worker=held.worker, stream_id=stream.pk, source=source, options=options)
+    if held.ceiling is not None and plan.score() > held.ceiling.score():
+        plan = held.ceiling
+        capacity.hold(worker=held.worker, stream_id=stream.pk, cost=plan.cost)
+    if held.plan is None or plan.rungs != held.plan.rungs:
+        _tell(
+            stream,
+            plan,
+            plan.reason(source),
+            StreamEvent.Severity.WARNING if plan.degraded else StreamEvent.Severity.INFO,
+            before=held.plan,
+        )
+    held.plan = plan
+    return plan
+
+
+@dataclass
+class _Steering:
+    """Ladder changes while a broadcast runs. The governor sheds work when FFmpeg stays
+    below real time (capacity.shed: the top rung passed through, then the top encoded rung,
+    then a faster preset), and a reduced ladder grows back when its worker has capacity
+    again. Either way FFmpeg restarts on a segment boundary and the sequence continues."""
+
+    stream: Stream
+    source: Source
+    options: HlsOptions
+    held: _Held
+    watch: capacity.SpeedWatch
+    next_plan: capacity.Plan | None = None
+    why: str = ""
+    next_upgrade: float = 0.0
+    warned: bool = False
+
+    def check(self, now: float, block: dict[str, str]) -> bool:
+        """True: restart with `next_plan` (and tell the streamer `why`)."""
+        plan = self.held.plan
+        if plan is None:
+            return False
+        media = (ffmpeg.number(block.get("out_time_us")) or 0) / 1_000_000
+        speed = self.watch.observe(now, media)
+        if speed is not None:
+            return self._shed(plan, speed)
+        if plan.degraded and self.held.ceiling is None and now >= self.next_upgrade:
+            self.next_upgrade = now + UPGRADE_CHECK_SECONDS
+            better = capacity.improve(
+                worker=self.held.worker,
+                stream_id=self.stream.pk,
+                source=self.source,
+                options=self.options,
+                current=plan,
+            )
+            if better is not None:
+                self.next_plan = better
+                self.why = f"Capacity freed: the ladder grows to {better.describe()}."
+                return True
+        return False
+
+    def _shed(self, plan: capacity.Plan, speed: float) -> bool:
+        window = settings.TRANSCODE_SLOW_SECONDS
+        idle = self.watch.idle_fraction
+        if idle is not None and idle > capacity.IDLE_MEANS_INPUT_BOUND:
+            # Cores to spare, and still slow: the feed itself arrives slowly. Shedding
+            # would lower quality for nothing; the streamer needs to know (once).
+            self.watch.reset()
+            if not self.warned:
+                self.warned = True
+                message = (
+                    f"The feed arrives slower than real time ({speed:.2f}x over {window} s) while this "
+                    f"server has {idle:.0%} of its CPU idle: check the streamer's upload (OBS's "
+                    "dropped frames, a lower bitrate)."
+                )
+                _event(self.stream, message, StreamEvent.Severity.WARNING, speed=round(speed, 3))
+                _health(self.stream, "warning", message, plan)
+            return False
+        cheaper = capacity.shed(plan, self.source)
+        if cheaper is None:
+            self.watch.reset()
+            if not self.warned:  # a speed below 1.0 is never silent
+                self.warned = True
+                message = (
+                    f"FFmpeg runs at {speed:.2f}x real time over {window} s with nothing left to shed "
+                    f"({plan.describe()}): the feed arrives too slowly or this server is overloaded; "
+                    "viewers will buffer."
+                )
+                _event(self.stream, message, StreamEvent.Severity.WARNING, speed=round(speed, 3))
+                _health(self.stream, "bad", message, plan)
+            return False
+        cheaper = capacity.priced(cheaper, self.source, capacity.cost_model(self.held.worker))
+        self.next_plan = self.held.ceiling = cheaper
+        self.why = (
+            f"This server could not keep up with {capacity.what_was_shed(plan, cheaper)} "
+            f"({speed:.2f}x real time over {window} s); viewers get {capacity.audience(cheaper)}."
+        )
+        return True
+
+
+def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: _Held) -> Outcome:
     key = stream.channel.stream_key  # in memory only: never logged, never in an event
     input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
     redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
     options = hls_options(stream)
     restarts = attempt = no_video = 0
     previous_end = None  # where the last run's ladder stopped (for a gap without an index)
+    forced: capacity.Plan | None = None
     while True:
         lock.keep()
         if _shutting_down(worker):
@@ -253,6 +425,22 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
                 return _give_up(stream)
             lock.sleep(min(10, 2**restarts))
             continue
+        if forced is not None:  # the governor's cheaper ladder, or a bigger one that now fits
+            plan, forced = forced, None
+            held.plan = plan
+            held.renew()
+        else:
+            try:
+                plan = _plan(stream, source, options, held)
+            except capacity.NoCapacity as exc:
+                return _give_up(stream, str(exc), reason=str(exc))
+        steering = _Steering(
+            stream,
+            source,
+            options,
+            held,
+            capacity.SpeedWatch(window=settings.TRANSCODE_SLOW_SECONDS, idle=capacity.cpu_times),
+        )
         attempt += 1
         # Names this run's segments: no run overwrites another's, on any worker.
         run = int(time.time() * 1000)
@@ -270,7 +458,12 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
             else None,
         )
         argv = build_transcode_command(
-            input_url=input_url, out_dir=work_dir, source=source, options=options, run=run
+            input_url=input_url,
+            out_dir=work_dir,
+            source=source,
+            options=options,
+            run=run,
+            rungs=list(plan.rungs),
         )
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -293,7 +486,9 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
         )
         gap_from = None if keeps else previous_end  # with an index, the index reports gaps
         try:
-            outcome, exit_code, last_error = _watch(proc, stream, publisher, lock, redact, worker, gap_from)
+            outcome, exit_code, last_error = _watch(
+                proc, stream, publisher, lock, redact, worker, gap_from, steering
+            )
         finally:
             ffmpeg.stop(proc)  # whatever happened above, this FFmpeg ends here
             with contextlib.suppress(Exception):
@@ -301,6 +496,22 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None) -> Out
             previous_end = publisher.last_segment_end or previous_end
         if not isinstance(outcome, RunEnd):
             return outcome
+        if outcome == RunEnd.RELADDER and steering.next_plan is not None and held.plan is not None:
+            plan = steering.next_plan
+            # A rung that is gone answers 404, so players on it switch to one that exists.
+            gone = {r.name for r in held.plan.rungs} - {r.name for r in plan.rungs}
+            for name in gone:
+                with contextlib.suppress(Exception):
+                    storages["live"].delete(f"{stream.media_prefix}/{name}/index.m3u8")
+            _tell(
+                stream,
+                plan,
+                steering.why,
+                StreamEvent.Severity.WARNING if plan.cost < held.plan.cost else StreamEvent.Severity.INFO,
+                before=held.plan,
+            )
+            forced = plan
+            continue  # at once: no backoff, it is no failure
         if time.monotonic() - started > HEALTHY_RESET_SECONDS:
             restarts = 0
         # FFmpeg ended by itself: the publisher left (its unpublish hook ends the broadcast)
@@ -381,6 +592,7 @@ def _watch(
     redact,
     worker: str | None,
     gap_from: datetime | None = None,
+    steering: _Steering | None = None,
 ) -> tuple[Outcome | RunEnd, int | None, str]:
     """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error).
     `gap_from`: where the previous run's ladder ended; the first new segment reports the gap.
@@ -399,14 +611,23 @@ def _watch(
     sample_bytes = 0
     sample_started = time.monotonic()
     failures = 0
+    switch_by: float | None = None  # a ladder change waits for a segment boundary until then
+    segment_closed = False
+    publisher_segment_seconds = steering.options.segment_seconds if steering is not None else 2
     while proc.poll() is None:
-        time.sleep(POLL_SECONDS)
+        # Quicker until the first master is out: viewers are waiting for the broadcast.
+        time.sleep(POLL_SECONDS if publisher.master_text else FIRST_POLL_SECONDS)
         lock.keep()  # LockLost ends the watch; the caller stops FFmpeg
         while not progress_lines.empty():
             block = progress.feed(progress_lines.get_nowait())
             if block:
                 latest, last_progress = block, time.monotonic()
+                if steering is not None and switch_by is None and _steer(steering, last_progress, block):
+                    # Restart right after a segment closes: the next run continues the sequence.
+                    switch_by = last_progress + 2 * publisher_segment_seconds + 1
         now = time.monotonic()
+        if switch_by is not None and (segment_closed or now > switch_by):
+            return RunEnd.RELADDER, None, ""
         # Alive but stuck (a hung input, a stopped process): no -progress report for too
         # long. Before the first report FFmpeg may still be reading the source: more slack.
         limit = settings.TRANSCODE_STALL_SECONDS if latest else max(30, settings.TRANSCODE_STALL_SECONDS)
@@ -425,6 +646,7 @@ def _watch(
                 close_old_connections()
         try:
             result = publisher.sync()
+            segment_closed = switch_by is not None and result.new_segments > 0
             sample_bytes += result.new_bytes
             now = time.monotonic()
             fields = {}
@@ -456,6 +678,14 @@ def _watch(
                 _event(stream, f"Publishing is failing: {redact(str(exc))[:200]}", StreamEvent.Severity.ERROR)
             lock.sleep(min(5, 0.5 * failures))
     return RunEnd.EXITED, proc.wait(), errors[-1] if errors else ""
+
+
+def _steer(steering: _Steering, now: float, block: dict[str, str]) -> bool:
+    try:
+        return steering.check(now, block)
+    except Exception as exc:  # Redis or the database blinked: keep this ladder, look again later
+        log.warning("ladder check failed for %s: %s", steering.stream.pk, exc)
+        return False
 
 
 def _pump(pipe, put) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Rung:
     name: str  # also the variant's folder: 720p/index.m3u8
-    height: int
+    height: int  # the short side: 720 is 1280x720, or 720x1280 for a portrait source
     video_kbps: int
     audio_kbps: int
     passthrough: bool = False  # the source copied, not re-encoded
+    preset: str | None = None  # x264 preset; None: the ladder's (HlsOptions.preset)
 
 
 DEFAULT_LADDER: tuple[Rung, ...] = (
@@ -26,6 +27,15 @@ DEFAULT_LADDER: tuple[Rung, ...] = (
     Rung("360p", 360, 800, 64),
 )
 MAX_FPS = 60
+# Rungs below this short side get at most 30 fps: a 60-fps source costs twice as much to
+# encode, and at 480p the extra frames are worth less than the bits.
+HIGH_FPS_MIN_HEIGHT = 720
+LOW_RUNG_MAX_FPS = 30
+# x264 beyond the preset, chosen by measurement (docs/benchmarks.md, "Transcoding"): no
+# B-frames and a 10-frame lookahead, with frame threads. Against `-tune zerolatency` (the
+# same without lookahead, with sliced threads) it costs as much CPU but runs faster on a
+# busy machine (sliced threads leave cores idle); against x264's defaults it costs ~30% less.
+X264_PARAMS = "bframes=0:rc-lookahead=10"
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,15 @@ class Source:
     fps: float
     has_audio: bool = True
     video_codec: str = "h264"
+    audio_codec: str = "aac"
+
+    @property
+    def short_side(self) -> int:
+        return min(self.width, self.height) if self.width and self.height else self.height
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width > 0
 
 
 @dataclass(frozen=True)
@@ -48,29 +67,71 @@ class HlsOptions:
     ladder: tuple[Rung, ...] = field(default=DEFAULT_LADDER)
 
 
+# Codecs every HLS player takes as they are (a passthrough rung, audio copied into rungs).
+PLAYABLE_VIDEO = {"h264", "avc", "avc1"}
+PLAYABLE_AUDIO = {"aac", "mp4a"}
+
+
+def can_pass_through(source: Source) -> bool:
+    return source.video_codec.lower() in PLAYABLE_VIDEO
+
+
 def output_fps(source: Source) -> float:
     """The source's own rate (29.97 stays 29.97), never above 60; 30 when unknown."""
     fps = source.fps if source.fps and source.fps > 0 else 30.0
     return round(min(MAX_FPS, fps), 3)
 
 
+def rung_fps(source: Source, rung: Rung) -> float:
+    fps = output_fps(source)
+    if rung.height < HIGH_FPS_MIN_HEIGHT and fps > LOW_RUNG_MAX_FPS:
+        return fps / 2 if fps / 2 <= LOW_RUNG_MAX_FPS else LOW_RUNG_MAX_FPS  # 59.94 -> 29.97
+    return fps
+
+
 def ladder_for(source: Source, options: HlsOptions) -> list[Rung]:
-    """The rungs for this source: none above its resolution; at least one."""
-    rungs = [r for r in sorted(options.ladder, key=lambda r: -r.height) if r.height <= source.height]
-    if not rungs:  # a source smaller than every rung: one rung at its own height
+    """The rungs for this source: none above its resolution (its short side); at least one."""
+    side = source.short_side
+    rungs = [r for r in sorted(options.ladder, key=lambda r: -r.height) if r.height <= side]
+    if not rungs:  # a source smaller than every rung: one rung at its own size
         smallest = min(options.ladder, key=lambda r: r.height)
-        rungs = [
-            Rung(
-                f"{source.height}p",
-                source.height - source.height % 2,
-                smallest.video_kbps,
-                smallest.audio_kbps,
-            )
-        ]
-    if options.passthrough_top and source.video_codec == "h264":
-        top = rungs[0]
-        rungs[0] = Rung("source", source.height, top.video_kbps, top.audio_kbps, passthrough=True)
+        rungs = [Rung(f"{side}p", side - side % 2, smallest.video_kbps, smallest.audio_kbps)]
+    if options.passthrough_top and can_pass_through(source):
+        rungs[0] = passthrough(rungs[0], source)
     return rungs
+
+
+def passthrough(top: Rung, source: Source) -> Rung:
+    """The source as the top rung, copied; the bitrate only informs the master playlist.
+    Named by its size like any rung ("720p" for a 720p source), so a switch between encoding
+    and copying it keeps the rung's playlist, and its rewind window, where players have them."""
+    side = source.short_side or top.height
+    return Rung(f"{side}p", side, top.video_kbps, top.audio_kbps, passthrough=True)
+
+
+def _scale(source: Source, height: int) -> str:
+    # The short side to the rung's, the other in proportion (even, as H.264 wants).
+    return f"scale=-2:{height}" if not source.portrait else f"scale={height}:-2"
+
+
+def _video_graph(source: Source, encoded: list[Rung], thumbnail_every: int) -> list[str]:
+    """One decode; rungs scaled in cascade (each from the one above, largest first), each
+    with its own frame rate; a thumbnail branch from the source."""
+    graph = ["[0:v]split=2[cascade][thumbsrc]"] if encoded else []
+    previous = "cascade"
+    for i, rung in enumerate(encoded):
+        last = i == len(encoded) - 1
+        chain = f"fps={rung_fps(source, rung):g},{_scale(source, rung.height)}:flags=bicubic,format=yuv420p"
+        outputs = f"[v{i}]" if last else f"split=2[v{i}][c{i}]"
+        graph.append(f"[{previous}]{chain}" + ("" if last else ",") + outputs)
+        previous = f"c{i}"
+    thumb_input = "thumbsrc" if encoded else "0:v"
+    # The first frame, then one every `thumbnail_every` seconds.
+    graph.append(
+        f"[{thumb_input}]select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{thumbnail_every})',"
+        f"{_scale(source, 360)}[thumb]"
+    )
+    return graph
 
 
 def build_transcode_command(
@@ -81,6 +142,7 @@ def build_transcode_command(
     options: HlsOptions,
     ffmpeg: str = "ffmpeg",
     run: int = 0,
+    rungs: list[Rung] | None = None,
 ) -> list[str]:
     """argv for one FFmpeg that writes the whole ladder, a thumbnail and a source copy.
 
@@ -88,22 +150,12 @@ def build_transcode_command(
     and, when recording, out_dir/recording/index.m3u8 (a stream copy of the source; the
     publisher takes each segment to storage and the segment index as it appears). `run`
     names this FFmpeg's segments, so a restarted one never overwrites an earlier one's.
+    `rungs`: the ladder to make (streams.capacity plans it); by default the whole ladder.
     """
-    rungs = ladder_for(source, options)
-    fps = output_fps(source)
-    gop = max(1, round(fps * options.segment_seconds))
+    rungs = list(rungs) if rungs is not None else ladder_for(source, options)
     encoded = [r for r in rungs if not r.passthrough]
-
-    # One decode, split once per encoded rung plus the thumbnail branch.
-    branches = len(encoded) + 1
-    graph = [f"[0:v]split={branches}" + "".join(f"[s{i}]" for i in range(branches))]
-    for i, rung in enumerate(encoded):
-        graph.append(f"[s{i}]fps={fps:g},scale=-2:{rung.height}:flags=bicubic,format=yuv420p[v{i}]")
-    # The first frame, then one every `thumbnail_every` seconds.
-    every = options.thumbnail_every
-    graph.append(
-        f"[s{len(encoded)}]select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{every})',scale=-2:360[thumb]"
-    )
+    # AAC (what OBS sends) is copied into every rung: no audio encode at all.
+    copy_audio = source.audio_codec.lower() in PLAYABLE_AUDIO
 
     argv = [
         ffmpeg,
@@ -114,11 +166,17 @@ def build_transcode_command(
         # A publisher that leaves makes the pull end within 5 s instead of hanging.
         "-rw_timeout",
         "5000000",
-        "-i",
-        input_url,
-        "-filter_complex",
-        ";".join(graph),
+        # The media server sends the codec headers first; probing 32 KB instead of FFmpeg's
+        # 5 MB makes the first segment a second sooner (measured: 4.2 s against 5.4 s from
+        # the publish to every rung's first segment, docs/benchmarks.md).
+        "-probesize",
+        "32768",
     ]
+    if not encoded:
+        # Nothing re-encoded: only the thumbnail decodes, and keyframes are enough for it.
+        argv += ["-skip_frame", "nokey"]
+    graph = _video_graph(source, encoded, options.thumbnail_every)
+    argv += ["-i", input_url, "-filter_complex", ";".join(graph)]
     var_map = []
     encoded_index = 0
     for index, rung in enumerate(rungs):
@@ -126,6 +184,7 @@ def build_transcode_command(
             # Copied as sent; the bitrate only informs the master playlist's BANDWIDTH.
             argv += ["-map", "0:v:0", f"-c:v:{index}", "copy", f"-b:v:{index}", f"{rung.video_kbps}k"]
         else:
+            gop = max(1, round(rung_fps(source, rung) * options.segment_seconds))
             argv += [
                 "-map",
                 f"[v{encoded_index}]",
@@ -137,13 +196,13 @@ def build_transcode_command(
                 f"{int(rung.video_kbps * 1.1)}k",
                 f"-bufsize:v:{index}",
                 f"{rung.video_kbps * 2}k",
-                # Closed GOPs of exactly one segment, at the same frames in every rung.
                 f"-preset:v:{index}",
-                options.preset,
+                rung.preset or options.preset,
                 f"-profile:v:{index}",
                 "high",
-                f"-tune:v:{index}",
-                "zerolatency",
+                f"-x264-params:v:{index}",
+                X264_PARAMS,
+                # Closed GOPs of exactly one segment, at the same instants in every rung.
                 f"-g:v:{index}",
                 str(gop),
                 f"-keyint_min:v:{index}",
@@ -158,11 +217,14 @@ def build_transcode_command(
             encoded_index += 1
         entry = f"v:{index}"
         if source.has_audio:
-            argv += ["-map", "0:a:0", f"-c:a:{index}", "aac", f"-b:a:{index}", f"{rung.audio_kbps}k"]
+            argv += ["-map", "0:a:0"]
+            if copy_audio:
+                argv += [f"-c:a:{index}", "copy"]
+            else:
+                argv += [f"-c:a:{index}", "aac", f"-b:a:{index}", f"{rung.audio_kbps}k"]
+                argv += [f"-ac:a:{index}", "2", f"-ar:a:{index}", "48000"]
             entry += f",a:{index}"
         var_map.append(f"{entry},name:{rung.name}")
-    if source.has_audio:
-        argv += ["-ac", "2", "-ar", "48000"]
     argv += [
         "-f",
         "hls",
@@ -171,7 +233,9 @@ def build_transcode_command(
         "-hls_list_size",
         str(options.list_size),
         "-hls_flags",
-        "independent_segments+program_date_time+delete_segments+temp_file+discont_start",
+        # omit_endlist: a transcoder that restarts (a new ladder, a crash) must not end the
+        # live playlists; the broadcast's end closes them (streams.hls_publisher).
+        "independent_segments+program_date_time+delete_segments+temp_file+discont_start+omit_endlist",
         # Numbers from the clock: a restarted transcoder continues the sequence.
         "-hls_start_number_source",
         "epoch",

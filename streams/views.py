@@ -10,6 +10,7 @@ from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from socialflow.lib import realtime
 from streams import selectors, services
 from streams.errors import StreamError
 from streams.forms import ChannelMediaForm, StreamForm
@@ -69,6 +70,8 @@ def _dashboard_context(request, form=None, media_form=None):
         "site_retention_days": settings.RECORDING_RETENTION_DAYS,
         "events": selectors.channel_events(channel=channel, limit=10),
         "health": selectors.stream_latest_health(stream=current) if current and current.is_live else None,
+        "ladder": selectors.stream_current_ladder(stream=current) if current and current.is_live else None,
+        "frames": realtime.frame_types(),
     }
 
 

@@ -245,9 +245,10 @@ def test_a_consumer_that_fails_leaves_no_ghost_in_the_hub(live_stream, monkeypat
 
 
 @pytest.mark.parametrize("messages", [5, 60])
-def test_connecting_costs_seven_queries_however_long_the_history(live_stream, carol, messages):
-    """The token's user, the visibility check, the viewer session; then the history: the
-    latest id, the pinned message, the last messages with their authors, the chat settings."""
+def test_connecting_costs_eight_queries_however_long_the_history(live_stream, carol, messages):
+    """The token's user, the visibility check, the viewer session, whether the user is one of
+    the channel's moderators (who get the staff-only frames); then the history: the latest
+    id, the pinned message, the last messages with their authors, the chat settings."""
     ChatMessage.objects.bulk_create(
         ChatMessage(stream=live_stream, user=carol, content=f"m{i}") for i in range(messages)
     )
@@ -264,4 +265,32 @@ def test_connecting_costs_seven_queries_however_long_the_history(live_stream, ca
 
         history, on_connect = run(scenario)
     assert len(history["messages"]) == min(messages, 50)
-    assert on_connect == 7, [q["sql"][:80] for q in queries.captured_queries[:on_connect]]
+    assert on_connect == 8, [q["sql"][:80] for q in queries.captured_queries[:on_connect]]
+
+
+def test_staff_frames_reach_the_streamer_and_not_the_viewers(live_stream, alice, carol):
+    from socialflow.lib import realtime
+
+    async def scenario():
+        streamer, viewer = socket(live_stream, alice), socket(live_stream, carol)
+        await connected(streamer)
+        await connected(viewer)
+        health = {
+            "type": realtime.STREAM_HEALTH,
+            "stream_id": live_stream.pk,
+            "status": "warning",
+            "reason": "slow",
+        }
+        ladder = {"type": realtime.STREAM_LADDER, "stream_id": live_stream.pk, "rungs": ["source", "360p"]}
+        await database_sync_to_async(realtime.send_on_commit)(live_stream.pk, health, staff=True)
+        await database_sync_to_async(realtime.send_on_commit)(live_stream.pk, ladder)
+        streamer_got = [await next_frame(streamer), await next_frame(streamer)]
+        viewer_got = await next_frame(viewer)
+        await streamer.disconnect()
+        await viewer.disconnect()
+        return streamer_got, viewer_got
+
+    streamer_got, viewer_got = run(scenario)
+    assert [f["type"] for f in streamer_got] == ["stream.health", "stream.ladder"]
+    assert streamer_got[0]["reason"] == "slow"
+    assert viewer_got["type"] == "stream.ladder"  # the health frame before it never came

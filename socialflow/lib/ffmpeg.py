@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PR_SET_PDEATHSIG = 1
+# Loaded once here, not in the forked child: a child of a threaded worker (the transcode
+# pool is threads) must not take the dynamic loader's lock another thread may hold.
+_prctl: Callable[..., int] | None
+try:
+    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except OSError:  # not Linux
+    _prctl = None
 
 
 class ProbeError(Exception):
@@ -55,9 +62,10 @@ class NoVideoError(ProbeError):
 
 def die_with_parent() -> None:
     """preexec_fn: the kernel kills the child if the worker dies, even by SIGKILL."""
-    # Not Linux: the supervisor's own cleanup still applies.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Not Linux: the supervisor's own cleanup still applies. Under a thread pool the
+    # "parent" is the thread that started FFmpeg, which lives as long as the worker.
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def probe(url: str, *, attempts: int = 10, delay: float = 0.5, ffprobe: str = "ffprobe") -> dict:

@@ -32,6 +32,8 @@ FRAME = "stream.frame"
 
 # --- Server -> client frames ---------------------------------------------------------
 STREAM_STATUS = "stream.status"
+STREAM_LADDER = "stream.ladder"  # the qualities changed: players read the master again
+STREAM_HEALTH = "stream.health"  # to the streamer and moderators only (staff=True)
 CHAT_HISTORY = "chat.history"
 CHAT_MESSAGE = "chat.message"
 CHAT_DELETED = "chat.deleted"
@@ -57,6 +59,8 @@ CHAT_CLEAR = "chat.clear"
 SERVER_TYPES = frozenset(
     {
         STREAM_STATUS,
+        STREAM_LADDER,
+        STREAM_HEALTH,
         CHAT_HISTORY,
         CHAT_MESSAGE,
         CHAT_DELETED,
@@ -112,6 +116,7 @@ def group_event(payload: dict[str, Any], **meta: Any) -> dict[str, Any]:
 
 def send_on_commit(stream_id: str, payload: dict[str, Any], **meta: Any) -> None:
     """From synchronous code (services, hooks, tasks): once the transaction has committed.
+    `staff=True` in `meta`: only the streamer's and moderators' sockets get it.
     A failure is logged, never raised: what matters is persisted already, and clients catch
     up by id or re-fetch."""
 

@@ -20,13 +20,15 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
-    """Poll `predicate` until it returns something truthy (and return that), for a real
-    process doing its work; fails after `timeout` seconds."""
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 15.0, what: str = "condition", interval: float = 0.2
+) -> T:
+    """Poll `predicate` every `interval` seconds until it returns something truthy (and
+    return that), for a real process doing its work; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")

@@ -173,9 +173,13 @@ def redis_server(log_dir: Path) -> Iterator[RedisServer]:
 
 
 @contextmanager
-def celery_worker(log_dir: Path, queues: str = "default,analytics", **env: str) -> Iterator[subprocess.Popen]:
+def celery_worker(
+    log_dir: Path, queues: str = "default,analytics", pool: tuple[str, ...] = ("--pool", "solo"), **env: str
+) -> Iterator[subprocess.Popen]:
+    """A worker; `pool`: e.g. ("--pool", "threads", "--concurrency", "8") as the Procfile's
+    transcode worker."""
     log = log_dir / f"worker-{queues.replace(',', '-')}.log"
-    args = [str(BIN / "celery"), "-A", "socialflow", "worker", "-Q", queues, "--pool", "solo", "-l", "info"]
+    args = [str(BIN / "celery"), "-A", "socialflow", "worker", "-Q", queues, *pool, "-l", "info"]
     ready = lambda: log.exists() and b"ready." in log.read_bytes()  # noqa: E731
     with running(args, ready=ready, log_path=log, env=process_env(**env)) as proc:
         yield proc
@@ -223,9 +227,17 @@ def nginx_rtmp(
 
 
 @contextmanager
-def live_stack(tmp_path: Path, *, transcode: bool = False, update_interval: int = 10) -> Iterator[dict]:
+def live_stack(
+    tmp_path: Path,
+    *,
+    transcode: bool = False,
+    update_interval: int = 10,
+    transcode_pool: tuple[str, ...] = ("--pool", "solo"),
+    **extra_env: str,
+) -> Iterator[dict]:
     """Web, a default worker, the media server (and a transcode worker), wired as `make run`
-    wires them, on free ports; yields their addresses."""
+    wires them, on free ports; yields their addresses. `extra_env`: more settings for
+    every process (TRANSCODE_CPU_BUDGET="1.2", say)."""
     from django.conf import settings
 
     control_port, rtmp_port = free_port(), free_port()
@@ -239,6 +251,7 @@ def live_stack(tmp_path: Path, *, transcode: bool = False, update_interval: int 
         "TRANSCODE_STALL_SECONDS": "5",
         # A killed worker frees its broadcasts quickly (tests start another one).
         "TRANSCODE_LOCK_SECONDS": "6",
+        **extra_env,
     }
     with (
         daphne_server(tmp_path, **env) as web,
@@ -256,7 +269,7 @@ def live_stack(tmp_path: Path, *, transcode: bool = False, update_interval: int 
         if not transcode:
             yield stack
             return
-        with celery_worker(tmp_path, queues="transcode", **env) as transcode_worker:
+        with celery_worker(tmp_path, queues="transcode", pool=transcode_pool, **env) as transcode_worker:
             yield {**stack, "transcode_worker": transcode_worker}
 
 

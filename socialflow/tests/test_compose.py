@@ -228,6 +228,9 @@ def test_workers_listen_on_the_right_queues(services):
     assert default[default.index("-Q") + 1] == "default"
     assert transcode[transcode.index("-Q") + 1] == "transcode"
     assert transcode[transcode.index("--prefetch-multiplier") + 1] == "1"
+    # Slots are not the limit on broadcasts: threads that wait on FFmpeg, many of them.
+    assert transcode[transcode.index("--pool") + 1] == "threads"
+    assert int(transcode[transcode.index("--concurrency") + 1]) >= 8
     assert "--schedule" in services["beat"]["command"]
 
 

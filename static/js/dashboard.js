@@ -29,3 +29,65 @@ document.addEventListener("click", (event) => {
     }
   }
 });
+
+// While a broadcast is live, the dashboard listens on its stream socket (as an overlay: not
+// counted as a viewer). A stream.health frame (the streamer's only: "This server could not
+// keep up with 1080p…") shows at once above the card; health, ladder and status frames
+// refresh the card without waiting for its 3-s poll.
+(function () {
+  const card = document.getElementById("broadcast-status");
+  const alertBox = document.getElementById("health-alert");
+  if (!card || !window.WebSocket) return;
+  const frames = JSON.parse(card.dataset.frames || "{}");
+  const NOT_FOUND = 4404;
+  let socket = null;
+  let streamId = null;
+  let retry = 0;
+
+  function refresh() {
+    if (window.htmx) window.htmx.trigger(card, "refresh");
+  }
+
+  function connect(id) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const current = (socket = new WebSocket(`${scheme}://${location.host}/ws/streams/${id}/?overlay=1`));
+    current.addEventListener("open", () => { retry = 0; });
+    current.addEventListener("message", (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type === frames.health) {
+        alertBox.textContent = frame.status === "good" ? "" : frame.reason;
+        alertBox.hidden = frame.status === "good";
+        alertBox.dataset.status = frame.status;
+        refresh();
+      } else if (frame.type === frames.ladder || frame.type === frames.status) {
+        refresh();
+      }
+    });
+    current.addEventListener("close", (event) => {
+      if (socket !== current) return; // replaced: another broadcast
+      socket = null;
+      if (event.code === NOT_FOUND || streamId !== id) return;
+      retry = Math.min(retry + 1, 6);
+      setTimeout(() => { if (streamId === id && !socket) connect(id); }, 500 * 2 ** retry);
+    });
+  }
+
+  function follow() {
+    const live = card.querySelector("[data-live-stream]");
+    const id = live ? live.dataset.liveStream : null;
+    if (id === streamId) return;
+    streamId = id;
+    if (socket) socket.close();
+    socket = null;
+    if (!id) {
+      alertBox.hidden = true;
+      return;
+    }
+    connect(id);
+  }
+
+  follow();
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.target === card) follow();
+  });
+})();

@@ -21,8 +21,15 @@
       } catch (error) {
         say("Reconnecting…");
       }
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
+  }
+
+  // A level's rung name from its playlist URL: ".../720p/index.m3u8" or ".../dvr/720p.m3u8".
+  function levelName(level) {
+    const address = Array.isArray(level.url) ? level.url[0] : level.url;
+    const match = /\/([^/]+?)(?:\/index)?\.m3u8(?:\?|$)/.exec(address || "");
+    return match ? match[1] : "";
   }
 
   function withHlsJs() {
@@ -36,6 +43,9 @@
     hls.loadSource(url);
     hls.attachMedia(video);
     hls.on(Hls.Events.MANIFEST_PARSED, (event, data) => {
+      // Read again after a ladder change: the menu lists what exists now.
+      quality.querySelectorAll("option:not([value='-1'])").forEach((option) => option.remove());
+      quality.value = "-1";
       data.levels
         .map((level, index) => ({ level, index }))
         .sort((a, b) => b.level.height - a.level.height)
@@ -61,6 +71,25 @@
       }
     });
     window.socialflowPlayer = hls;
+    // The transcoder changed the ladder (capacity, the speed governor): the stream socket's
+    // stream.ladder frame calls this (ladder.js) with the new rungs, and unless the player
+    // has just those, the master playlist is read again, at the same distance from live.
+    window.socialflowReloadLadder = (rungs) => {
+      const have = hls.levels.map(levelName).sort().join(",");
+      if (rungs && have === [...rungs].sort().join(",")) return;
+      const seekable = video.seekable;
+      const end = seekable.length ? seekable.end(seekable.length - 1) : 0;
+      const behind = end ? end - video.currentTime : 0;
+      hls.loadSource(url);
+      if (behind > 4) {
+        hls.once(Hls.Events.LEVEL_LOADED, () => {
+          setTimeout(() => {
+            const r = video.seekable;
+            if (r.length) video.currentTime = Math.max(r.start(0), r.end(r.length - 1) - behind);
+          }, 0);
+        });
+      }
+    };
     if (video.dataset.dvr) dvrControls(hls);
   }
 

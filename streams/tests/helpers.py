@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,27 @@ FFMPEG_PUBLISH = [
     "-f",
     "flv",
 ]
+
+
+def encode_clip(path: Path, *, size: str = "1280x720", seconds: int = 45, fps: int = 30) -> Path:
+    """A clip as OBS sends it (x264, a keyframe every 2 s, AAC), encoded ahead of time, so
+    that publishing it (publish_clip) costs no CPU that the transcoder needs."""
+    args = [*FFMPEG_PUBLISH]
+    args.remove("-re")
+    args[args.index("testsrc2=size=640x360:rate=30")] = f"testsrc2=size={size}:rate={fps}"
+    args[args.index("-g") + 1] = str(2 * fps)
+    args[args.index("-t") + 1] = str(seconds)
+    subprocess.run([*args, str(path)], check=True, timeout=300)
+    return path
+
+
+def publish_clip(url: str, clip: Path) -> subprocess.Popen:
+    """OBS publishing a pre-encoded clip in real time to `url` (stream copy: no encode)."""
+    return subprocess.Popen(
+        [
+            *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i", str(clip)),
+            *("-c", "copy", "-f", "flv", url),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

@@ -122,3 +122,41 @@ def test_status_shows_stream_health(client, channel, nginx_hook):
     fragment = client.get("/dashboard/status/").content.decode()
     assert "Playing for viewers" in fragment and "30 fps" in fragment and "1.01x" in fragment
     assert "4100 kbps out" in fragment and "3 dropped frames" in fragment
+
+
+@pytest.mark.django_db
+def test_status_shows_the_ladder_and_why(client, channel, nginx_hook):
+    from streams.models import StreamEvent
+    from streams.services import stream_event_record
+
+    client.force_login(channel.user)
+    nginx_hook("publish", channel.stream_key, clientid="1")
+    stream = Stream.objects.get()
+    assert "Qualities" not in client.get("/dashboard/status/").content.decode()
+    ladder = {"rungs": ["720p", "480p", "360p"]}
+    stream_event_record(
+        stream=stream, kind="transcoder", message="Ladder 720p, 480p, 360p ...", details={"ladder": ladder}
+    )
+    fragment = client.get("/dashboard/status/").content.decode()
+    assert "720p, 480p, 360p" in fragment and "event-warning" not in fragment.split("Qualities")[0][-80:]
+    stream_event_record(
+        stream=stream,
+        kind="transcoder",
+        severity=StreamEvent.Severity.WARNING,
+        message="This server could not keep up with re-encoding 720p (0.81x real time over 10 s); "
+        "viewers get the source as sent and 480p and below.",
+        details={"ladder": {"rungs": ["source", "480p", "360p"]}},
+    )
+    fragment = client.get("/dashboard/status/").content.decode()
+    assert 'class="ladder event-warning" data-ladder="source,480p,360p"' in fragment
+    assert "could not keep up with re-encoding 720p" in fragment
+
+
+@pytest.mark.django_db
+def test_the_dashboard_knows_which_broadcast_to_follow_live(client, channel, nginx_hook):
+    client.force_login(channel.user)
+    page = client.get("/dashboard/").content.decode()
+    assert '"health": "stream.health"' in page and "data-live-stream" not in page
+    nginx_hook("publish", channel.stream_key, clientid="1")
+    stream = Stream.objects.get()
+    assert f'data-live-stream="{stream.pk}"' in client.get("/dashboard/status/").content.decode()

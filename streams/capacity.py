@@ -1,0 +1,518 @@
+"""How much transcoding a worker can take, and which ladder a broadcast gets.
+
+A transcode worker has a CPU budget (`TRANSCODE_CPU_BUDGET`, its cores by default). Each of
+its broadcasts reserves what its ladder costs, by a cost model (cores per megapixel per
+second decoded, scaled and encoded at each preset) that the worker measures when it starts
+(`measure_cost_model`) or takes from the defaults below, measured the same way. A new
+broadcast gets the best ladder that fits what is left: the whole ladder, the source passed
+through as the top rung, faster presets for the lower rungs, fewer rungs, and at the very
+least the source itself remuxed (a stream copy costs almost nothing). Broadcasts are never
+queued behind one another: transcode worker slots are not the limit (Procfile).
+
+Reservations live in Redis (one hash per worker), renewed by their transcoder and gone
+when it stops or its worker dies (they expire like the transcoder's lock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import socket
+import subprocess
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+from streams.transcoding import (
+    X264_PARAMS,
+    HlsOptions,
+    Rung,
+    Source,
+    can_pass_through,
+    ladder_for,
+    passthrough,
+    rung_fps,
+)
+
+log = logging.getLogger(__name__)
+
+# Faster to slower: what "a faster preset" steps through.
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
+# A plan uses at most this share of the budget: the model is an estimate, and the worker's
+# own Python, the publisher and the media server need some CPU too.
+PLAN_UTILIZATION = 0.9
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Cores that one second of video costs, per megapixel (width x height x fps / 1e6)."""
+
+    decode: float = 0.0083  # H.264 decode of the source
+    scale: float = 0.0036  # one bicubic scale, per input megapixel
+    # x264 per encoded megapixel, and a fixed part per encoder (threads, rate control).
+    encode: dict[str, float] = field(
+        default_factory=lambda: {"veryfast": 0.0157, "superfast": 0.0124, "ultrafast": 0.0078}
+    )
+    encoder_base: float = 0.12
+    remux: float = 0.02  # a stream copy of the source plus keyframe-only thumbnails
+    measured: str = "defaults (Debian 12, FFmpeg 5.1, 2 cores, 2026-12-01)"
+
+    def encode_cost(self, preset: str, mpx: float) -> float:
+        per_mpx = self.encode.get(preset)
+        if per_mpx is None:  # a slower preset than measured: x264 roughly doubles per step
+            known = [p for p in PRESETS if p in self.encode]
+            slowest = known[-1] if known else "veryfast"
+            steps = max(0, PRESETS.index(preset) - PRESETS.index(slowest)) if preset in PRESETS else 1
+            per_mpx = self.encode.get(slowest, 0.0157) * 1.6**steps
+        return self.encoder_base + per_mpx * mpx
+
+
+def _mpx(width: int, height: int, fps: float) -> float:
+    return width * height * fps / 1e6
+
+
+def rung_size(source: Source, rung: Rung) -> tuple[int, int]:
+    """The rung's output frame size (short side = rung.height, the other in proportion)."""
+    if rung.passthrough or not source.width or not source.height:
+        return source.width, source.height
+    long_side = round(max(source.width, source.height) * rung.height / source.short_side / 2) * 2
+    return (rung.height, long_side) if source.portrait else (long_side, rung.height)
+
+
+def ladder_cost(source: Source, rungs: list[Rung], preset: str, model: CostModel) -> float:
+    """Cores the whole FFmpeg costs: one decode, a scale per encoded rung (in cascade, each
+    from the one above), an encode per encoded rung; a remux when nothing is encoded."""
+    encoded = [r for r in rungs if not r.passthrough]
+    if not encoded:
+        return model.remux
+    cost = model.decode * _mpx(source.width, source.height, source.fps or 30)
+    above = (source.width, source.height, source.fps or 30)
+    for rung in encoded:
+        width, height = rung_size(source, rung)
+        fps = rung_fps(source, rung)
+        if (width, height) != above[:2]:
+            cost += model.scale * _mpx(*above)
+        cost += model.encode_cost(rung.preset or preset, _mpx(width, height, fps))
+        above = (width, height, fps)
+    return cost + model.remux
+
+
+@dataclass(frozen=True)
+class Plan:
+    rungs: tuple[Rung, ...]
+    cost: float
+    full_cost: float  # what the whole ladder would cost
+    free: float  # cores free for this broadcast when it was planned
+    preset: str
+
+    @property
+    def remux_only(self) -> bool:
+        return all(r.passthrough for r in self.rungs)
+
+    @property
+    def degraded(self) -> bool:
+        return self.cost < self.full_cost - 1e-9
+
+    def describe(self) -> str:
+        """ "source (copied), 480p, 360p (superfast)"."""
+        parts = []
+        for rung in self.rungs:
+            if rung.passthrough:
+                parts.append("source (copied)")
+            elif (rung.preset or self.preset) != self.preset:
+                parts.append(f"{rung.name} ({rung.preset})")
+            else:
+                parts.append(rung.name)
+        return ", ".join(parts)
+
+    def reason(self, source: Source) -> str:
+        label = f"{source.width}x{source.height}@{source.fps:g}"
+        if not self.degraded:
+            return (
+                f"Ladder {self.describe()} for a {label} source: the whole ladder fits "
+                f"({self.cost:.2f} of {self.free:.2f} free cores)."
+            )
+        if self.remux_only:
+            return (
+                f"Source only, remuxed ({label}): no transcode capacity left on this worker "
+                f"({self.free:.2f} free cores; the whole ladder needs {self.full_cost:.2f}). "
+                "Viewers get the source as sent; the ladder follows when capacity frees."
+            )
+        return (
+            f"Reduced ladder {self.describe()} for a {label} source: the whole ladder needs "
+            f"{self.full_cost:.2f} cores and {self.free:.2f} were free (this one costs {self.cost:.2f})."
+        )
+
+    def score(self) -> tuple:
+        """Bigger is better: more rungs, then better presets, then re-encoded over copied
+        top, then more pixels (viewers on slow links need the lower rungs most)."""
+        encoded = [r for r in self.rungs if not r.passthrough]
+        names = [r.preset or self.preset for r in encoded]
+        presets = sum(PRESETS.index(name) for name in names if name in PRESETS)
+        return (
+            len(self.rungs),
+            presets,
+            not self.rungs[0].passthrough,
+            sum(r.height for r in encoded),
+        )
+
+    def as_details(self) -> dict:
+        return {
+            "rungs": [r.name for r in self.rungs],
+            "copied": [r.name for r in self.rungs if r.passthrough],  # the source as sent
+            "presets": {r.name: r.preset or self.preset for r in self.rungs if not r.passthrough},
+            "cost_cores": round(self.cost, 3),
+            "full_cost_cores": round(self.full_cost, 3),
+            "free_cores": round(self.free, 3),
+        }
+
+
+class NoCapacity(Exception):
+    """Not even the cheapest ladder fits, and the source cannot be served as it is."""
+
+
+def candidates(source: Source, options: HlsOptions) -> list[list[Rung]]:
+    """Every ladder worth considering: the whole ladder; its top passed through; the
+    lower rungs at faster presets; fewer lower rungs; the source alone."""
+    full = ladder_for(source, options)
+    tops = [full[0]]
+    if can_pass_through(source) and not full[0].passthrough:
+        tops.append(passthrough(full[0], source))
+    lower_all = full[1:]
+    slower_than = PRESETS.index(options.preset) if options.preset in PRESETS else 2
+    presets = [options.preset, *PRESETS[:slower_than][::-1]]  # veryfast, superfast, ultrafast
+    out: list[list[Rung]] = []
+    for top in tops:
+        for keep in range(len(lower_all), -1, -1):  # drop the highest lower rungs first
+            lower = lower_all[len(lower_all) - keep :]
+            for preset in presets if lower else [options.preset]:
+                out.append([top, *[replace(r, preset=preset) for r in lower]])
+    if can_pass_through(source) and not full[0].passthrough:
+        out.append([passthrough(full[0], source)])  # the source alone, remuxed
+    # An encoded top that is too costly: a cheaper encode of the lowest rung alone.
+    smallest = full[-1] if not full[-1].passthrough else None
+    if smallest is not None:
+        for preset in presets:
+            out.append([replace(smallest, preset=preset)])
+    return out
+
+
+def plan_ladder(source: Source, options: HlsOptions, free: float, model: CostModel) -> Plan:
+    """The best ladder that fits `free` cores; the source remuxed when nothing does.
+    NoCapacity when the source cannot be passed through (say HEVC) and no encode fits."""
+    full = ladder_for(source, options)
+    full_cost = ladder_cost(source, full, options.preset, model)
+    plans = [
+        Plan(tuple(rungs), ladder_cost(source, rungs, options.preset, model), full_cost, free, options.preset)
+        for rungs in candidates(source, options)
+    ]
+    fitting = [p for p in plans if p.cost <= free]
+    if fitting:
+        return max(fitting, key=Plan.score)
+    remux = [p for p in plans if p.remux_only]
+    if remux:
+        return remux[0]  # always served: a stream copy costs next to nothing
+    raise NoCapacity(
+        f"This server has no capacity left to convert a {source.video_codec.upper() or 'non-H.264'} "
+        f"source ({free:.2f} free cores, the cheapest conversion needs "
+        f"{min(p.cost for p in plans):.2f}); send H.264 from OBS, or try again later."
+    )
+
+
+def shed(plan: Plan, source: Source) -> Plan | None:
+    """The governor's next cheaper ladder: first the top rung passed through instead of
+    re-encoded (an H.264 source), then the top encoded rung dropped, then a faster preset
+    for the encoded rungs, and last the source alone. None: nothing left to shed."""
+    rungs = list(plan.rungs)
+    encoded = [r for r in rungs if not r.passthrough]
+    if not encoded:
+        return None
+    if not rungs[0].passthrough and can_pass_through(source):
+        rungs[0] = passthrough(rungs[0], source)
+    elif len(encoded) >= 2:
+        rungs.remove(encoded[0])
+    elif (faster := _faster(encoded[0].preset or plan.preset)) is not None:
+        rungs = [r if r.passthrough else replace(r, preset=faster) for r in rungs]
+    elif rungs[0].passthrough:
+        rungs = [rungs[0]]  # the source alone
+    else:
+        return None
+    return replace(plan, rungs=tuple(rungs), cost=plan.cost)  # cost re-estimated by the caller
+
+
+def priced(plan: Plan, source: Source, model: CostModel) -> Plan:
+    """The plan with its cost estimated again (after `shed` changed its rungs)."""
+    return replace(plan, cost=ladder_cost(source, list(plan.rungs), plan.preset, model))
+
+
+def _faster(preset: str) -> str | None:
+    index = PRESETS.index(preset) if preset in PRESETS else 2
+    return PRESETS[index - 1] if index > 0 else None
+
+
+# --- The per-worker ledger (Redis) --------------------------------------------------------
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+
+
+def worker_name(worker: str | None) -> str:
+    return worker or socket.gethostname()
+
+
+def budget() -> float:
+    return float(settings.TRANSCODE_CPU_BUDGET or os.cpu_count() or 1)
+
+
+def _ledger_key(worker: str) -> str:
+    return f"streams:capacity:{worker}"
+
+
+def _entries(worker: str) -> dict[str, tuple[float, float]]:
+    raw = _redis().hgetall(_ledger_key(worker))
+    now = time.time()
+    out = {}
+    for stream_id, value in raw.items():
+        try:
+            cost, expires = (float(x) for x in value.decode().split("|"))
+        except ValueError:
+            continue
+        if expires > now:
+            out[stream_id.decode()] = (cost, expires)
+    return out
+
+
+def used(worker: str, *, besides: str | None = None) -> float:
+    return sum(cost for stream_id, (cost, _) in _entries(worker).items() if stream_id != besides)
+
+
+def free(worker: str, *, besides: str | None = None) -> float:
+    return max(0.0, budget() * PLAN_UTILIZATION - used(worker, besides=besides))
+
+
+def reserve(
+    *, worker: str, stream_id: str, source: Source, options: HlsOptions, model: CostModel | None = None
+) -> Plan:
+    """Plan this broadcast's ladder against what its worker has free, and hold that much.
+    Planning and holding happen under one lock, so two broadcasts starting together cannot
+    both take the last capacity. Raises NoCapacity (see plan_ladder)."""
+    model = model or cost_model(worker)
+    with _redis().lock(f"{_ledger_key(worker)}:lock", timeout=10, blocking_timeout=10):
+        plan = plan_ladder(source, options, free(worker, besides=stream_id), model)
+        hold(worker=worker, stream_id=stream_id, cost=plan.cost)
+    return plan
+
+
+def improve(
+    *, worker: str, stream_id: str, source: Source, options: HlsOptions, current: Plan
+) -> Plan | None:
+    """A better ladder than `current` when its worker has the capacity now (held at once),
+    else None (and `current` stays held)."""
+    model = cost_model(worker)
+    with _redis().lock(f"{_ledger_key(worker)}:lock", timeout=10, blocking_timeout=10):
+        try:
+            better = plan_ladder(source, options, free(worker, besides=stream_id), model)
+        except NoCapacity:
+            return None
+        if better.score() <= current.score():
+            return None
+        hold(worker=worker, stream_id=stream_id, cost=better.cost)
+    return better
+
+
+def hold(*, worker: str, stream_id: str, cost: float) -> None:
+    """Hold (or renew) a reservation; it lapses unless renewed within the lock time."""
+    expires = time.time() + settings.TRANSCODE_LOCK_SECONDS
+    key = _ledger_key(worker)
+    pipe = _redis().pipeline()
+    pipe.hset(key, stream_id, f"{cost:.4f}|{expires:.1f}")
+    pipe.expire(key, max(60, settings.TRANSCODE_LOCK_SECONDS * 4))
+    pipe.execute()
+
+
+def release(*, worker: str, stream_id: str) -> None:
+    _redis().hdel(_ledger_key(worker), stream_id)
+
+
+# --- Calibration ----------------------------------------------------------------------------
+
+
+def _model_key(worker: str) -> str:
+    return f"streams:cost-model:{worker}"
+
+
+def cost_model(worker: str) -> CostModel:
+    """The worker's measured model, or the defaults."""
+    try:
+        raw = _redis().get(_model_key(worker))
+    except redis.exceptions.RedisError:
+        raw = None
+    if raw:
+        try:
+            return CostModel(**json.loads(raw))
+        except (TypeError, ValueError):
+            log.warning("ignoring a malformed cost model for %s", worker)
+    return CostModel()
+
+
+def save_cost_model(worker: str, model: CostModel) -> None:
+    _redis().set(_model_key(worker), json.dumps(asdict(model)), ex=30 * 24 * 3600)
+
+
+def _cpu_seconds(args: list[str]) -> float:
+    """CPU time (user + system) of one FFmpeg run: what it costs whatever else runs."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure_cost_model(*, seconds: float = 2.0) -> CostModel:
+    """Measure this machine: decode, scale and x264 at three presets and two sizes, on a
+    720p30 H.264 test pattern. Takes ~5 s of CPU; run it in the background."""
+    fps, w, h = 30, 1280, 720
+    frames = _mpx(w, h, fps) * seconds  # megapixels in the clip
+    small = _mpx(640, 360, fps) * seconds
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
+        clip = Path(tmp) / "clip.ts"
+        subprocess.run(
+            [
+                *("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"),
+                *("-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}", "-t", str(seconds)),
+                *("-c:v", "libx264", "-preset", "ultrafast", "-g", str(2 * fps), "-b:v", "4500k", str(clip)),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        null = ["-f", "null", "-"]
+        decode = _cpu_seconds(["-i", str(clip), "-map", "0:v", *null])
+        scaled = _cpu_seconds(["-i", str(clip), "-map", "0:v", "-vf", "scale=-2:360", *null])
+        encode: dict[str, float] = {}
+        base = []
+        for preset in ("veryfast", "superfast", "ultrafast"):
+            x264 = ["-c:v", "libx264", "-preset", preset, "-x264-params", X264_PARAMS, "-b:v", "2000k"]
+            mpegts = ["-f", "mpegts", os.devnull]
+            big = _cpu_seconds(["-i", str(clip), "-map", "0:v", *x264, *mpegts]) - decode
+            little = (
+                _cpu_seconds(["-i", str(clip), "-map", "0:v", "-vf", "scale=-2:360", *x264, *mpegts]) - scaled
+            )
+            # cost = base + per_mpx * mpx, through the two sizes
+            per_mpx = max(1e-4, (big - little) / (frames - small))
+            encode[preset] = round(per_mpx, 5)
+            base.append(max(0.0, little / seconds - per_mpx * small / seconds))
+    return CostModel(
+        decode=round(decode / frames, 5),
+        scale=round(max(1e-4, (scaled - decode) / frames), 5),
+        encode=encode,
+        encoder_base=round(sum(base) / len(base), 4),
+        measured=f"measured on {socket.gethostname()} at {time.strftime('%Y-%m-%d %H:%M:%S')}",
+    )
+
+
+def calibrate(worker: str) -> CostModel:
+    """Measure and keep this worker's model (a failure keeps the defaults, with a log line)."""
+    try:
+        model = measure_cost_model()
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("transcode cost calibration failed, using the defaults: %s", exc)
+        return CostModel()
+    save_cost_model(worker, model)
+    log.info("transcode cost model for %s: %s", worker, model)
+    return model
+
+
+# --- The speed governor ----------------------------------------------------------------------
+
+
+@dataclass
+class SpeedWatch:
+    """FFmpeg's speed over a sliding window, from its -progress reports: the media time it
+    wrote per wall-clock second. A live transcode that keeps up runs at 1.00x (it cannot
+    read ahead of the publisher); one that stays below `threshold` for `window` seconds is
+    falling behind, and its playlists with it."""
+
+    window: float
+    threshold: float = 0.97  # below 1.0 by more than a report's jitter over the window
+    warmup: float = 4.0  # the first seconds: probing, then a burst of buffered input
+    samples: deque = field(default_factory=deque)
+    started: float | None = None
+    # The machine's idle CPU over the same window: a slow FFmpeg on a machine with idle
+    # cores is waiting for its input (the streamer's upload), and shedding would not help.
+    idle: Callable[[], tuple[float, float]] | None = None
+    idle_samples: deque = field(default_factory=deque)
+    idle_fraction: float | None = None
+
+    def observe(self, wall: float, media: float) -> float | None:
+        """Feed a report; returns the window's speed when it is too slow, else None."""
+        if self.started is None:
+            self.started = wall
+        if wall - self.started < self.warmup:
+            return None
+        self.samples.append((wall, media, self.idle() if self.idle else None))
+        while len(self.samples) > 1 and wall - self.samples[1][0] >= self.window:
+            self.samples.popleft()
+        first_wall, first_media, first_idle = self.samples[0]
+        if wall - first_wall < self.window:
+            return None
+        speed = (media - first_media) / (wall - first_wall)
+        last_idle = self.samples[-1][2]
+        if first_idle is not None and last_idle is not None and last_idle[1] > first_idle[1]:
+            self.idle_fraction = (last_idle[0] - first_idle[0]) / (last_idle[1] - first_idle[1])
+        return speed if speed < self.threshold else None
+
+    def reset(self) -> None:
+        self.samples.clear()
+        self.started = None
+
+
+# With more of the machine idle than this while FFmpeg is slow, its input is what is slow.
+IDLE_MEANS_INPUT_BOUND = 0.25
+
+
+def cpu_times() -> tuple[float, float]:
+    """(idle, total) jiffies of the whole machine, from /proc/stat; (0, 0) elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [float(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return fields[3] + (fields[4] if len(fields) > 4 else 0.0), sum(fields)
+
+
+def what_was_shed(before: Plan, after: Plan) -> str:
+    """ "re-encoding 1080p", "720p", "the veryfast preset": what `shed` took away."""
+    if not before.rungs[0].passthrough and after.rungs[0].passthrough:
+        return f"re-encoding {before.rungs[0].name}"
+    dropped = [r.name for r in before.rungs if r.name not in {a.name for a in after.rungs}]
+    if dropped:
+        return " and ".join(dropped)
+    old = next((r.preset or before.preset for r in before.rungs if not r.passthrough), before.preset)
+    return f"the {old} preset"
+
+
+def audience(plan: Plan) -> str:
+    """What viewers get, for a warning: "the source and 480p and below"."""
+    encoded = [r for r in plan.rungs if not r.passthrough]
+    parts = []
+    if plan.rungs[0].passthrough:
+        parts.append("the source as sent")
+    if encoded:
+        parts.append(f"{encoded[0].name} and below" if len(encoded) > 1 else encoded[0].name)
+    return " and ".join(parts)

@@ -1,0 +1,247 @@
+"""Which ladder a broadcast gets for the capacity left, what the governor sheds, and the
+per-worker ledger in (real) Redis."""
+
+import threading
+import time
+
+import pytest
+
+from streams import capacity
+from streams.capacity import CostModel, NoCapacity, Plan, ladder_cost, plan_ladder, shed
+from streams.transcoding import HlsOptions, Source
+
+MODEL = CostModel()
+HD = Source(1280, 720, 30)
+FULL_HD = Source(1920, 1080, 30)
+OPTIONS = HlsOptions()
+
+
+def names(plan: Plan) -> list[str]:
+    """Rungs as the tests read them: "source" for the copied one, "360p@superfast"."""
+    out = []
+    for r in plan.rungs:
+        preset = r.preset or plan.preset
+        out.append("source" if r.passthrough else r.name if preset == plan.preset else f"{r.name}@{preset}")
+    return out
+
+
+def test_the_model_prices_what_a_ladder_does():
+    full = ladder_cost(HD, list(plan_ladder(HD, OPTIONS, 99, MODEL).rungs), "veryfast", MODEL)
+    assert 1.2 < full < 1.8  # measured: ~1.5 cores for 720p/480p/360p from a 720p30 source
+    assert (
+        ladder_cost(FULL_HD, list(plan_ladder(FULL_HD, OPTIONS, 99, MODEL).rungs), "veryfast", MODEL) > full
+    )
+    sixty = Source(1280, 720, 60)
+    assert ladder_cost(sixty, list(plan_ladder(sixty, OPTIONS, 99, MODEL).rungs), "veryfast", MODEL) > full
+    # ...and a faster preset costs less
+    assert (
+        MODEL.encode_cost("ultrafast", 27.6)
+        < MODEL.encode_cost("superfast", 27.6)
+        < MODEL.encode_cost("veryfast", 27.6)
+    )
+    assert MODEL.encode_cost("medium", 27.6) > MODEL.encode_cost("veryfast", 27.6)
+
+
+@pytest.mark.parametrize(
+    ("free", "expected"),
+    [
+        (99, ["720p", "480p", "360p"]),  # the whole ladder
+        (1.0, ["source", "480p", "360p"]),  # the top passed through
+        (0.6, ["source", "360p"]),  # fewer rungs
+        (0.3, ["source"]),  # nothing encoded: the source remuxed
+        (0.0, ["source"]),  # ...always, however full the worker
+    ],
+)
+def test_a_broadcast_gets_the_best_ladder_that_fits(free, expected):
+    plan = plan_ladder(HD, OPTIONS, free, MODEL)
+    assert names(plan) == expected
+    assert plan.cost <= max(free, MODEL.remux)
+    assert plan.degraded is (expected != ["720p", "480p", "360p"])
+
+
+def test_faster_presets_before_fewer_rungs():
+    full = plan_ladder(FULL_HD, OPTIONS, 99, MODEL)
+    reduced = plan_ladder(FULL_HD, OPTIONS, 1.8, MODEL)
+    assert len(reduced.rungs) == 4 and reduced.rungs[0].passthrough
+    assert all(r.preset in ("superfast", "ultrafast") for r in reduced.rungs[1:])
+    assert reduced.cost < full.cost
+
+
+def test_the_reason_says_what_and_why():
+    assert "the whole ladder fits" in plan_ladder(HD, OPTIONS, 99, MODEL).reason(HD)
+    reduced = plan_ladder(HD, OPTIONS, 1.0, MODEL).reason(HD)
+    assert reduced.startswith("Reduced ladder source (copied), 480p, 360p") and "1.00 were free" in reduced
+    remux = plan_ladder(HD, OPTIONS, 0.1, MODEL).reason(HD)
+    assert remux.startswith("Source only, remuxed (1280x720@30)") and "when capacity frees" in remux
+
+
+def test_a_source_players_cannot_take_as_is_is_refused_when_nothing_fits():
+    hevc = Source(1280, 720, 30, video_codec="hevc")
+    assert names(plan_ladder(hevc, OPTIONS, 99, MODEL)) == ["720p", "480p", "360p"]
+    assert all(not r.passthrough for r in plan_ladder(hevc, OPTIONS, 0.7, MODEL).rungs)
+    with pytest.raises(NoCapacity, match=r"HEVC source.*send H\.264"):
+        plan_ladder(hevc, OPTIONS, 0.2, MODEL)
+
+
+@pytest.mark.parametrize(
+    ("source", "top"),
+    [
+        (Source(1080, 1920, 30), "1080p"),  # portrait
+        (Source(3840, 2160, 30), "1080p"),  # 4K: the ladder tops out at 1080p
+        (Source(853, 479, 29.97), "360p"),  # odd sizes
+        (Source(1920, 1080, 60), "1080p"),  # 60 fps
+        (Source(1280, 720, 0), "720p"),  # a frame rate that varies (unknown): priced at 30
+    ],
+)
+def test_unusual_sources_get_a_sensible_ladder(source, top):
+    whole = plan_ladder(source, OPTIONS, 99, MODEL)
+    assert whole.rungs[0].name == top and not whole.degraded
+    tight = plan_ladder(source, OPTIONS, 0.5, MODEL)
+    assert tight.cost <= 0.5 and tight.rungs  # something plays, whatever the shape
+
+
+def test_the_governor_sheds_in_order():
+    plan = plan_ladder(FULL_HD, OPTIONS, 99, MODEL)
+    steps = []
+    while (plan := shed(plan, FULL_HD)) is not None:
+        steps.append(names(plan))
+    assert steps == [
+        ["source", "720p", "480p", "360p"],  # re-encoding the top rung: passed through instead
+        ["source", "480p", "360p"],  # then the top encoded rung
+        ["source", "360p"],
+        ["source", "360p@superfast"],  # then a faster preset
+        ["source", "360p@ultrafast"],
+        ["source"],  # and at last the source alone
+    ]
+    hevc = Source(1280, 720, 30, video_codec="hevc")
+    last = plan_ladder(hevc, OPTIONS, 99, MODEL)
+    while (following := shed(last, hevc)) is not None:
+        last = following
+    assert names(last) == ["360p@ultrafast"]  # never nothing for a source players cannot take
+
+
+# --- the ledger ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worker(settings):
+    settings.TRANSCODE_CPU_BUDGET = 2.0
+    settings.TRANSCODE_LOCK_SECONDS = 30
+    name = f"test-worker-{time.monotonic_ns()}"
+    yield name
+    capacity._redis().delete(capacity._ledger_key(name))
+
+
+def test_reservations_share_the_budget_and_are_released(worker):
+    first = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS, model=MODEL)
+    second = capacity.reserve(worker=worker, stream_id="b", source=HD, options=OPTIONS, model=MODEL)
+    assert not first.degraded and names(second) == ["source"]
+    assert capacity.used(worker) == pytest.approx(first.cost + second.cost, abs=1e-3)
+    again = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS, model=MODEL)
+    assert not again.degraded  # a restart of "a" does not count its own reservation
+    capacity.release(worker=worker, stream_id="a")
+    assert not capacity.reserve(
+        worker=worker, stream_id="c", source=HD, options=OPTIONS, model=MODEL
+    ).degraded
+
+
+def test_a_reservation_lapses_unless_renewed(worker, settings):
+    settings.TRANSCODE_LOCK_SECONDS = 1
+    capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS, model=MODEL)
+    assert capacity.used(worker) > 1
+    time.sleep(1.2)  # its transcoder died with its worker: nobody renewed it
+    assert capacity.used(worker) == 0
+
+
+def test_broadcasts_starting_together_never_overbook(worker):
+    plans = {}
+
+    def start(stream_id):
+        plans[stream_id] = capacity.reserve(
+            worker=worker, stream_id=stream_id, source=HD, options=OPTIONS, model=MODEL
+        )
+
+    threads = [threading.Thread(target=start, args=(f"s{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(p.cost for p in plans.values()) <= 2.0 * capacity.PLAN_UTILIZATION + 6 * MODEL.remux
+    assert sum(not p.degraded for p in plans.values()) == 1 and len(plans) == 6
+
+
+def test_a_measured_model_is_kept_per_worker(worker):
+    assert capacity.cost_model(worker) == CostModel()  # nothing measured: the defaults
+    measured = CostModel(decode=0.01, measured="measured here")
+    capacity.save_cost_model(worker, measured)
+    try:
+        assert capacity.cost_model(worker) == measured
+    finally:
+        capacity._redis().delete(capacity._model_key(worker))
+
+
+@pytest.mark.e2e  # real FFmpeg runs
+def test_the_worker_measures_this_machine():
+    model = capacity.measure_cost_model(seconds=1.0)
+    assert 0 < model.decode < 0.1 and 0 < model.scale < 0.1
+    assert 0 < model.encode["ultrafast"] <= model.encode["veryfast"] * 1.3  # noise aside, faster is cheaper
+    assert model.measured.startswith("measured on ")
+
+
+# --- the speed governor's measure ---------------------------------------------------------
+
+
+def feed(watch, speed, seconds, start=(0.0, 0.0), every=0.5):
+    """Reports every `every` s of a run at `speed`; returns the last answer and where it ended."""
+    wall, media = start
+    answer = None
+    for _ in range(int(seconds / every)):
+        wall, media = wall + every, media + every * speed
+        answer = watch.observe(wall, media)
+    return answer, (wall, media)
+
+
+def test_the_governor_acts_only_when_slow_for_the_whole_window():
+    watch = capacity.SpeedWatch(window=10, warmup=4)
+    answer, at = feed(watch, 0.5, 13)  # slow, but the window is not full yet after warm-up
+    assert answer is None
+    answer, at = feed(watch, 0.5, 2, start=at)
+    assert answer == pytest.approx(0.5)
+    steady = capacity.SpeedWatch(window=10, warmup=4)
+    answer, at = feed(steady, 1.0, 30)
+    assert answer is None  # real time: nothing to do
+    answer, at = feed(steady, 0.9, 2, start=at)
+    assert answer is None  # a blip: 0.98x over the window
+    answer, _ = feed(steady, 0.9, 9, start=at)
+    assert answer is not None and answer < 0.97
+
+
+def test_a_start_up_burst_is_not_counted():
+    watch = capacity.SpeedWatch(window=10, warmup=4)
+    answer, at = feed(watch, 3.0, 4)  # buffered input read fast, then real time
+    answer, _ = feed(watch, 1.0, 20, start=at)
+    assert answer is None
+
+
+def test_the_warning_says_what_was_shed_and_what_viewers_get():
+    plan = plan_ladder(FULL_HD, OPTIONS, 99, MODEL)
+    first = shed(plan, FULL_HD)
+    assert capacity.what_was_shed(plan, first) == "re-encoding 1080p"
+    assert capacity.audience(first) == "the source as sent and 720p and below"
+    second = shed(first, FULL_HD)
+    assert capacity.what_was_shed(first, second) == "720p"
+    third = shed(shed(second, FULL_HD), FULL_HD)
+    assert capacity.what_was_shed(shed(second, FULL_HD), third) == "the veryfast preset"
+    assert capacity.priced(second, FULL_HD, MODEL).cost < capacity.priced(first, FULL_HD, MODEL).cost
+
+
+def test_a_reduced_ladder_grows_back_when_capacity_frees(worker):
+    hog = capacity.reserve(worker=worker, stream_id="hog", source=HD, options=OPTIONS, model=MODEL)
+    small = capacity.reserve(worker=worker, stream_id="small", source=HD, options=OPTIONS, model=MODEL)
+    assert not hog.degraded and small.remux_only
+    kwargs = {"worker": worker, "stream_id": "small", "source": HD, "options": OPTIONS, "current": small}
+    assert capacity.improve(**kwargs) is None  # nothing freed yet
+    capacity.release(worker=worker, stream_id="hog")
+    grown = capacity.improve(**kwargs)
+    assert grown is not None and not grown.degraded
+    assert capacity.used(worker) == pytest.approx(grown.cost, abs=1e-3)  # held at once
