@@ -477,7 +477,11 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
         _event(
             stream,
-            "Transcoder started." if restarts == 0 else f"Transcoder restarted (attempt {restarts}).",
+            f"Transcoder restarted (attempt {restarts})."
+            if restarts
+            else "Transcoder started."
+            if attempt == 1
+            else "Transcoder restarted with the new ladder.",
             StreamEvent.Severity.INFO if restarts == 0 else StreamEvent.Severity.WARNING,
             source=f"{source.width}x{source.height}@{source.fps:g}",
             audio=source.has_audio,

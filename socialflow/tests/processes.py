@@ -251,6 +251,9 @@ def live_stack(
         "TRANSCODE_STALL_SECONDS": "5",
         # A killed worker frees its broadcasts quickly (tests start another one).
         "TRANSCODE_LOCK_SECONDS": "6",
+        # The speed governor off, unless a test is about it: on a loaded test machine (a
+        # browser, a live-encoding publisher) it would change ladders mid-test.
+        "TRANSCODE_SLOW_SECONDS": "3600",
         **extra_env,
     }
     with (
