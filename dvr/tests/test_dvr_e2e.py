@@ -20,7 +20,7 @@ from socialflow.tests.processes import BASE_DIR, live_stack
 from streams import services
 from streams.models import Stream
 from streams.segments import DVR_EDGE_MARGIN_SECONDS
-from streams.tests.helpers import FFMPEG_PUBLISH
+from streams.tests.helpers import encode_clip
 from streams.tests.test_transcode_e2e import get
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -69,15 +69,20 @@ def seek_back(page, seconds: float) -> None:
 
 
 def test_a_viewer_rewinds_a_live_broadcast_and_returns_to_live_and_clips_it(
-    stack, browser, streamer, channel, bob
+    stack, browser, streamer, channel, bob, tmp_path
 ):
     stream = services.stream_create(
         owner=streamer, title="Rewind me", record=False, dvr_window_seconds=WINDOW
     )
-    args = [*FFMPEG_PUBLISH]
-    args[args.index("-t") + 1] = "300"  # outlasts the test on a slow machine; killed at the end
+    # OBS on another machine: a pre-encoded clip, looped and sent as is (-c copy), so the
+    # publisher costs no CPU the transcoder and the browser need (a live x264 publisher on
+    # this 2-core machine ran at 0.8x real time, and "the last 20 s" held 16 s of video).
+    clip = encode_clip(tmp_path / "360p.flv", size="640x360", seconds=20)
     publisher = subprocess.Popen(
-        [*args, f"{stack['rtmp_url']}/{channel.stream_key}"],
+        [
+            *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1"),
+            *("-i", str(clip), "-c", "copy", "-f", "flv", f"{stack['rtmp_url']}/{channel.stream_key}"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -166,7 +171,7 @@ def test_a_viewer_rewinds_a_live_broadcast_and_returns_to_live_and_clips_it(
         print(f"{len(full)} full loads {full}; {len(deltas)} delta refreshes, largest {largest} bytes")
         # after the first load, hls.js refreshes with delta updates: small whatever the window
         assert len(deltas) >= 8 and max(deltas) < 8 * 1024
-        assert len(full) <= 3  # the first load, and one after each jump
+        assert len(full) <= 5  # the first load, and at most one after each of the four jumps
 
         # a viewer clips the last 20 s (from the top rung the window keeps: record is off)
         asked = time.monotonic()

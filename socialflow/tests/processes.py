@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -179,7 +180,10 @@ def celery_worker(
     """A worker; `pool`: e.g. ("--pool", "threads", "--concurrency", "8") as the Procfile's
     transcode worker."""
     log = log_dir / f"worker-{queues.replace(',', '-')}.log"
-    args = [str(BIN / "celery"), "-A", "socialflow", "worker", "-Q", queues, *pool, "-l", "info"]
+    # A name of its own: what a worker holds in Redis (its transcode capacity, its shutdown
+    # flag) is per worker name, and one test's worker must not inherit another's.
+    name = f"{queues.replace(',', '-')}-{uuid.uuid4().hex[:8]}@%h"
+    args = [str(BIN / "celery"), "-A", "socialflow", "worker", "-Q", queues, *pool, "-n", name, "-l", "info"]
     ready = lambda: log.exists() and b"ready." in log.read_bytes()  # noqa: E731
     with running(args, ready=ready, log_path=log, env=process_env(**env)) as proc:
         yield proc
