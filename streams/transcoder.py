@@ -329,6 +329,16 @@ class _Steering:
     next_upgrade: float = 0.0
     warned: bool = False
 
+    def _warn_once(self, plan: capacity.Plan, speed: float, status: str, message: str) -> bool:
+        """Slow, and nothing to shed: say so once (a speed below 1.0 is never silent), keep
+        this ladder, and measure afresh."""
+        self.watch.reset()
+        if not self.warned:
+            self.warned = True
+            _event(self.stream, message, StreamEvent.Severity.WARNING, speed=round(speed, 3))
+            _health(self.stream, status, message, plan)
+        return False
+
     def check(self, now: float, block: dict[str, str]) -> bool:
         """True: restart with `next_plan` (and tell the streamer `why`)."""
         plan = self.held.plan
@@ -358,31 +368,25 @@ class _Steering:
         idle = self.watch.idle_fraction
         if idle is not None and idle > capacity.IDLE_MEANS_INPUT_BOUND:
             # Cores to spare, and still slow: the feed itself arrives slowly. Shedding
-            # would lower quality for nothing; the streamer needs to know (once).
-            self.watch.reset()
-            if not self.warned:
-                self.warned = True
-                message = (
-                    f"The feed arrives slower than real time ({speed:.2f}x over {window} s) while this "
-                    f"server has {idle:.0%} of its CPU idle: check the streamer's upload (OBS's "
-                    "dropped frames, a lower bitrate)."
-                )
-                _event(self.stream, message, StreamEvent.Severity.WARNING, speed=round(speed, 3))
-                _health(self.stream, "warning", message, plan)
-            return False
+            # would lower quality for nothing; the streamer needs to know.
+            return self._warn_once(
+                plan,
+                speed,
+                "warning",
+                f"The feed arrives slower than real time ({speed:.2f}x over {window} s) while this "
+                f"server has {idle:.0%} of its CPU idle: check the streamer's upload (OBS's "
+                "dropped frames, a lower bitrate).",
+            )
         cheaper = capacity.shed(plan, self.source)
         if cheaper is None:
-            self.watch.reset()
-            if not self.warned:  # a speed below 1.0 is never silent
-                self.warned = True
-                message = (
-                    f"FFmpeg runs at {speed:.2f}x real time over {window} s with nothing left to shed "
-                    f"({plan.describe()}): the feed arrives too slowly or this server is overloaded; "
-                    "viewers will buffer."
-                )
-                _event(self.stream, message, StreamEvent.Severity.WARNING, speed=round(speed, 3))
-                _health(self.stream, "bad", message, plan)
-            return False
+            return self._warn_once(
+                plan,
+                speed,
+                "bad",
+                f"FFmpeg runs at {speed:.2f}x real time over {window} s with nothing left to shed "
+                f"({plan.describe()}): the feed arrives too slowly or this server is overloaded; "
+                "viewers will buffer.",
+            )
         cheaper = capacity.priced(cheaper, self.source, capacity.cost_model(self.held.worker))
         self.next_plan = self.held.ceiling = cheaper
         self.why = (

@@ -6,7 +6,6 @@ does not.
 """
 
 import time
-import urllib.request
 
 import m3u8
 import pytest
@@ -17,6 +16,7 @@ from socialflow.tests.processes import live_stack
 from streams import services as stream_services
 from streams.models import Stream, StreamEvent
 from streams.tests.helpers import encode_clip, publish_clip
+from streams.tests.test_transcode_e2e import get
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -25,14 +25,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 # cores (1.9 to plan with) holds the first broadcast's whole ladder and no second one, as
 # on this 2-core machine. The others are served their source, remuxed, at once.
 BUDGET = "2.1"
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
 
 
 @pytest.fixture(scope="module")
