@@ -184,8 +184,9 @@ class _Lock:
         self.on_renew = on_renew  # renew what else lapses with the lock (the capacity held)
         self.renew_at = time.monotonic() + settings.TRANSCODE_LOCK_SECONDS / 3
 
-    def keep(self) -> None:
-        if time.monotonic() < self.renew_at:
+    def keep(self, *, now: bool = False) -> None:
+        """Renew the lock when a third of its time is gone (`now`: at once, before a wait)."""
+        if not now and time.monotonic() < self.renew_at:
             return
         try:
             self.lock.reacquire()
@@ -575,8 +576,9 @@ def _source(stream: Stream, input_url: str, lock: _Lock) -> Source:
         if info and info["width"] and info["height"]:
             return Source(**info)
         lock.sleep(0.2)
-    lock.keep()
-    return source_from_probe(ffmpeg.probe(input_url, attempts=3))
+    return source_from_probe(
+        ffmpeg.probe(input_url, attempts=3, before_each=lambda: lock.keep(now=True))
+    )
 
 
 def _give_up(
@@ -640,7 +642,8 @@ def _watch(
         # long. Before the first report FFmpeg may still be reading the source: more slack.
         limit = settings.TRANSCODE_STALL_SECONDS if latest else max(30, settings.TRANSCODE_STALL_SECONDS)
         if now - last_progress > limit:
-            ffmpeg.stop(proc, grace=2.0)  # a stopped process ignores SIGINT: soon SIGKILL
+            lock.keep(now=True)  # the stop below may take its whole grace
+            ffmpeg.stop(proc, grace=2.0)
             return RunEnd.STALLED, None, f"no progress for {int(now - last_progress)} s"
         if now >= next_status:
             next_status = now + STATUS_CHECK_SECONDS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import signal
@@ -68,11 +69,21 @@ def die_with_parent() -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def probe(url: str, *, attempts: int = 10, delay: float = 0.5, ffprobe: str = "ffprobe") -> dict:
+def probe(
+    url: str,
+    *,
+    attempts: int = 10,
+    delay: float = 0.5,
+    ffprobe: str = "ffprobe",
+    before_each: Callable[[], None] | None = None,
+) -> dict:
     """ffprobe's streams of a live URL. on_publish fires before the stream is readable,
-    so a fresh publish is retried for a few seconds ("No such stream")."""
+    so a fresh publish is retried for a few seconds ("No such stream"). `before_each` runs
+    before every attempt (a caller renews its lock there)."""
     last_error, error = "", ProbeError
     for _ in range(attempts):
+        if before_each is not None:
+            before_each()
         result = subprocess.run(
             [
                 ffprobe,
@@ -142,10 +153,13 @@ def number(value: str | None) -> float | None:
 
 
 def stop(proc: subprocess.Popen, *, grace: float = 6.0) -> int:
-    """SIGINT (FFmpeg finishes its files), a second SIGINT, then SIGKILL."""
+    """SIGINT (FFmpeg finishes its files), a second SIGINT, then SIGKILL. A stopped process
+    (SIGSTOP, a debugger) is resumed first, or it would sit out every SIGINT until the kill."""
     for sig, wait in ((signal.SIGINT, grace), (signal.SIGINT, 3.0)):
         if proc.poll() is not None:
             return proc.returncode
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGCONT)
         proc.send_signal(sig)
         try:
             return proc.wait(wait)
