@@ -576,9 +576,7 @@ def _source(stream: Stream, input_url: str, lock: _Lock) -> Source:
         if info and info["width"] and info["height"]:
             return Source(**info)
         lock.sleep(0.2)
-    return source_from_probe(
-        ffmpeg.probe(input_url, attempts=3, before_each=lambda: lock.keep(now=True))
-    )
+    return source_from_probe(ffmpeg.probe(input_url, attempts=3, before_each=lambda: lock.keep(now=True)))
 
 
 def _give_up(
