@@ -246,6 +246,10 @@ TRANSCODE_WORK_DIR = Path(env.str("TRANSCODE_WORK_DIR", default=str(BASE_DIR / "
 # The default ladder; rungs above the source's height are skipped.
 TRANSCODE_RUNGS = env.list("TRANSCODE_RUNGS", default=["1080p", "720p", "480p", "360p"])
 TRANSCODE_PRESET = env.str("TRANSCODE_PRESET", default="veryfast")
+# The H.264 encoder: libx264 (the CPU), or a GPU's: h264_nvenc, h264_vaapi, h264_qsv. A
+# transcode worker refuses to start with any other name, and checks when it starts that its
+# encoder works; one that does not leaves that worker on libx264 (streams.encoders).
+TRANSCODE_ENCODER = env.str("TRANSCODE_ENCODER", default="libx264")
 HLS_SEGMENT_SECONDS = env.int("HLS_SEGMENT_SECONDS", default=2)
 HLS_LOW_LATENCY_SEGMENT_SECONDS = 1
 HLS_LIST_SIZE = env.int("HLS_LIST_SIZE", default=6)

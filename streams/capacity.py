@@ -32,7 +32,9 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from streams import encoders
 from streams.transcoding import (
+    LIBX264,
     X264_PARAMS,
     HlsOptions,
     Rung,
@@ -46,7 +48,7 @@ from streams.transcoding import (
 log = logging.getLogger(__name__)
 
 # Faster to slower: what "a faster preset" steps through.
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # A plan uses at most this share of the budget: the model is an estimate, and the worker's
 # own Python, the publisher and the media server need some CPU too.
 PLAN_UTILIZATION = 0.9
@@ -64,9 +66,17 @@ class CostModel:
     )
     encoder_base: float = 0.12
     remux: float = 0.02  # a stream copy of the source plus keyframe-only thumbnails
+    # A hardware encoder (TRANSCODE_ENCODER) leaves the CPU only the rung's conversion to the
+    # GPU's pixel format and its upload, per encoded megapixel, and a fixed part per encoder
+    # (FFmpeg's encoder thread, the driver), whatever the preset. An estimate, not measured:
+    # the conversion measured ~0.0005 here, the copy is a memcpy; this machine has no GPU.
+    hardware_encode: float = 0.001
+    hardware_base: float = 0.03
     measured: str = "defaults (Debian 12, FFmpeg 5.1, 2 cores, 2026-12-01)"
 
-    def encode_cost(self, preset: str, mpx: float) -> float:
+    def encode_cost(self, preset: str, mpx: float, encoder: str = LIBX264) -> float:
+        if encoder != LIBX264:
+            return self.hardware_base + self.hardware_encode * mpx
         per_mpx = self.encode.get(preset)
         if per_mpx is None:  # a slower preset than measured: x264 roughly doubles per step
             known = [p for p in PRESETS if p in self.encode]
@@ -88,9 +98,13 @@ def rung_size(source: Source, rung: Rung) -> tuple[int, int]:
     return (rung.height, long_side) if source.portrait else (long_side, rung.height)
 
 
-def ladder_cost(source: Source, rungs: list[Rung], preset: str, model: CostModel) -> float:
+def ladder_cost(
+    source: Source, rungs: list[Rung], preset: str, model: CostModel, encoder: str | None = None
+) -> float:
     """Cores the whole FFmpeg costs: one decode, a scale per encoded rung (in cascade, each
-    from the one above), an encode per encoded rung; a remux when nothing is encoded."""
+    from the one above), an encode per encoded rung; a remux when nothing is encoded.
+    `encoder`: by default the one this worker process encodes with (streams.encoders)."""
+    encoder = encoder or encoders.in_use()
     encoded = [r for r in rungs if not r.passthrough]
     if not encoded:
         return model.remux
@@ -101,7 +115,7 @@ def ladder_cost(source: Source, rungs: list[Rung], preset: str, model: CostModel
         fps = rung_fps(source, rung)
         if (width, height) != above[:2]:
             cost += model.scale * _mpx(*above)
-        cost += model.encode_cost(rung.preset or preset, _mpx(width, height, fps))
+        cost += model.encode_cost(rung.preset or preset, _mpx(width, height, fps), encoder)
         above = (width, height, fps)
     return cost + model.remux
 
@@ -342,7 +356,87 @@ def hold(*, worker: str, stream_id: str, cost: float) -> None:
 
 
 def release(*, worker: str, stream_id: str) -> None:
-    _redis().hdel(_ledger_key(worker), stream_id)
+    pipe = _redis().pipeline()
+    pipe.hdel(_ledger_key(worker), stream_id)
+    pipe.hdel(_wants_key(worker), stream_id)
+    pipe.execute()
+
+
+# --- Sharing: a broadcast left with a thin ladder asks a richer one for room ----------------
+#
+# The first broadcast on a worker gets the whole ladder; the next ones get what is left,
+# maybe only their source remuxed. Viewers of two broadcasts are better served by two
+# ladders with the top rung passed through than by one whole ladder and one single rung:
+# a broadcast with fewer than FAIR_RUNGS rungs asks its worker's others for the cores it
+# lacks, and one that holds more than its share and keeps FAIR_RUNGS rungs after one step
+# of `shed` gives them (and restarts on a segment boundary, as for the governor). The asker
+# takes the room at its next upgrade check.
+
+FAIR_RUNGS = 3
+# A broadcast that gave room does not grow back for this long (the asker takes the room first).
+GAVE_ROOM_HOLD_SECONDS = 60.0
+
+
+def _wants_key(worker: str) -> str:
+    return f"streams:capacity:{worker}:wants"
+
+
+def room_wanted(*, worker: str, stream_id: str, source: Source, options: HlsOptions, current: Plan) -> float:
+    """The cores this broadcast lacks for the cheapest ladder of FAIR_RUNGS rungs, when
+    `current` has fewer (0: it lacks nothing, or no such ladder exists for its source)."""
+    if len(current.rungs) >= FAIR_RUNGS:
+        return 0.0
+    model = cost_model(worker)
+    costs = [
+        ladder_cost(source, rungs, options.preset, model)
+        for rungs in candidates(source, options)
+        if len(rungs) >= FAIR_RUNGS
+    ]
+    if not costs:
+        return 0.0
+    return max(0.0, min(costs) - free(worker, besides=stream_id))
+
+
+def ask_for_room(*, worker: str, stream_id: str, cores: float) -> None:
+    """Ask the worker's other broadcasts for `cores` (the ask lapses like a reservation)."""
+    expires = time.time() + settings.TRANSCODE_LOCK_SECONDS
+    pipe = _redis().pipeline()
+    pipe.hset(_wants_key(worker), stream_id, f"{cores:.4f}|{expires:.1f}")
+    pipe.expire(_wants_key(worker), max(60, settings.TRANSCODE_LOCK_SECONDS * 4))
+    pipe.execute()
+
+
+def _wants(worker: str) -> dict[str, float]:
+    now = time.time()
+    out = {}
+    for stream_id, value in _redis().hgetall(_wants_key(worker)).items():
+        try:
+            cores, expires = (float(x) for x in value.decode().split("|"))
+        except ValueError:
+            continue
+        if expires > now:
+            out[stream_id.decode()] = cores
+    return out
+
+
+def room_to_give(*, worker: str, stream_id: str, source: Source, plan: Plan) -> Plan | None:
+    """A cheaper ladder for this broadcast when another one on its worker asked for room
+    that one step of `shed` frees, this one holds more than an even share of the budget,
+    and keeps FAIR_RUNGS rungs. The ask is taken (deleted) by the one broadcast that gives."""
+    wants = {other: cores for other, cores in _wants(worker).items() if other != stream_id}
+    if not wants:
+        return None
+    cheaper = shed(plan, source)
+    if cheaper is None or len(cheaper.rungs) < FAIR_RUNGS:
+        return None
+    cheaper = priced(cheaper, source, cost_model(worker))
+    share = budget() * PLAN_UTILIZATION / max(1, len(_entries(worker)))
+    if plan.cost <= share:
+        return None
+    for other, cores in sorted(wants.items(), key=lambda item: item[1]):
+        if plan.cost - cheaper.cost >= cores and _redis().hdel(_wants_key(worker), other):
+            return cheaper
+    return None
 
 
 # --- Calibration ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from socialflow.lib import ffmpeg, realtime
-from streams import capacity
+from streams import capacity, encoders
 from streams.hls_publisher import HlsPublisher
 from streams.media_servers import get_media_server, is_publishing
 from streams.models import Stream, StreamEvent, StreamHealthSample
@@ -50,6 +50,10 @@ TRIM_EVERY_SECONDS = 10.0
 HEALTHY_RESET_SECONDS = 300
 # A reduced ladder looks this often for capacity freed on its worker.
 UPGRADE_CHECK_SECONDS = 15.0
+# Sooner while this broadcast waits for room another one gives (capacity.ask_for_room).
+ASKED_UPGRADE_CHECK_SECONDS = 4.0
+# How often a broadcast looks whether another one on its worker asked for room.
+SHARE_CHECK_SECONDS = 2.0
 # Set when the worker is shutting down: transcoders stop cleanly, another worker resumes.
 SHUTTING_DOWN = threading.Event()
 
@@ -106,6 +110,41 @@ def worker_calibrate(*, hostname: str) -> None:
         threading.Thread(target=capacity.calibrate, args=(hostname,), name="calibrate", daemon=True).start()
 
 
+def worker_check_encoder(*, hostname: str) -> encoders.EncoderCheck:
+    """A transcode worker tries TRANSCODE_ENCODER when it starts; one that does not work on
+    this machine leaves the worker's broadcasts on libx264. ImproperlyConfigured for a name
+    that is no encoder (socialflow.celery stops the worker on it)."""
+    result = encoders.check(settings.TRANSCODE_ENCODER)
+    if result.fell_back:
+        log.warning(
+            "%s: TRANSCODE_ENCODER %s does not work here (%s); this worker encodes with libx264",
+            hostname,
+            result.configured,
+            result.why,
+        )
+    elif not result.works:
+        log.error("%s: libx264 does not work here (%s); broadcasts will fail", hostname, result.why)
+    else:
+        log.info("%s: TRANSCODE_ENCODER %s works", hostname, result.configured)
+    return result
+
+
+def _encoder_event(stream: Stream) -> None:
+    """A broadcast on a worker that fell back to libx264 says so, once."""
+    result = encoders.effective()
+    if result.fell_back:
+        why = result.why if len(result.why) <= 160 else result.why[:159] + "…"  # events hold 300
+        _event(
+            stream,
+            f"This server's TRANSCODE_ENCODER {result.configured} did not work ({why}); "
+            "encoding with libx264.",
+            StreamEvent.Severity.WARNING,
+            encoder=result.encoder,
+            configured=result.configured,
+            error=result.why,
+        )
+
+
 def _shutting_down(hostname: str | None) -> bool:
     if SHUTTING_DOWN.is_set():
         return True
@@ -139,6 +178,7 @@ def hls_options(stream: Stream) -> HlsOptions:
         thumbnail_every=settings.THUMBNAIL_EVERY_SECONDS,
         record_source=stream.record,
         ladder=tuple(by_name[name] for name in settings.TRANSCODE_RUNGS),
+        encoder=encoders.effective().encoder,  # libx264 where TRANSCODE_ENCODER did not work
     )
 
 
@@ -255,6 +295,8 @@ class _Held:
     plan: capacity.Plan | None = None
     # Set by the governor: this worker could not keep up with more, so no run gets more.
     ceiling: capacity.Plan | None = None
+    # After giving room to another broadcast, no growing back before this (monotonic).
+    no_upgrade_until: float = 0.0
 
     def renew(self) -> None:
         if self.plan is not None:
@@ -310,7 +352,24 @@ def _plan(stream: Stream, source: Source, options: HlsOptions, held: _Held) -> c
             before=held.plan,
         )
     held.plan = plan
+    _ask_for_room(stream, source, options, held, plan)
     return plan
+
+
+def _ask_for_room(
+    stream: Stream, source: Source, options: HlsOptions, held: _Held, plan: capacity.Plan
+) -> bool:
+    """A thin ladder asks the worker's richer broadcasts for room (capacity.room_to_give)."""
+    try:
+        cores = capacity.room_wanted(
+            worker=held.worker, stream_id=stream.pk, source=source, options=options, current=plan
+        )
+        if cores > 0:
+            capacity.ask_for_room(worker=held.worker, stream_id=stream.pk, cores=cores)
+    except redis.exceptions.RedisError as exc:
+        log.warning("could not ask for room for %s: %s", stream.pk, exc)
+        return False
+    return cores > 0
 
 
 @dataclass
@@ -328,6 +387,7 @@ class _Steering:
     next_plan: capacity.Plan | None = None
     why: str = ""
     next_upgrade: float = 0.0
+    next_share: float = 0.0
     warned: bool = False
 
     def _warn_once(self, plan: capacity.Plan, speed: float, status: str, message: str) -> bool:
@@ -349,7 +409,21 @@ class _Steering:
         speed = self.watch.observe(now, media)
         if speed is not None:
             return self._shed(plan, speed)
-        if plan.degraded and self.held.ceiling is None and now >= self.next_upgrade:
+        if now >= self.next_share:
+            self.next_share = now + SHARE_CHECK_SECONDS
+            cheaper = capacity.room_to_give(
+                worker=self.held.worker, stream_id=self.stream.pk, source=self.source, plan=plan
+            )
+            if cheaper is not None:
+                self.held.no_upgrade_until = now + capacity.GAVE_ROOM_HOLD_SECONDS
+                self.next_plan = cheaper
+                self.why = (
+                    f"Made room for another broadcast on this server (gave up "
+                    f"{capacity.what_was_shed(plan, cheaper)}); viewers get {capacity.audience(cheaper)}."
+                )
+                return True
+        upgrade_at = max(self.next_upgrade, self.held.no_upgrade_until)
+        if plan.degraded and self.held.ceiling is None and now >= upgrade_at:
             self.next_upgrade = now + UPGRADE_CHECK_SECONDS
             better = capacity.improve(
                 worker=self.held.worker,
@@ -362,6 +436,8 @@ class _Steering:
                 self.next_plan = better
                 self.why = f"Capacity freed: the ladder grows to {better.describe()}."
                 return True
+            if _ask_for_room(self.stream, self.source, self.options, self.held, plan):
+                self.next_upgrade = now + ASKED_UPGRADE_CHECK_SECONDS
         return False
 
     def _shed(self, plan: capacity.Plan, speed: float) -> bool:
@@ -402,6 +478,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
     input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
     redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
     options = hls_options(stream)
+    _encoder_event(stream)
     restarts = attempt = no_video = 0
     previous_end = None  # where the last run's ladder stopped (for a gap without an index)
     forced: capacity.Plan | None = None

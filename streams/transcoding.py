@@ -37,6 +37,40 @@ LOW_RUNG_MAX_FPS = 30
 # busy machine (sliced threads leave cores idle); against x264's defaults it costs ~30% less.
 X264_PARAMS = "bframes=0:rc-lookahead=10"
 
+# The H.264 encoders TRANSCODE_ENCODER may name: x264 on the CPU, or a GPU's (NVIDIA NVENC,
+# VA-API on Intel and AMD, Intel Quick Sync). With a GPU the cascade still decodes and
+# scales on the CPU; each rung's frames go to the encoder from there, uploaded where the
+# encoder takes only frames in GPU memory (VA-API, Quick Sync).
+LIBX264 = "libx264"
+ENCODERS = (LIBX264, "h264_nvenc", "h264_vaapi", "h264_qsv")
+VAAPI_DEVICE = "/dev/dri/renderD128"
+# x264's presets, by position, to NVENC's p1 (fastest) .. p7 and to Quick Sync's: a faster
+# x264 preset (what the capacity planner and the governor step down to) stays a faster one.
+NVENC_PRESETS = {
+    "ultrafast": "p1",
+    "superfast": "p2",
+    "veryfast": "p3",
+    "faster": "p4",
+    "fast": "p4",
+    "medium": "p5",
+    "slow": "p6",
+    "slower": "p7",
+    "veryslow": "p7",
+    "placebo": "p7",
+}
+QSV_PRESETS = {
+    "ultrafast": "veryfast",
+    "superfast": "faster",
+    "veryfast": "fast",
+    "faster": "medium",
+    "fast": "medium",
+    "medium": "slow",
+    "slow": "slower",
+    "slower": "veryslow",
+    "veryslow": "veryslow",
+    "placebo": "veryslow",
+}
+
 
 @dataclass(frozen=True)
 class Source:
@@ -65,6 +99,7 @@ class HlsOptions:
     thumbnail_every: int = 30  # seconds
     record_source: bool = True  # a stream copy of the source, for recordings and clips
     ladder: tuple[Rung, ...] = field(default=DEFAULT_LADDER)
+    encoder: str = LIBX264  # one of ENCODERS
 
 
 # Codecs every HLS player takes as they are (a passthrough rung, audio copied into rungs).
@@ -114,16 +149,26 @@ def _scale(source: Source, height: int) -> str:
     return f"scale=-2:{height}" if not source.portrait else f"scale={height}:-2"
 
 
-def _video_graph(source: Source, encoded: list[Rung], thumbnail_every: int) -> list[str]:
+def _video_graph(
+    source: Source, encoded: list[Rung], thumbnail_every: int, encoder: str = LIBX264
+) -> list[str]:
     """One decode; rungs scaled in cascade (each from the one above, largest first), each
-    with its own frame rate; a thumbnail branch from the source."""
+    with its own frame rate; a thumbnail branch from the source. For an encoder that takes
+    GPU frames, each rung is uploaded after its scale; the cascade goes on from the CPU copy."""
     graph = ["[0:v]split=2[cascade][thumbsrc]"] if encoded else []
+    upload = _upload(encoder)
+    pixels = "nv12" if upload else "yuv420p"
     previous = "cascade"
     for i, rung in enumerate(encoded):
         last = i == len(encoded) - 1
-        chain = f"fps={rung_fps(source, rung):g},{_scale(source, rung.height)}:flags=bicubic,format=yuv420p"
-        outputs = f"[v{i}]" if last else f"split=2[v{i}][c{i}]"
-        graph.append(f"[{previous}]{chain}" + ("" if last else ",") + outputs)
+        chain = f"fps={rung_fps(source, rung):g},{_scale(source, rung.height)}:flags=bicubic,format={pixels}"
+        if upload and last:
+            graph.append(f"[{previous}]{chain},{upload}[v{i}]")
+        elif upload:
+            graph += [f"[{previous}]{chain},split=2[u{i}][c{i}]", f"[u{i}]{upload}[v{i}]"]
+        else:
+            outputs = f"[v{i}]" if last else f"split=2[v{i}][c{i}]"
+            graph.append(f"[{previous}]{chain}" + ("" if last else ",") + outputs)
         previous = f"c{i}"
     thumb_input = "thumbsrc" if encoded else "0:v"
     # The first frame, then one every `thumbnail_every` seconds.
@@ -132,6 +177,135 @@ def _video_graph(source: Source, encoded: list[Rung], thumbnail_every: int) -> l
         f"{_scale(source, 360)}[thumb]"
     )
     return graph
+
+
+def _upload(encoder: str) -> str | None:
+    """The filters that put a CPU frame where the encoder takes it; None: it takes CPU frames."""
+    if encoder == "h264_vaapi":
+        return "hwupload"
+    if encoder == "h264_qsv":
+        # Quick Sync's encoder keeps a pool of GPU frames of its own: room for them.
+        return "hwupload=extra_hw_frames=64,format=qsv"
+    return None
+
+
+def hw_device_args(encoder: str) -> list[str]:
+    """Global options (before the input) that open the GPU the encoder needs."""
+    if encoder == "h264_vaapi":
+        return ["-vaapi_device", VAAPI_DEVICE]
+    if encoder == "h264_qsv":
+        return ["-init_hw_device", "qsv=hw", "-filter_hw_device", "hw"]
+    return []  # x264 needs none; NVENC opens its GPU itself and takes CPU frames
+
+
+def encoder_args(
+    encoder: str, index: int, rung: Rung, preset: str, gop: int, segment_seconds: int
+) -> list[str]:
+    """One encoded rung's output options: the codec, its rate control, its preset, and
+    closed GOPs of exactly one segment (keyframes at the same instants in every rung, none
+    at scene cuts, no B-frames)."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
+    rate = [
+        f"-b:v:{index}",
+        f"{rung.video_kbps}k",
+        f"-maxrate:v:{index}",
+        f"{int(rung.video_kbps * 1.1)}k",
+        f"-bufsize:v:{index}",
+        f"{rung.video_kbps * 2}k",
+    ]
+    keyframes = [f"-force_key_frames:v:{index}", f"expr:gte(t,n_forced*{segment_seconds})"]
+    if encoder == LIBX264:
+        return [
+            f"-c:v:{index}",
+            LIBX264,
+            *rate,
+            f"-preset:v:{index}",
+            preset,
+            f"-profile:v:{index}",
+            "high",
+            f"-x264-params:v:{index}",
+            X264_PARAMS,
+            # Closed GOPs of exactly one segment, at the same instants in every rung.
+            f"-g:v:{index}",
+            str(gop),
+            f"-keyint_min:v:{index}",
+            str(gop),
+            f"-sc_threshold:v:{index}",
+            "0",
+            f"-flags:v:{index}",
+            "+cgop",
+            *keyframes,
+        ]
+    common = [f"-profile:v:{index}", "high", f"-bf:v:{index}", "0", f"-g:v:{index}", str(gop)]
+    closed = [f"-flags:v:{index}", "+cgop"]
+    if encoder == "h264_nvenc":
+        return [
+            f"-c:v:{index}",
+            encoder,
+            *rate,
+            f"-rc:v:{index}",
+            "vbr",
+            f"-preset:v:{index}",
+            NVENC_PRESETS.get(preset, "p4"),
+            *common,
+            f"-keyint_min:v:{index}",
+            str(gop),
+            f"-no-scenecut:v:{index}",
+            "1",
+            # The forced keyframes (segment starts) as IDR frames, not just I-frames.
+            f"-forced-idr:v:{index}",
+            "1",
+            *closed,
+            *keyframes,
+        ]
+    if encoder == "h264_qsv":
+        return [
+            f"-c:v:{index}",
+            encoder,
+            *rate,  # a maxrate above the bitrate: Quick Sync's VBR
+            f"-preset:v:{index}",
+            QSV_PRESETS.get(preset, "medium"),
+            *common,
+            # Every I-frame an IDR frame; the forced ones too; none placed by the encoder.
+            f"-idr_interval:v:{index}",
+            "0",
+            f"-forced_idr:v:{index}",
+            "1",
+            f"-adaptive_i:v:{index}",
+            "0",
+            *closed,
+            *keyframes,
+        ]
+    # h264_vaapi: no presets; a forced keyframe is always an IDR frame, and no scene cuts.
+    return [
+        f"-c:v:{index}",
+        encoder,
+        *rate,
+        f"-rc_mode:v:{index}",
+        "VBR",
+        *common,
+        f"-idr_interval:v:{index}",
+        "0",
+        *closed,
+        *keyframes,
+    ]
+
+
+def build_probe_command(encoder: str, *, ffmpeg: str = "ffmpeg", preset: str = "veryfast") -> list[str]:
+    """argv that encodes a few frames of a test pattern the way a rung is encoded (the same
+    device, upload and encoder options), to nowhere: does this encoder work here?"""
+    rung = Rung("144p", 144, 300, 64)
+    upload = _upload(encoder)
+    return [
+        ffmpeg,
+        *("-hide_banner", "-nostdin", "-loglevel", "error"),
+        *hw_device_args(encoder),
+        *("-f", "lavfi", "-i", "testsrc2=size=256x144:rate=30", "-frames:v", "5"),
+        *("-vf", f"format=nv12,{upload}" if upload else "format=yuv420p"),
+        *encoder_args(encoder, 0, rung, preset, 60, 2),
+        *("-f", "null", "-"),
+    ]
 
 
 def build_transcode_command(
@@ -175,7 +349,9 @@ def build_transcode_command(
     if not encoded:
         # Nothing re-encoded: only the thumbnail decodes, and keyframes are enough for it.
         argv += ["-skip_frame", "nokey"]
-    graph = _video_graph(source, encoded, options.thumbnail_every)
+    if encoded:
+        argv += hw_device_args(options.encoder)
+    graph = _video_graph(source, encoded, options.thumbnail_every, options.encoder)
     argv += ["-i", input_url, "-filter_complex", ";".join(graph)]
     var_map = []
     encoded_index = 0
@@ -185,35 +361,10 @@ def build_transcode_command(
             argv += ["-map", "0:v:0", f"-c:v:{index}", "copy", f"-b:v:{index}", f"{rung.video_kbps}k"]
         else:
             gop = max(1, round(rung_fps(source, rung) * options.segment_seconds))
-            argv += [
-                "-map",
-                f"[v{encoded_index}]",
-                f"-c:v:{index}",
-                "libx264",
-                f"-b:v:{index}",
-                f"{rung.video_kbps}k",
-                f"-maxrate:v:{index}",
-                f"{int(rung.video_kbps * 1.1)}k",
-                f"-bufsize:v:{index}",
-                f"{rung.video_kbps * 2}k",
-                f"-preset:v:{index}",
-                rung.preset or options.preset,
-                f"-profile:v:{index}",
-                "high",
-                f"-x264-params:v:{index}",
-                X264_PARAMS,
-                # Closed GOPs of exactly one segment, at the same instants in every rung.
-                f"-g:v:{index}",
-                str(gop),
-                f"-keyint_min:v:{index}",
-                str(gop),
-                f"-sc_threshold:v:{index}",
-                "0",
-                f"-flags:v:{index}",
-                "+cgop",
-                f"-force_key_frames:v:{index}",
-                f"expr:gte(t,n_forced*{options.segment_seconds})",
-            ]
+            argv += ["-map", f"[v{encoded_index}]"]
+            argv += encoder_args(
+                options.encoder, index, rung, rung.preset or options.preset, gop, options.segment_seconds
+            )
             encoded_index += 1
         entry = f"v:{index}"
         if source.has_audio:

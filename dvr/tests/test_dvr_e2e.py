@@ -77,7 +77,7 @@ def test_a_viewer_rewinds_a_live_broadcast_and_returns_to_live_and_clips_it(
     # OBS on another machine: a pre-encoded clip, looped and sent as is (-c copy), so the
     # publisher costs no CPU the transcoder and the browser need (a live x264 publisher on
     # this 2-core machine ran at 0.8x real time, and "the last 20 s" held 16 s of video).
-    clip = encode_clip(tmp_path / "360p.flv", size="640x360", seconds=20)
+    clip = encode_clip(tmp_path / "360p.flv", size="640x360")
     publisher = subprocess.Popen(
         [
             *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1"),

@@ -59,9 +59,10 @@ FFMPEG_PUBLISH = [
 ]
 
 
-def encode_clip(path: Path, *, size: str = "1280x720", seconds: int = 45, fps: int = 30) -> Path:
+def encode_clip(path: Path, *, size: str = "1280x720", seconds: int = 8, fps: int = 30) -> Path:
     """A clip as OBS sends it (x264, a keyframe every 2 s, AAC), encoded ahead of time, so
-    that publishing it (publish_clip) costs no CPU that the transcoder needs."""
+    that publishing it (publish_clip) costs no CPU that the transcoder needs. Short: the
+    publisher loops it (a few seconds of 720p cost this machine several of encoding)."""
     args = [*FFMPEG_PUBLISH]
     args.remove("-re")
     args[args.index("testsrc2=size=640x360:rate=30")] = f"testsrc2=size={size}:rate={fps}"
@@ -71,12 +72,13 @@ def encode_clip(path: Path, *, size: str = "1280x720", seconds: int = 45, fps: i
     return path
 
 
-def publish_clip(url: str, clip: Path) -> subprocess.Popen:
-    """OBS publishing a pre-encoded clip in real time to `url` (stream copy: no encode)."""
+def publish_clip(url: str, clip: Path, *, seconds: float) -> subprocess.Popen:
+    """OBS publishing a pre-encoded clip in real time to `url` for `seconds` (looped; stream
+    copy: no encode), then leaving."""
     return subprocess.Popen(
         [
-            *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i", str(clip)),
-            *("-c", "copy", "-f", "flv", url),
+            *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1"),
+            *("-i", str(clip), "-t", str(seconds), "-c", "copy", "-f", "flv", url),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

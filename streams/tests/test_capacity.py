@@ -129,7 +129,7 @@ def worker(settings):
     settings.TRANSCODE_LOCK_SECONDS = 30
     name = f"test-worker-{time.monotonic_ns()}"
     yield name
-    capacity._redis().delete(capacity._ledger_key(name))
+    capacity._redis().delete(capacity._ledger_key(name), capacity._wants_key(name))
 
 
 def test_reservations_share_the_budget_and_are_released(worker):
@@ -245,3 +245,32 @@ def test_a_reduced_ladder_grows_back_when_capacity_frees(worker):
     grown = capacity.improve(**kwargs)
     assert grown is not None and not grown.degraded
     assert capacity.used(worker) == pytest.approx(grown.cost, abs=1e-3)  # held at once
+
+
+def test_a_thin_ladder_gets_room_from_a_rich_one_and_no_more_than_one_step(worker):
+    first = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS, model=MODEL)
+    second = capacity.reserve(worker=worker, stream_id="b", source=HD, options=OPTIONS, model=MODEL)
+    assert names(first) == ["720p", "480p", "360p"] and names(second) == ["source"]
+    assert capacity.room_wanted(worker=worker, stream_id="a", source=HD, options=OPTIONS, current=first) == 0
+    lacks = capacity.room_wanted(worker=worker, stream_id="b", source=HD, options=OPTIONS, current=second)
+    assert lacks > 0
+    capacity.ask_for_room(worker=worker, stream_id="b", cores=lacks)
+    assert capacity.room_to_give(worker=worker, stream_id="b", source=HD, plan=second) is None  # its own ask
+
+    given = capacity.room_to_give(worker=worker, stream_id="a", source=HD, plan=first)
+    assert given is not None and names(given) == ["source", "480p", "360p"]
+    assert first.cost - given.cost >= lacks
+    assert capacity.room_to_give(worker=worker, stream_id="a", source=HD, plan=given) is None  # ask taken
+    capacity.hold(worker=worker, stream_id="a", cost=given.cost)  # "a" restarted with it
+    grown = capacity.improve(worker=worker, stream_id="b", source=HD, options=OPTIONS, current=second)
+    assert grown is not None and len(grown.rungs) == 3 and grown.rungs[0].passthrough
+
+    # A third broadcast asks too, but nobody can give without falling below three rungs.
+    third = capacity.reserve(worker=worker, stream_id="c", source=HD, options=OPTIONS, model=MODEL)
+    assert names(third) == ["source"]
+    lacks = capacity.room_wanted(worker=worker, stream_id="c", source=HD, options=OPTIONS, current=third)
+    capacity.ask_for_room(worker=worker, stream_id="c", cores=lacks)
+    for stream_id, plan in (("a", given), ("b", grown)):
+        assert capacity.room_to_give(worker=worker, stream_id=stream_id, source=HD, plan=plan) is None
+    capacity.release(worker=worker, stream_id="c")  # its ask goes with it
+    assert capacity._wants(worker) == {}

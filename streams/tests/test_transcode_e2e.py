@@ -44,9 +44,9 @@ def children_of(pid: int) -> list[str]:
 
 def test_a_720p_publish_becomes_a_playable_ladder(stack, api, channel, tmp_path):
     # Pre-encoded and sent as is: OBS encodes on another machine, not on the transcoder's.
-    clip = encode_clip(tmp_path / "720p.flv", size="1280x720", seconds=16)
+    clip = encode_clip(tmp_path / "720p.flv", size="1280x720")
     started = time.monotonic()
-    ffmpeg = publish_clip(f"{stack['rtmp_url']}/{channel.stream_key}", clip)
+    ffmpeg = publish_clip(f"{stack['rtmp_url']}/{channel.stream_key}", clip, seconds=16)
     try:
         stream = wait_for(lambda: Stream.objects.live().filter(channel=channel).first(), what="live")
 
