@@ -289,8 +289,8 @@ class MediaSegment(models.Model):
     broadcast is recorded.
 
     `position` counts a rendition's segments 0, 1, 2, ... across every FFmpeg run (the media
-    sequence of DVR and VOD playlists); `discontinuity` counts the runs before this one (a
-    new run starts a new timeline: #EXT-X-DISCONTINUITY).
+    sequence of DVR and VOD playlists); `discontinuity` counts the broadcast's runs before this
+    one, the same in every rendition (a new run starts a new timeline: #EXT-X-DISCONTINUITY).
     """
 
     RECORDING = "recording"  # the stream copy of the source (record on)

@@ -85,6 +85,21 @@ class SegmentIndex:
         self.on_gap = on_gap
         self.tails: dict[str, _Tail | None] = {}
         self.gap_reported = False
+        self._discontinuity: int | None = None
+
+    def discontinuity(self) -> int:
+        """This run's discontinuity sequence number: the runs of the broadcast before it that
+        made segments, whatever their rungs. The same in every rendition, so that a player
+        switching to a rung that started in a later run lines its timeline up with the one
+        it leaves (hls.js aligns renditions on their discontinuity numbers)."""
+        if self._discontinuity is None:
+            self._discontinuity = (
+                MediaSegment.objects.filter(stream=self.stream, run__lt=self.run)
+                .values("run")
+                .distinct()
+                .count()
+            )
+        return self._discontinuity
 
     def _tail(self, rendition: str) -> _Tail | None:
         if rendition not in self.tails:
@@ -106,11 +121,11 @@ class SegmentIndex:
         rows = []
         for name, entry, size in published:
             started = entry.started_at or timezone.now()
+            discontinuity = self.discontinuity()
             if tail is None:
-                position, discontinuity = 0, 0
+                position = 0
             else:
                 position = tail.position + 1
-                discontinuity = tail.discontinuity + (tail.run != self.run)
                 if tail.run != self.run and tail.ends_at and not self.gap_reported and self.on_gap:
                     self.gap_reported = True
                     self.on_gap(max(0.0, (started - tail.ends_at).total_seconds()))

@@ -297,28 +297,34 @@ class _Held:
     ceiling: capacity.Plan | None = None
     # After giving room to another broadcast, no growing back before this (monotonic).
     no_upgrade_until: float = 0.0
+    # New rung names to announce to players when the next master is out.
+    announce: list[str] | None = None
 
     def renew(self) -> None:
         if self.plan is not None:
             capacity.hold(worker=self.worker, stream_id=self.stream_id, cost=self.plan.cost)
 
 
-def _tell(
-    stream: Stream, plan: capacity.Plan, message: str, severity: str, before: capacity.Plan | None = None
-) -> None:
-    """The ladder event, and the same live over the stream socket: players read the master
-    again when the qualities changed (stream.ladder; a rung that goes from encoded to copied
-    keeps its name and needs nothing), the streamer's dashboard shows why (stream.health)."""
+def _tell(stream: Stream, plan: capacity.Plan, message: str, severity: str, held: _Held) -> None:
+    """The ladder event, and the streamer's dashboard shows why (stream.health). When the
+    qualities changed (a rung that goes from encoded to copied keeps its name), players are
+    told once the new run's master is out (`_announce_ladder`): read before, the master
+    would still list the old rungs."""
     _event(stream, message, severity, ladder=plan.as_details())
     rungs = [r.name for r in plan.rungs]
-    if before is not None and rungs != [r.name for r in before.rungs]:
-        try:
-            realtime.send_on_commit(
-                stream.pk, {"type": realtime.STREAM_LADDER, "stream_id": stream.pk, "rungs": rungs}
-            )
-        except Exception:  # a frame is worth less than the broadcast
-            log.exception("could not send the ladder of %s", stream.pk)
+    if held.plan is not None and rungs != [r.name for r in held.plan.rungs]:
+        held.announce = rungs
     _health(stream, "good" if severity == StreamEvent.Severity.INFO else "warning", message, plan)
+
+
+def _announce_ladder(stream: Stream, rungs: list[str]) -> None:
+    """stream.ladder: players read the master again (static/js/ladder.js)."""
+    try:
+        realtime.send_on_commit(
+            stream.pk, {"type": realtime.STREAM_LADDER, "stream_id": stream.pk, "rungs": rungs}
+        )
+    except Exception:  # a frame is worth less than the broadcast
+        log.exception("could not send the ladder of %s", stream.pk)
 
 
 def _health(stream: Stream, status: str, reason: str, plan: capacity.Plan) -> None:
@@ -349,7 +355,7 @@ def _plan(stream: Stream, source: Source, options: HlsOptions, held: _Held) -> c
             plan,
             plan.reason(source),
             StreamEvent.Severity.WARNING if plan.degraded else StreamEvent.Severity.INFO,
-            before=held.plan,
+            held,
         )
     held.plan = plan
     _ask_for_room(stream, source, options, held, plan)
@@ -594,7 +600,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
                 plan,
                 steering.why,
                 StreamEvent.Severity.WARNING if plan.cost < held.plan.cost else StreamEvent.Severity.INFO,
-                before=held.plan,
+                held,
             )
             forced = plan
             continue  # at once: no backoff, it is no failure
@@ -738,6 +744,9 @@ def _watch(
             fields = {}
             if result.master_published:
                 fields["hls_ready_at"] = timezone.now()
+                if steering is not None and steering.held.announce is not None:
+                    _announce_ladder(stream, steering.held.announce)
+                    steering.held.announce = None
             if result.thumbnail_published:
                 fields["thumbnail_updated_at"] = timezone.now()
             if fields:

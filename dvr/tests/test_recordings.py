@@ -85,6 +85,22 @@ def test_a_restart_reports_the_gap_once(go_live):
     assert heard == [7.5]
 
 
+def test_a_rung_that_starts_in_a_later_run_shares_its_discontinuity_number(go_live):
+    """The ladder grew in run 2: 480p's first segment is on the same timeline (discontinuity
+    1) as 720p's second run, so a player switching between them lines them up."""
+    from streams.segments import Entry, SegmentIndex
+
+    stream = go_live()
+    start = timezone.now()
+    SegmentIndex(stream=stream, run=1).add("720p", [("a", Entry("a", 2.0, start), 1)])
+    later = start + timedelta(seconds=4)
+    second = SegmentIndex(stream=stream, run=2)
+    for rung in ("720p", "480p"):
+        second.add(rung, [(f"{rung}-b", Entry("b", 2.0, later), 1)])
+    rows = MediaSegment.objects.filter(stream=stream, run=2).order_by("rendition")
+    assert [(r.rendition, r.position, r.discontinuity) for r in rows] == [("480p", 0, 1), ("720p", 1, 1)]
+
+
 def test_dvr_trimming_removes_old_segments_unless_recorded(go_live, channel, record_segments):
     stream = go_live()
     record_segments(stream, renditions=("360p",))
