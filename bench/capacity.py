@@ -31,6 +31,7 @@ in /tmp/socialflow-bench-clips between runs (encoding one costs a minute here).
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import secrets
 import shutil
@@ -139,7 +140,7 @@ def get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, ""
-    except OSError:
+    except (OSError, http.client.HTTPException):  # a playlist replaced while it was read
         return 0, ""
 
 
@@ -300,6 +301,13 @@ def run_socialflow(clip: Path, count: int, seconds: int) -> tuple[list[Result], 
             return found
 
         meter = CpuMeter(ffmpegs)
+        platform = {
+            "transcode worker (Python)": [transcode.pid],
+            "web (Daphne)": [web_pid(web)],
+            "media server (nginx-rtmp)": nginx_pids(TMP / "nginx"),
+        }
+        platform_before = {name: sum(cpu_ticks(p) or 0 for p in pids) for name, pids in platform.items()}
+        busy_before, platform_started = machine_busy(), time.monotonic()
         results = [Result(f"#{n + 1}") for n in range(count)]
         barrier = threading.Barrier(count)
 
@@ -366,10 +374,37 @@ def run_socialflow(clip: Path, count: int, seconds: int) -> tuple[list[Result], 
         for thread in threads:
             thread.join()
         meter.stop()
+        took = time.monotonic() - platform_started
+        overhead = {
+            name: (sum(cpu_ticks(p) or 0 for p in pids) - platform_before[name]) / TICK / took
+            for name, pids in platform.items()
+        }
+        overhead["the whole machine (busy cores)"] = (machine_busy() - busy_before) / TICK / took
+        model += "\n  meanwhile, cores used by " + ", ".join(f"{k} {v:.2f}" for k, v in overhead.items())
         deadline = time.monotonic() + 30  # the broadcasts end; their transcoders stop
         while Stream.objects.live().exists() and time.monotonic() < deadline:
             time.sleep(0.5)
         return results, model
+
+
+def machine_busy() -> int:
+    """Busy ticks of the whole machine (all cores) since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]) - fields[3] - fields[4]
+
+
+def web_pid(url: str) -> int:
+    """The Daphne serving `url` (socialflow.web's child): by its listening port's owner."""
+    port = url.rsplit(":", 1)[1]
+    out = subprocess.run(["ss", "-ltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    pids = [int(x.split("=")[1]) for x in out.replace(")", ",").split(",") if x.startswith("pid=")]
+    return pids[-1] if pids else os.getpid()
+
+
+def nginx_pids(prefix: Path) -> list[int]:
+    pid_file = prefix / "nginx.pid"
+    master = int(pid_file.read_text()) if pid_file.exists() else 0
+    return [master, *children(master)] if master else []
 
 
 def wait_for_the_cost_model() -> str:

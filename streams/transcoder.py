@@ -488,12 +488,15 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
     restarts = attempt = no_video = 0
     previous_end = None  # where the last run's ladder stopped (for a gap without an index)
     forced: capacity.Plan | None = None
+    known_source: Source | None = None
     while True:
         lock.keep()
         if _shutting_down(worker):
             return Outcome.WORKER_SHUTTING_DOWN
         try:
-            source = _source(stream, input_url, lock)
+            # A ladder change restarts at once with what is known of the source: a probe
+            # would add seconds to the restart's gap.
+            source = known_source if forced is not None and known_source else _source(stream, input_url, lock)
         except (ffmpeg.ProbeError, subprocess.TimeoutExpired) as exc:
             if not _is_live(stream.pk):
                 return Outcome.ENDED_BEFORE_READABLE
@@ -513,6 +516,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
                 return _give_up(stream)
             lock.sleep(min(10, 2**restarts))
             continue
+        known_source = source
         if forced is not None:  # the governor's cheaper ladder, or a bigger one that now fits
             plan, forced = forced, None
             held.plan = plan
