@@ -362,7 +362,8 @@ def run_socialflow(clip: Path, count: int, seconds: int) -> tuple[list[Result], 
                     "created_at"
                 ):
                     at = (event.created_at - stream.started_at).total_seconds()
-                    result.notes.append(f"{at:5.1f} s {event.message}")
+                    error = (event.details or {}).get("error")
+                    result.notes.append(f"{at:5.1f} s {event.message}" + (f" ({error})" if error else ""))
             finally:
                 publisher.kill()
                 publisher.wait()

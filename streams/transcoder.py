@@ -556,6 +556,8 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
             options=options,
             run=run,
             rungs=list(plan.rungs),
+            mid_stream=attempt > 1
+            or (stream.started_at is not None and timezone.now() - stream.started_at > timedelta(seconds=10)),
         )
         started = time.monotonic()
         proc = subprocess.Popen(

@@ -317,6 +317,7 @@ def build_transcode_command(
     ffmpeg: str = "ffmpeg",
     run: int = 0,
     rungs: list[Rung] | None = None,
+    mid_stream: bool = False,
 ) -> list[str]:
     """argv for one FFmpeg that writes the whole ladder, a thumbnail and a source copy.
 
@@ -325,6 +326,7 @@ def build_transcode_command(
     publisher takes each segment to storage and the segment index as it appears). `run`
     names this FFmpeg's segments, so a restarted one never overwrites an earlier one's.
     `rungs`: the ladder to make (streams.capacity plans it); by default the whole ladder.
+    `mid_stream`: FFmpeg joins a broadcast under way (a restart, another worker taking over).
     """
     rungs = list(rungs) if rungs is not None else ladder_for(source, options)
     encoded = [r for r in rungs if not r.passthrough]
@@ -340,11 +342,14 @@ def build_transcode_command(
         # A publisher that leaves makes the pull end within 5 s instead of hanging.
         "-rw_timeout",
         "5000000",
-        # The media server sends the codec headers first; probing 32 KB instead of FFmpeg's
-        # 5 MB makes the first segment a second sooner (measured: 4.2 s against 5.4 s from
-        # the publish to every rung's first segment, docs/benchmarks.md).
+        # At a publish the media server sends the codec headers and the first keyframe at
+        # once; probing 32 KB instead of FFmpeg's 5 MB makes the first segment a second
+        # sooner (measured: 4.2 s against 5.4 s from the publish to every rung's first
+        # segment, docs/benchmarks.md). Joining mid-stream, the video waits for the next
+        # keyframe (up to a GOP) while audio flows: 32 KB of audio alone, and FFmpeg would
+        # start without a video stream ("[0:v] matches no streams", seen at 720p and 1080p).
         "-probesize",
-        "32768",
+        "2000000" if mid_stream else "32768",
     ]
     if not encoded:
         # Nothing re-encoded: only the thumbnail decodes, and keyframes are enough for it.

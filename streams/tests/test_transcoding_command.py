@@ -387,3 +387,16 @@ def test_hardware_options_are_ones_this_ffmpeg_knows(encoder):
         assert name in names, f"{encoder} has no option {name}"
         if not setting.lstrip("-").isdigit():
             assert setting in constants, f"{encoder} {name} has no value {setting}"
+
+
+def test_joining_mid_stream_probes_until_the_video_shows():
+    """Fresh at the publish, 32 KB are enough; a restart joins between keyframes, with only
+    audio for up to a GOP, and probes more."""
+    fresh = build_transcode_command(
+        input_url="rtmp://x/live/k", out_dir=Path("/tmp/o"), source=HD, options=HlsOptions()
+    )
+    joined = build_transcode_command(
+        input_url="rtmp://x/live/k", out_dir=Path("/tmp/o"), source=HD, options=HlsOptions(), mid_stream=True
+    )
+    assert fresh[fresh.index("-probesize") + 1] == "32768"
+    assert joined[joined.index("-probesize") + 1] == "2000000"
