@@ -133,11 +133,12 @@ def test_the_player_follows_a_growing_ladder_and_switches_rungs_cleanly(
             f"switched through {seen['switched']}; stalled {seen['stalled']:.2f} s; dropped frames {quality}"
         )
         # No decode or append error; a rebuffer (bufferStalledError, its nudge) may be
-        # reported, but the three switches together stall for less than half a second.
+        # reported, but the three switches together stall for less than 1.5 s (0-0.2 s on a
+        # quiet machine, 1 s on a loaded one; a rung misaligned in time stalled 1.6-4 s).
         assert seen["fatal"] == []
         assert [e for e in seen["media"] if e not in ("bufferStalledError", "bufferNudgeOnStall")] == []
         assert seen["switched"][-3:] == [360, 480, 720]
-        assert seen["stalled"] < 0.5
+        assert seen["stalled"] < 1.5
     finally:
         for proc in (first, publisher):
             if proc is not None:
