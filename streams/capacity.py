@@ -308,7 +308,10 @@ def _entries(worker: str) -> dict[str, tuple[float, float]]:
 
 
 def used(worker: str, *, besides: str | None = None) -> float:
-    return sum(cost for stream_id, (cost, _) in _entries(worker).items() if stream_id != besides)
+    """Cores held on this worker; `besides` leaves out a broadcast's own hold and the room
+    given to it (its earmark, see room_to_give)."""
+    mine = {besides, _earmark(besides)} if besides else set()
+    return sum(cost for stream_id, (cost, _) in _entries(worker).items() if stream_id not in mine)
 
 
 def free(worker: str, *, besides: str | None = None) -> float:
@@ -342,12 +345,13 @@ def improve(
         if better.score() <= current.score():
             return None
         hold(worker=worker, stream_id=stream_id, cost=better.cost)
+        _redis().hdel(_ledger_key(worker), _earmark(stream_id))  # the room given is taken
     return better
 
 
-def hold(*, worker: str, stream_id: str, cost: float) -> None:
+def hold(*, worker: str, stream_id: str, cost: float, seconds: float | None = None) -> None:
     """Hold (or renew) a reservation; it lapses unless renewed within the lock time."""
-    expires = time.time() + settings.TRANSCODE_LOCK_SECONDS
+    expires = time.time() + (seconds or settings.TRANSCODE_LOCK_SECONDS)
     key = _ledger_key(worker)
     pipe = _redis().pipeline()
     pipe.hset(key, stream_id, f"{cost:.4f}|{expires:.1f}")
@@ -357,7 +361,7 @@ def hold(*, worker: str, stream_id: str, cost: float) -> None:
 
 def release(*, worker: str, stream_id: str) -> None:
     pipe = _redis().pipeline()
-    pipe.hdel(_ledger_key(worker), stream_id)
+    pipe.hdel(_ledger_key(worker), stream_id, _earmark(stream_id))
     pipe.hdel(_wants_key(worker), stream_id)
     pipe.execute()
 
@@ -370,11 +374,18 @@ def release(*, worker: str, stream_id: str) -> None:
 # a broadcast with fewer than FAIR_RUNGS rungs asks its worker's others for the cores it
 # lacks, and one that holds more than its share and keeps FAIR_RUNGS rungs after one step
 # of `shed` gives them (and restarts on a segment boundary, as for the governor). The asker
-# takes the room at its next upgrade check.
+# takes the room at its next upgrade check. Until then the room is earmarked for it in the
+# ledger, so that a broadcast going live meanwhile cannot take it instead.
 
 FAIR_RUNGS = 3
 # A broadcast that gave room does not grow back for this long (the asker takes the room first).
 GAVE_ROOM_HOLD_SECONDS = 60.0
+# Room given stays earmarked for its asker this long (it looks every few seconds while asking).
+EARMARK_SECONDS = 20.0
+
+
+def _earmark(stream_id: str) -> str:
+    return f"{stream_id}:given"
 
 
 def _wants_key(worker: str) -> str:
@@ -384,8 +395,8 @@ def _wants_key(worker: str) -> str:
 def room_wanted(*, worker: str, stream_id: str, source: Source, options: HlsOptions, current: Plan) -> float:
     """The cores this broadcast lacks for the cheapest ladder of FAIR_RUNGS rungs, when
     `current` has fewer (0: it lacks nothing, or no such ladder exists for its source)."""
-    if len(current.rungs) >= FAIR_RUNGS:
-        return 0.0
+    if len(current.rungs) >= FAIR_RUNGS or _earmark(stream_id) in _entries(worker):
+        return 0.0  # nothing lacking, or room given already and on its way
     model = cost_model(worker)
     costs = [
         ladder_cost(source, rungs, options.preset, model)
@@ -398,44 +409,56 @@ def room_wanted(*, worker: str, stream_id: str, source: Source, options: HlsOpti
 
 
 def ask_for_room(*, worker: str, stream_id: str, cores: float) -> None:
-    """Ask the worker's other broadcasts for `cores` (the ask lapses like a reservation)."""
-    expires = time.time() + settings.TRANSCODE_LOCK_SECONDS
+    """Ask the worker's other broadcasts for `cores` (the ask lapses like a reservation;
+    renewing it keeps its place in the queue: the first to ask is served first)."""
+    now = time.time()
+    since = _wants(worker).get(stream_id, (0.0, now))[1]
     pipe = _redis().pipeline()
-    pipe.hset(_wants_key(worker), stream_id, f"{cores:.4f}|{expires:.1f}")
+    pipe.hset(_wants_key(worker), stream_id, f"{cores:.4f}|{now + settings.TRANSCODE_LOCK_SECONDS:.1f}|{since:.3f}")
     pipe.expire(_wants_key(worker), max(60, settings.TRANSCODE_LOCK_SECONDS * 4))
     pipe.execute()
 
 
-def _wants(worker: str) -> dict[str, float]:
+def _wants(worker: str) -> dict[str, tuple[float, float]]:
+    """The live asks on this worker: stream id -> (cores, asked since)."""
     now = time.time()
     out = {}
     for stream_id, value in _redis().hgetall(_wants_key(worker)).items():
         try:
-            cores, expires = (float(x) for x in value.decode().split("|"))
+            cores, expires, since = (float(x) for x in value.decode().split("|"))
         except ValueError:
             continue
         if expires > now:
-            out[stream_id.decode()] = cores
+            out[stream_id.decode()] = (cores, since)
     return out
 
 
 def room_to_give(*, worker: str, stream_id: str, source: Source, plan: Plan) -> Plan | None:
     """A cheaper ladder for this broadcast when another one on its worker asked for room
     that one step of `shed` frees, this one holds more than an even share of the budget,
-    and keeps FAIR_RUNGS rungs. The ask is taken (deleted) by the one broadcast that gives."""
-    wants = {other: cores for other, cores in _wants(worker).items() if other != stream_id}
+    and keeps FAIR_RUNGS rungs. The ask is taken (deleted) by the one broadcast that gives,
+    and the room is earmarked for the asker: this one's hold drops to the cheaper ladder's
+    cost at once, and the difference is held in the asker's name until it takes it."""
+    wants = {other: ask for other, ask in _wants(worker).items() if other != stream_id}
     if not wants:
         return None
     cheaper = shed(plan, source)
     if cheaper is None or len(cheaper.rungs) < FAIR_RUNGS:
         return None
     cheaper = priced(cheaper, source, cost_model(worker))
-    share = budget() * PLAN_UTILIZATION / max(1, len(_entries(worker)))
+    holders = [key for key in _entries(worker) if not key.endswith(_earmark(""))]
+    share = budget() * PLAN_UTILIZATION / max(1, len(holders))
     if plan.cost <= share:
         return None
-    for other, cores in sorted(wants.items(), key=lambda item: item[1]):
-        if plan.cost - cheaper.cost >= cores and _redis().hdel(_wants_key(worker), other):
-            return cheaper
+    for other, (cores, _) in sorted(wants.items(), key=lambda item: item[1][1]):  # first asked first
+        if plan.cost - cheaper.cost < cores:
+            continue
+        with _redis().lock(f"{_ledger_key(worker)}:lock", timeout=10, blocking_timeout=10):
+            if not _redis().hdel(_wants_key(worker), other):
+                continue  # taken by another giver meanwhile
+            hold(worker=worker, stream_id=stream_id, cost=cheaper.cost)
+            hold(worker=worker, stream_id=_earmark(other), cost=plan.cost - cheaper.cost, seconds=EARMARK_SECONDS)
+        return cheaper
     return None
 
 

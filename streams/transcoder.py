@@ -299,10 +299,13 @@ class _Held:
     no_upgrade_until: float = 0.0
     # New rung names to announce to players when the next master is out.
     announce: list[str] | None = None
+    # Room given away (capacity.room_to_give): held at this cost until the cheaper run starts.
+    giving_cost: float | None = None
 
     def renew(self) -> None:
         if self.plan is not None:
-            capacity.hold(worker=self.worker, stream_id=self.stream_id, cost=self.plan.cost)
+            cost = self.plan.cost if self.giving_cost is None else self.giving_cost
+            capacity.hold(worker=self.worker, stream_id=self.stream_id, cost=cost)
 
 
 def _tell(stream: Stream, plan: capacity.Plan, message: str, severity: str, held: _Held) -> None:
@@ -422,6 +425,7 @@ class _Steering:
             )
             if cheaper is not None:
                 self.held.no_upgrade_until = now + capacity.GAVE_ROOM_HOLD_SECONDS
+                self.held.giving_cost = cheaper.cost
                 self.next_plan = cheaper
                 self.why = (
                     f"Made room for another broadcast on this server (gave up "
@@ -519,7 +523,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         known_source = source
         if forced is not None:  # the governor's cheaper ladder, or a bigger one that now fits
             plan, forced = forced, None
-            held.plan = plan
+            held.plan, held.giving_cost = plan, None
             held.renew()
         else:
             try:

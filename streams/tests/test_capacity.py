@@ -261,9 +261,19 @@ def test_a_thin_ladder_gets_room_from_a_rich_one_and_no_more_than_one_step(worke
     assert given is not None and names(given) == ["source", "480p", "360p"]
     assert first.cost - given.cost >= lacks
     assert capacity.room_to_give(worker=worker, stream_id="a", source=HD, plan=given) is None  # ask taken
+    # "a" holds less at once, and the difference is earmarked for "b": for anyone else the
+    # worker is as full as before; for "b" the room is there.
+    assert capacity.used(worker) == pytest.approx(first.cost + second.cost, abs=1e-3)
+    assert capacity.used(worker, besides="b") == pytest.approx(given.cost, abs=1e-3)
+    assert capacity.room_wanted(worker=worker, stream_id="b", source=HD, options=OPTIONS, current=second) == 0
     capacity.hold(worker=worker, stream_id="a", cost=given.cost)  # "a" restarted with it
+    # A broadcast going live before "b" takes the room does not get it.
+    early = capacity.reserve(worker=worker, stream_id="early", source=HD, options=OPTIONS, model=MODEL)
+    assert names(early) == ["source"]
+    capacity.release(worker=worker, stream_id="early")
     grown = capacity.improve(worker=worker, stream_id="b", source=HD, options=OPTIONS, current=second)
     assert grown is not None and len(grown.rungs) == 3 and grown.rungs[0].passthrough
+    assert "b:given" not in capacity._entries(worker)  # taken
 
     # A third broadcast asks too, but nobody can give without falling below three rungs.
     third = capacity.reserve(worker=worker, stream_id="c", source=HD, options=OPTIONS, model=MODEL)
@@ -274,3 +284,16 @@ def test_a_thin_ladder_gets_room_from_a_rich_one_and_no_more_than_one_step(worke
         assert capacity.room_to_give(worker=worker, stream_id=stream_id, source=HD, plan=plan) is None
     capacity.release(worker=worker, stream_id="c")  # its ask goes with it
     assert capacity._wants(worker) == {}
+
+
+def test_room_goes_to_the_broadcast_that_asked_first(worker):
+    first = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS, model=MODEL)
+    for stream_id in ("newer", "older"):
+        capacity.reserve(worker=worker, stream_id=stream_id, source=HD, options=OPTIONS, model=MODEL)
+    capacity.ask_for_room(worker=worker, stream_id="older", cores=0.1)
+    time.sleep(0.01)
+    capacity.ask_for_room(worker=worker, stream_id="newer", cores=0.1)
+    capacity.ask_for_room(worker=worker, stream_id="older", cores=0.1)  # renewed: keeps its place
+    assert capacity.room_to_give(worker=worker, stream_id="a", source=HD, plan=first) is not None
+    assert list(capacity._wants(worker)) == ["newer"]
+    assert "older:given" in capacity._entries(worker)
