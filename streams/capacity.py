@@ -414,7 +414,9 @@ def ask_for_room(*, worker: str, stream_id: str, cores: float) -> None:
     now = time.time()
     since = _wants(worker).get(stream_id, (0.0, now))[1]
     pipe = _redis().pipeline()
-    pipe.hset(_wants_key(worker), stream_id, f"{cores:.4f}|{now + settings.TRANSCODE_LOCK_SECONDS:.1f}|{since:.3f}")
+    pipe.hset(
+        _wants_key(worker), stream_id, f"{cores:.4f}|{now + settings.TRANSCODE_LOCK_SECONDS:.1f}|{since:.3f}"
+    )
     pipe.expire(_wants_key(worker), max(60, settings.TRANSCODE_LOCK_SECONDS * 4))
     pipe.execute()
 
@@ -457,7 +459,12 @@ def room_to_give(*, worker: str, stream_id: str, source: Source, plan: Plan) -> 
             if not _redis().hdel(_wants_key(worker), other):
                 continue  # taken by another giver meanwhile
             hold(worker=worker, stream_id=stream_id, cost=cheaper.cost)
-            hold(worker=worker, stream_id=_earmark(other), cost=plan.cost - cheaper.cost, seconds=EARMARK_SECONDS)
+            hold(
+                worker=worker,
+                stream_id=_earmark(other),
+                cost=plan.cost - cheaper.cost,
+                seconds=EARMARK_SECONDS,
+            )
         return cheaper
     return None
 
