@@ -1,7 +1,8 @@
 """Publishing what FFmpeg writes locally to the "live" storage (local disk or S3).
 
 Segments go up as soon as a playlist lists them (so they are complete), each playlist right
-after its segments, the master once every variant exists. Segments that fall out of a live
+after its segments, the ladder (and its index rows) before the source copy, the master once
+every variant exists. Segments that fall out of a live
 playlist are removed from storage after a grace period, unless the broadcast keeps them
 (DVR or a recording): those are added to the segment index instead.
 """
@@ -61,11 +62,18 @@ class HlsPublisher:
     def sync(self, *, final: bool = False) -> SyncResult:
         result = SyncResult()
         variants = sorted(self.work_dir.glob("*/index.m3u8"))
-        for playlist in variants:
+        ladder = [p for p in variants if p.parent.name != RECORDING]
+        # What viewers play first: the ladder's segments and playlists, then their index rows
+        # (the rewind playlists the watch page plays list a segment once it is indexed). The
+        # source copy is not played live; on S3 its upload would hold the rest back.
+        for playlist in ladder:
             self._sync_playlist(playlist, result)
         self._flush_index()
+        for playlist in variants:
+            if playlist not in ladder:
+                self._sync_playlist(playlist, result)
+        self._flush_index()
         master = self.work_dir / "master.m3u8"
-        ladder = [p for p in variants if p.parent.name != RECORDING]
         ready = ladder and all(f"{p.parent.name}/index.m3u8" in self.playlists for p in ladder)
         if ready and master.exists():
             text = master.read_text()

@@ -36,6 +36,9 @@ LOW_RUNG_MAX_FPS = 30
 # same without lookahead, with sliced threads) it costs as much CPU but runs faster on a
 # busy machine (sliced threads leave cores idle); against x264's defaults it costs ~30% less.
 X264_PARAMS = "bframes=0:rc-lookahead=10"
+# A low-latency broadcast (1-s segments) has no lookahead: 10 frames are a third of a
+# second of glass-to-glass (bench/latency.py), for a little quality at the same bitrate.
+X264_LOW_LATENCY_PARAMS = "bframes=0:rc-lookahead=0:sync-lookahead=0"
 
 # The H.264 encoders TRANSCODE_ENCODER may name: x264 on the CPU, or a GPU's (NVIDIA NVENC,
 # VA-API on Intel and AMD, Intel Quick Sync). With a GPU the cascade still decodes and
@@ -225,7 +228,7 @@ def encoder_args(
             f"-profile:v:{index}",
             "high",
             f"-x264-params:v:{index}",
-            X264_PARAMS,
+            X264_LOW_LATENCY_PARAMS if segment_seconds < 2 else X264_PARAMS,
             # Closed GOPs of exactly one segment, at the same instants in every rung.
             f"-g:v:{index}",
             str(gop),

@@ -25,7 +25,10 @@ from streams.tests.test_transcode_e2e import get
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-WINDOW = 60
+WINDOW = 30  # the shortest a streamer can choose: the test waits for it to fill
+LIVE_SECONDS = 50  # live before the viewer comes: the window, full, and trimmed behind
+BACK = 22  # the first seek, behind the live edge
+BACK_AGAIN = 15  # the second, from live
 
 
 @pytest.fixture
@@ -93,12 +96,12 @@ def test_a_viewer_rewinds_a_live_broadcast_and_returns_to_live_and_clips_it(
             what="live",
         )
         ready = time.monotonic()
-        time.sleep(max(0, int(os.environ.get("DVR_E2E_WAIT", "90")) - (time.monotonic() - ready)))
+        time.sleep(max(0, int(os.environ.get("DVR_E2E_WAIT", LIVE_SECONDS)) - (time.monotonic() - ready)))
         variant = f"{stack['web']}/streams/{stream.pk}/dvr/360p.m3u8"
         status, full = get(variant)
         window = m3u8.loads(full.decode())
         covered = sum(s.duration for s in window.segments)
-        print(f"after 90 s live, the rewind playlist covers {covered:.0f} s")
+        print(f"after {LIVE_SECONDS} s live, the rewind playlist covers {covered:.0f} s")
         reach = WINDOW + DVR_EDGE_MARGIN_SECONDS  # the window behind an edge a few seconds old
         assert status == 200 and (os.environ.get("DVR_E2E_WAIT") or WINDOW - 4 <= covered <= reach + 2)
 
@@ -122,18 +125,19 @@ def test_a_viewer_rewinds_a_live_broadcast_and_returns_to_live_and_clips_it(
         print(f"at live: {at_live:.1f} s behind the clock; player {state}")
         assert at_live < 15 and "behind" not in page.get_attribute("#dvr-live", "class")
 
-        # 55 s behind the live edge (the newest segment), with the seek bar: the player itself
-        # sits a few seconds behind that edge (hls.js's live sync point), so this is about
-        # 48-52 s behind where it played, and the frame on screen is the edge's age + 55 s.
+        # BACK s behind the live edge (the newest segment), with the seek bar: the player
+        # itself sits a few seconds behind that edge (hls.js's live sync point), so this is
+        # a few seconds less behind where it played, and the frame on screen is the edge's
+        # age + BACK s.
         edge_age = at_live - (state["end"] - state["t"])
-        seek_to(page, state["end"] - 55 - state["start"])
+        seek_to(page, state["end"] - BACK - state["start"])
         page.wait_for_function(
-            "parseFloat(document.getElementById('dvr-bar').dataset.behind) > 40", timeout=15000
+            f"parseFloat(document.getElementById('dvr-bar').dataset.behind) > {BACK - 7}", timeout=15000
         )
         assert playing(page)
         rewound = behind(page)
-        print(f"rewound to 55 s behind the live edge: the frame on screen is {rewound:.1f} s old")
-        assert 55 - 4 <= rewound - edge_age <= 55 + 6
+        print(f"rewound to {BACK} s behind the live edge: the frame on screen is {rewound:.1f} s old")
+        assert BACK - 4 <= rewound - edge_age <= BACK + 6
         assert "behind" in page.get_attribute("#dvr-live", "class")
         assert "behind live" in page.text_content("#dvr-behind")
         out = BASE_DIR / "test-output" / "browser"
@@ -146,13 +150,13 @@ def test_a_viewer_rewinds_a_live_broadcast_and_returns_to_live_and_clips_it(
         )
         assert playing(page) and behind(page) < at_live + 4
 
-        seek_back(page, 30)
+        seek_back(page, BACK_AGAIN)
         page.wait_for_function(
-            "parseFloat(document.getElementById('dvr-bar').dataset.behind) > 25", timeout=15000
+            f"parseFloat(document.getElementById('dvr-bar').dataset.behind) > {BACK_AGAIN - 5}", timeout=15000
         )
         assert playing(page)
         # hls.js lands a seek on a segment (2 s) and maps the frame's time from it: +-6 s
-        assert 30 - 6 <= behind(page) - at_live <= 30 + 6
+        assert BACK_AGAIN - 6 <= behind(page) - at_live <= BACK_AGAIN + 6
         page.click("#dvr-live")
         page.wait_for_function(
             "parseFloat(document.getElementById('dvr-bar').dataset.behind) < 4", timeout=15000

@@ -6,6 +6,20 @@
   const status = document.getElementById("player-status");
   const quality = document.getElementById("quality");
 
+  // Live latency, measured by bench/latency.py (docs/architecture.md, "Latency"). The player
+  // plays one target duration (the newest segment must be whole before it plays; hls.js
+  // never goes closer) plus this margin behind the live edge, for a segment, a refresh or a
+  // download that comes late. hls.js adds a second per stall, up to one target duration.
+  const LIVE_SYNC_MARGIN_SECONDS = 0.5;
+  // Where it starts, before the first playlist says how long a segment is (catching up,
+  // below, then closes the rest): 1.5 segments.
+  const START_SYNC_SEGMENTS = 1.5;
+  // Behind that point (a slow start, a stall), play up to this much faster to catch up, but
+  // only while the viewer is at live: one who went back stays where they went.
+  const CATCH_UP_RATE = 1.25;
+  // A seek that lands this close to hls.js's live sync point counts as going back to live.
+  const AT_LIVE_SYNC_SECONDS = 1;
+
   function say(text) {
     status.textContent = text;
     status.hidden = !text;
@@ -32,13 +46,182 @@
     return match ? match[1] : "";
   }
 
+  // hls.js refreshes a live playlist once per target duration, on a clock of its own: it
+  // learns of a new segment on average half a segment after it appeared. Our servers cannot
+  // hold a playlist request until the next segment exists (LL-HLS blocking reload), so this
+  // loader does it in the browser. It marks the media playlists CAN-BLOCK-RELOAD, which makes
+  // hls.js ask for the next one (`_HLS_msn`) as soon as it has one; it holds that request
+  // until the next segment is due (a target duration after the last one appeared; the rungs
+  // are published together), then asks the server every tenth of a segment until the segment
+  // is there. A new segment is seen within ~0.1 s, for about two requests a segment, and the
+  // URLs the server sees stay as they were. It gives up half a segment after the segment was
+  // due, and waits for nothing once the broadcast has made nothing for three segments
+  // (FFmpeg restarting, the publisher gone): hls.js then refreshes on its own clock.
+  function blockingReloadLoader(Base) {
+    const newest = new Map(); // playlist URL without its query -> its newest segment
+    const targets = new Map(); // playlist URL without its query -> EXT-X-TARGETDURATION (ms)
+    // When the last new segment was there: the start of the request that brought it, or, if
+    // that was the first try (it may have been there for a while), a poll before it, so that
+    // the next wait ends a little earlier, until the first try comes just before a segment.
+    let arrivedAt = null;
+
+    function lastSegment(text) {
+      const lines = text.trim().split("\n");
+      for (let i = lines.length - 1; i >= 0; i--) {
+        const line = lines[i].trim();
+        if (line && !line.startsWith("#")) return line;
+      }
+      return "";
+    }
+
+    function canBlockReload(text) {
+      if (!text.startsWith("#EXTM3U") || text.includes("#EXT-X-ENDLIST") || text.includes("CAN-BLOCK-RELOAD")) {
+        return text;
+      }
+      if (text.includes("#EXT-X-SERVER-CONTROL:")) {
+        return text.replace("#EXT-X-SERVER-CONTROL:", "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,");
+      }
+      return text.replace(/^#EXTM3U[^\n]*\n/, (head) => `${head}#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES\n`);
+    }
+
+    function withoutDirectives(address) {
+      const url = new URL(address, location.href);
+      const blocking = url.searchParams.has("_HLS_msn");
+      url.searchParams.delete("_HLS_msn");
+      url.searchParams.delete("_HLS_part");
+      return { url: url.href, blocking };
+    }
+
+    return class BlockingReloadLoader {
+      constructor(config) {
+        this.config = config;
+        this.inner = new Base(config);
+        this.timer = 0;
+        this.waitingContext = null;
+      }
+
+      get stats() {
+        return this.inner.stats;
+      }
+
+      get context() {
+        return this.waitingContext || this.inner.context;
+      }
+
+      load(context, loaderConfig, callbacks) {
+        if (context.type !== "level" && context.type !== "audioTrack") {
+          this.inner.load(context, loaderConfig, callbacks);
+          return;
+        }
+        const key = context.url.split("?")[0];
+        const { url, blocking } = withoutDirectives(context.url);
+        const target = targets.get(key) || 2000;
+        const poll = target / 10;
+        const now = performance.now();
+        let wait = 0;
+        let giveUpAt = now; // one plain request: hls.js's own refresh, or nothing lately
+        if (blocking && arrivedAt === null) {
+          giveUpAt = now + target; // learn the rhythm: ask until the next segment shows
+        } else if (blocking && now - arrivedAt < 3 * target) {
+          const due = arrivedAt + target - poll;
+          wait = Math.min(Math.max(0, due - now), target);
+          giveUpAt = Math.max(now, due) + target / 2;
+        }
+        this.waitingContext = context;
+        let tries = 0;
+        const attempt = () => {
+          const started = performance.now();
+          tries += 1;
+          this.inner.destroy();
+          this.inner = new Base(this.config);
+          this.inner.load({ ...context, url }, loaderConfig, {
+            ...callbacks,
+            onError: (...args) => {
+              this.waitingContext = null;
+              callbacks.onError(...args);
+            },
+            onTimeout: (...args) => {
+              this.waitingContext = null;
+              callbacks.onTimeout(...args);
+            },
+            onSuccess: (response, stats, ctx, details) => {
+              const text = typeof response.data === "string" ? response.data : "";
+              const segment = lastSegment(text);
+              const seen = newest.get(key);
+              if (segment === seen && !text.includes("#EXT-X-ENDLIST") && performance.now() < giveUpAt) {
+                this.timer = setTimeout(attempt, poll);
+                return;
+              }
+              if (seen !== undefined && segment !== seen) arrivedAt = tries > 1 ? started : started - poll;
+              newest.set(key, segment);
+              const match = /#EXT-X-TARGETDURATION:(\d+(?:\.\d+)?)/.exec(text);
+              if (match) targets.set(key, parseFloat(match[1]) * 1000);
+              this.waitingContext = null;
+              callbacks.onSuccess({ ...response, data: canBlockReload(text) }, stats, context, details);
+            },
+          });
+        };
+        this.timer = setTimeout(attempt, wait);
+      }
+
+      abort() {
+        clearTimeout(this.timer);
+        this.waitingContext = null;
+        this.inner.abort();
+      }
+
+      destroy() {
+        clearTimeout(this.timer);
+        this.waitingContext = null;
+        this.inner.destroy();
+      }
+
+      getCacheAge() {
+        return this.inner.getCacheAge ? this.inner.getCacheAge() : null;
+      }
+
+      getResponseHeader(name) {
+        return this.inner.getResponseHeader ? this.inner.getResponseHeader(name) : null;
+      }
+    };
+  }
+
+  // Catching up to the live sync point is for viewers at live: a seek back that lands behind
+  // it turns it off (hls.js would otherwise pull a viewer who went back a few seconds back to
+  // live), a seek to it (the LIVE button) turns it on again. hls.js's own seeks go forward.
+  function followLive(hls) {
+    let playedTo = 0;
+    function atLive(yes) {
+      hls.config.maxLiveSyncPlaybackRate = yes ? CATCH_UP_RATE : 1;
+      // hls.js leaves the rate as it is once catching up is off.
+      if (!yes && video.playbackRate > 1 && video.playbackRate <= CATCH_UP_RATE) video.playbackRate = 1;
+    }
+    video.addEventListener("timeupdate", () => {
+      if (!video.seeking) playedTo = video.currentTime;
+    });
+    video.addEventListener("seeking", () => {
+      const sync = hls.liveSyncPosition;
+      if (sync == null || video.currentTime >= sync - AT_LIVE_SYNC_SECONDS) atLive(true);
+      else if (video.currentTime < playedTo) atLive(false);
+    });
+  }
+
   function withHlsJs() {
     const hls = new Hls({
-      liveSyncDurationCount: 3,
+      liveSyncDurationCount: START_SYNC_SEGMENTS,
+      // Catching up and the blocking reload need hls.js's low-latency mode (without LL-HLS
+      // parts it does nothing else).
+      lowLatencyMode: true,
+      maxLiveSyncPlaybackRate: CATCH_UP_RATE,
+      pLoader: blockingReloadLoader(Hls.DefaultConfig.loader),
       manifestLoadingMaxRetry: 10,
       levelLoadingMaxRetry: 10,
       // The DVR playlist starts at the live edge too; behind it, stay where the viewer went.
       liveMaxLatencyDurationCount: Infinity,
+    });
+    followLive(hls);
+    hls.once(Hls.Events.LEVEL_UPDATED, (event, data) => {
+      if (data.details.live) hls.targetLatency = data.details.targetduration + LIVE_SYNC_MARGIN_SECONDS;
     });
     hls.loadSource(url);
     hls.attachMedia(video);

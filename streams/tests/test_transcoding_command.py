@@ -147,6 +147,19 @@ def test_x264_options_and_a_preset_per_rung():
     assert value(args, "-x264-params:v:0") == value(args, "-x264-params:v:1") == "bframes=0:rc-lookahead=10"
     assert "zerolatency" not in args
     assert value(args, "-var_stream_map") == "v:0,a:0,name:720p v:1,a:1,name:360p"
+    # Low latency (1-s segments): no lookahead, a third of a second less glass-to-glass.
+    low = build_transcode_command(
+        input_url="rtmp://x/live/k",
+        out_dir=OUT,
+        source=HD,
+        options=HlsOptions(segment_seconds=1),
+        rungs=rungs,
+    )
+    assert (
+        value(low, "-x264-params:v:0")
+        == value(low, "-x264-params:v:1")
+        == "bframes=0:rc-lookahead=0:sync-lookahead=0"
+    )
 
 
 def test_a_remux_decodes_only_keyframes_for_the_thumbnail():
