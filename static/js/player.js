@@ -19,6 +19,10 @@
   const CATCH_UP_RATE = 1.25;
   // A seek that lands this close to hls.js's live sync point counts as going back to live.
   const AT_LIVE_SYNC_SECONDS = 1;
+  // A stall while starting (an empty buffer, the first segments fetched at once) says nothing
+  // about the viewer's connection or the server: the second hls.js adds for it is taken back
+  // once playback has run this long without another. A later stall keeps its second.
+  const START_GRACE_SECONDS = 6;
 
   function say(text) {
     status.textContent = text;
@@ -220,8 +224,31 @@
       liveMaxLatencyDurationCount: Infinity,
     });
     followLive(hls);
-    hls.once(Hls.Events.LEVEL_UPDATED, (event, data) => {
-      if (data.details.live) hls.targetLatency = data.details.targetduration + LIVE_SYNC_MARGIN_SECONDS;
+    let target = null; // where the player means to sit behind the live edge (s)
+    let startedAt = null; // when playback first ran (ms)
+    let laterStall = false;
+    video.addEventListener("playing", () => {
+      if (startedAt === null) startedAt = performance.now();
+    });
+    hls.on(Hls.Events.ERROR, (event, data) => {
+      const stalled = data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR;
+      if (stalled && startedAt !== null && performance.now() - startedAt > START_GRACE_SECONDS * 1000) {
+        laterStall = true;
+      }
+    });
+    hls.on(Hls.Events.LEVEL_UPDATED, (event, data) => {
+      if (!data.details.live) return;
+      if (target === null) {
+        target = data.details.targetduration + LIVE_SYNC_MARGIN_SECONDS;
+        hls.targetLatency = target;
+      } else if (
+        !laterStall &&
+        startedAt !== null &&
+        performance.now() - startedAt > START_GRACE_SECONDS * 1000 &&
+        hls.targetLatency > target
+      ) {
+        hls.targetLatency = target; // forgives the start-up stalls (and resets hls.js's count)
+      }
     });
     hls.loadSource(url);
     hls.attachMedia(video);
