@@ -73,6 +73,25 @@ class CostModel:
     hardware_encode: float = 0.001
     hardware_base: float = 0.03
     measured: str = "defaults (Debian 12, FFmpeg 5.1, 2 cores, 2026-12-01)"
+    # What the live FFmpegs on this worker really cost against this model's prices (learned
+    # while they run, see `learn`); every price above is multiplied by it.
+    learned: float = 1.0
+
+    def scaled(self, factor: float) -> CostModel:
+        """This model with every price multiplied by `factor` (and `learned` with them)."""
+        if factor == 1.0:
+            return self
+        return replace(
+            self,
+            decode=self.decode * factor,
+            scale=self.scale * factor,
+            encode={preset: cost * factor for preset, cost in self.encode.items()},
+            encoder_base=self.encoder_base * factor,
+            remux=self.remux * factor,
+            hardware_encode=self.hardware_encode * factor,
+            hardware_base=self.hardware_base * factor,
+            learned=self.learned * factor,
+        )
 
     def encode_cost(self, preset: str, mpx: float, encoder: str = LIBX264) -> float:
         if encoder != LIBX264:
@@ -127,6 +146,7 @@ class Plan:
     full_cost: float  # what the whole ladder would cost
     free: float  # cores free for this broadcast when it was planned
     preset: str
+    learned: float = 1.0  # the model's learned scale it was priced with (CostModel.learned)
 
     @property
     def remux_only(self) -> bool:
@@ -226,7 +246,14 @@ def plan_ladder(source: Source, options: HlsOptions, free: float, model: CostMod
     full = ladder_for(source, options)
     full_cost = ladder_cost(source, full, options.preset, model)
     plans = [
-        Plan(tuple(rungs), ladder_cost(source, rungs, options.preset, model), full_cost, free, options.preset)
+        Plan(
+            tuple(rungs),
+            ladder_cost(source, rungs, options.preset, model),
+            full_cost,
+            free,
+            options.preset,
+            model.learned,
+        )
         for rungs in candidates(source, options)
     ]
     fitting = [p for p in plans if p.cost <= free]
@@ -265,7 +292,9 @@ def shed(plan: Plan, source: Source) -> Plan | None:
 
 def priced(plan: Plan, source: Source, model: CostModel) -> Plan:
     """The plan with its cost estimated again (after `shed` changed its rungs)."""
-    return replace(plan, cost=ladder_cost(source, list(plan.rungs), plan.preset, model))
+    return replace(
+        plan, cost=ladder_cost(source, list(plan.rungs), plan.preset, model), learned=model.learned
+    )
 
 
 def _faster(preset: str) -> str | None:
@@ -447,7 +476,8 @@ def room_to_give(*, worker: str, stream_id: str, source: Source, plan: Plan) -> 
     cheaper = shed(plan, source)
     if cheaper is None or len(cheaper.rungs) < FAIR_RUNGS:
         return None
-    cheaper = priced(cheaper, source, cost_model(worker))
+    model = cost_model(worker)
+    plan, cheaper = priced(plan, source, model), priced(cheaper, source, model)  # today's prices
     holders = [key for key in _entries(worker) if not key.endswith(_earmark(""))]
     share = budget() * PLAN_UTILIZATION / max(1, len(holders))
     if plan.cost <= share:
@@ -477,21 +507,101 @@ def _model_key(worker: str) -> str:
 
 
 def cost_model(worker: str) -> CostModel:
-    """The worker's measured model, or the defaults."""
+    """The worker's measured model (or the defaults), priced by what its live FFmpegs cost."""
     try:
-        raw = _redis().get(_model_key(worker))
+        raw, learned = _redis().mget(_model_key(worker), _scale_key(worker))
     except redis.exceptions.RedisError:
-        raw = None
+        raw = learned = None
+    model = CostModel()
     if raw:
         try:
-            return CostModel(**json.loads(raw))
+            model = CostModel(**json.loads(raw))
         except (TypeError, ValueError):
             log.warning("ignoring a malformed cost model for %s", worker)
-    return CostModel()
+    try:
+        factor = float(learned) if learned else 1.0
+    except ValueError:
+        factor = 1.0
+    return model.scaled(min(MAX_SCALE, max(MIN_SCALE, factor)))
 
 
 def save_cost_model(worker: str, model: CostModel) -> None:
-    _redis().set(_model_key(worker), json.dumps(asdict(model)), ex=30 * 24 * 3600)
+    """Keep a newly measured model; what was learned against the old one starts afresh."""
+    pipe = _redis().pipeline()
+    pipe.set(_model_key(worker), json.dumps(asdict(replace(model, learned=1.0))), ex=30 * 24 * 3600)
+    pipe.delete(_scale_key(worker))
+    pipe.execute()
+
+
+# --- Learning what the live FFmpegs cost ---------------------------------------------------
+#
+# The model prices the parts of a ladder, measured alone for a few seconds when the worker
+# starts: a measurement that moved by 25% between two starts on this (shared, noisy) machine,
+# and that leaves out what several FFmpegs sharing the cores cost each other. So every live
+# FFmpeg is measured while it runs, as CPU seconds per second of video it wrote (whatever its
+# speed: a starved FFmpeg writes less video with its CPU), and the worker's prices follow
+# what its ladders really cost: a broadcast is planned against the truth, and its hold in the
+# ledger is what it uses when that is more than it was priced at.
+
+MIN_SCALE, MAX_SCALE = 0.7, 2.0
+LEARN_RATE = 0.3  # each measurement moves the scale this far towards what it says
+COST_METER_WARMUP_SECONDS = 10.0  # probing and the first burst of input are no steady cost
+COST_METER_MIN_MEDIA_SECONDS = 10.0  # a measurement spans at least this much video
+
+
+def _scale_key(worker: str) -> str:
+    return f"streams:cost-scale:{worker}"
+
+
+def learn(*, worker: str, plan: Plan, measured: float) -> float | None:
+    """Move the worker's scale towards what `plan`'s FFmpeg costs (`measured` cores per
+    second of video); returns the new scale. Only ladders that encode something teach:
+    a remux costs too little to say anything about the encoder."""
+    if plan.remux_only or plan.cost < 0.1 or measured <= 0:
+        return None
+    said = plan.learned * measured / plan.cost  # the scale that would have priced it right
+    key = _scale_key(worker)
+    with _redis().lock(f"{key}:lock", timeout=5, blocking_timeout=5):
+        raw = _redis().get(key)
+        current = float(raw) if raw else 1.0
+        new = min(MAX_SCALE, max(MIN_SCALE, current + LEARN_RATE * (said - current)))
+        _redis().set(key, f"{new:.4f}", ex=30 * 24 * 3600)
+    return new
+
+
+def _process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc; None elsewhere or once gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CostMeter:
+    """What one FFmpeg costs: CPU seconds per second of video written, since its warm-up."""
+
+    pid: int
+    cpu: Callable[[int], float | None] = _process_cpu_seconds
+    started: float | None = None
+    first: tuple[float, float] | None = None  # (cpu, media) at the end of the warm-up
+
+    def observe(self, wall: float, media: float) -> float | None:
+        if self.started is None:
+            self.started = wall
+        if wall - self.started < COST_METER_WARMUP_SECONDS:
+            return None
+        cpu = self.cpu(self.pid)
+        if cpu is None:
+            return None
+        if self.first is None:
+            self.first = (cpu, media)
+            return None
+        cpu0, media0 = self.first
+        if media - media0 < COST_METER_MIN_MEDIA_SECONDS:
+            return None
+        return (cpu - cpu0) / (media - media0)
 
 
 def _cpu_seconds(args: list[str]) -> float:

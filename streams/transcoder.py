@@ -301,10 +301,19 @@ class _Held:
     announce: list[str] | None = None
     # Room given away (capacity.room_to_give): held at this cost until the cheaper run starts.
     giving_cost: float | None = None
+    # What this run's FFmpeg really costs (capacity.CostMeter), once measured.
+    measured: float | None = None
+
+    def use(self, plan: capacity.Plan) -> None:
+        """A new run with `plan`: what the last one gave away or measured is past."""
+        self.plan, self.giving_cost, self.measured = plan, None, None
 
     def renew(self) -> None:
+        """Renew the hold: the plan's price, or what its FFmpeg uses when that is more."""
         if self.plan is not None:
             cost = self.plan.cost if self.giving_cost is None else self.giving_cost
+            if self.giving_cost is None and self.measured is not None:
+                cost = max(cost, self.measured)
             capacity.hold(worker=self.worker, stream_id=self.stream_id, cost=cost)
 
 
@@ -360,7 +369,7 @@ def _plan(stream: Stream, source: Source, options: HlsOptions, held: _Held) -> c
             StreamEvent.Severity.WARNING if plan.degraded else StreamEvent.Severity.INFO,
             held,
         )
-    held.plan = plan
+    held.use(plan)
     _ask_for_room(stream, source, options, held, plan)
     return plan
 
@@ -523,7 +532,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         known_source = source
         if forced is not None:  # the governor's cheaper ladder, or a bigger one that now fits
             plan, forced = forced, None
-            held.plan, held.giving_cost = plan, None
+            held.use(plan)
             held.renew()
         else:
             try:
@@ -715,6 +724,7 @@ def _watch(
     switch_by: float | None = None  # a ladder change waits for a segment boundary until then
     segment_closed = False
     publisher_segment_seconds = steering.options.segment_seconds if steering is not None else 2
+    meter = capacity.CostMeter(proc.pid)
     while proc.poll() is None:
         # Quicker until the first master is out: viewers are waiting for the broadcast.
         time.sleep(POLL_SECONDS if publisher.master_text else FIRST_POLL_SECONDS)
@@ -772,6 +782,8 @@ def _watch(
                 _sample(stream, latest, sample_bytes, now - sample_started)
                 sample_bytes, sample_started = 0, now
                 next_sample = now + HEALTH_SAMPLE_SECONDS
+                if steering is not None:
+                    _measure_cost(steering.held, meter, now, latest)
             failures = 0
         except Exception as exc:
             failures += 1
@@ -783,6 +795,22 @@ def _watch(
                 _event(stream, f"Publishing is failing: {redact(str(exc))[:200]}", StreamEvent.Severity.ERROR)
             lock.sleep(min(5, 0.5 * failures))
     return RunEnd.EXITED, proc.wait(), errors[-1] if errors else ""
+
+
+def _measure_cost(held: _Held, meter: capacity.CostMeter, now: float, block: dict[str, str]) -> None:
+    """What this FFmpeg costs, into its hold and the worker's prices (capacity.learn)."""
+    cost = meter.observe(now, (ffmpeg.number(block.get("out_time_us")) or 0) / 1_000_000)
+    if cost is None or held.plan is None or held.giving_cost is not None:
+        return
+    held.measured = cost
+    try:
+        learned = capacity.learn(worker=held.worker, plan=held.plan, measured=cost)
+    except redis.exceptions.RedisError as exc:
+        log.warning("could not learn the cost of %s: %s", held.stream_id, exc)
+        return
+    log.debug(
+        "%s costs %.3f cores (priced %.3f); worker scale %s", held.stream_id, cost, held.plan.cost, learned
+    )
 
 
 def _steer(steering: _Steering, now: float, block: dict[str, str]) -> bool:

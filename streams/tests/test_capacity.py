@@ -297,3 +297,59 @@ def test_room_goes_to_the_broadcast_that_asked_first(worker):
     assert capacity.room_to_give(worker=worker, stream_id="a", source=HD, plan=first) is not None
     assert list(capacity._wants(worker)) == ["newer"]
     assert "older:given" in capacity._entries(worker)
+
+
+def test_the_prices_follow_what_the_live_ffmpegs_cost(worker):
+    plan = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS)
+    assert plan.learned == 1.0 and capacity.cost_model(worker).learned == 1.0
+    # Its FFmpeg really costs 1.5 times its price: each measurement moves the prices a part
+    # of the way there, and a plan priced afterwards costs more.
+    scales = [capacity.learn(worker=worker, plan=plan, measured=plan.cost * 1.5) for _ in range(12)]
+    assert scales[0] == pytest.approx(1.0 + capacity.LEARN_RATE * 0.5, abs=1e-3)
+    assert scales == sorted(scales) and scales[-1] == pytest.approx(1.5, abs=0.01)
+    model = capacity.cost_model(worker)
+    assert model.learned == pytest.approx(1.5, abs=0.01)
+    again = capacity.reserve(worker=worker, stream_id="b", source=HD, options=OPTIONS)
+    assert again.learned == model.learned
+    assert capacity.ladder_cost(HD, list(plan.rungs), "veryfast", model) == pytest.approx(
+        plan.cost * model.learned
+    )
+    # A plan priced at the learned scale that costs what it was priced at changes nothing.
+    repriced = capacity.priced(plan, HD, model)
+    assert capacity.learn(worker=worker, plan=repriced, measured=repriced.cost) == pytest.approx(
+        model.learned, abs=1e-3
+    )
+    # A remux says nothing about encoding; wild measurements are bounded.
+    remux = capacity.plan_ladder(HD, OPTIONS, 0.0, model)
+    assert remux.remux_only and capacity.learn(worker=worker, plan=remux, measured=1.0) is None
+    for _ in range(30):
+        capacity.learn(worker=worker, plan=plan, measured=plan.cost * 100)
+    assert capacity.cost_model(worker).learned == capacity.MAX_SCALE
+    # A new calibration starts afresh.
+    capacity.save_cost_model(worker, CostModel())
+    assert capacity.cost_model(worker) == CostModel()
+
+
+def test_a_cost_meter_measures_cpu_per_second_of_video():
+    cpu = {"now": 5.0}
+    meter = capacity.CostMeter(pid=1, cpu=lambda pid: cpu["now"])
+    assert meter.observe(0.0, 0.0) is None  # warming up
+    assert meter.observe(capacity.COST_METER_WARMUP_SECONDS, 10.0) is None  # the start of the window
+    cpu["now"] = 5.0 + 8.0
+    assert meter.observe(capacity.COST_METER_WARMUP_SECONDS + 5, 15.0) is None  # too little video yet
+    # 16 CPU seconds for 20 s of video: 0.8 cores, even if writing it took 25 s (starved).
+    cpu["now"] = 5.0 + 16.0
+    assert meter.observe(capacity.COST_METER_WARMUP_SECONDS + 25, 30.0) == pytest.approx(0.8)
+
+
+def test_a_cost_meter_reads_a_real_process():
+    import subprocess
+
+    busy = subprocess.Popen(["python3", "-c", "import time\nt=time.time()\nwhile time.time()-t<3: pass"])
+    try:
+        time.sleep(1.0)
+        used = capacity._process_cpu_seconds(busy.pid)
+        assert used is not None and 0.5 <= used <= 1.5
+    finally:
+        busy.wait()
+    assert capacity._process_cpu_seconds(busy.pid) is None  # gone

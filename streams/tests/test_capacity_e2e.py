@@ -13,6 +13,7 @@ import pytest
 from accounts.tests.factories import UserFactory
 from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import live_stack
+from streams import capacity
 from streams import services as stream_services
 from streams.models import Stream, StreamEvent, StreamHealthSample
 from streams.tests.helpers import encode_clip, publish_clip
@@ -141,6 +142,11 @@ def test_three_broadcasts_all_play_and_the_third_says_why_its_ladder_is_smaller(
         time.sleep(6)
         for s, b, a in zip(streams, after_sharing, [edge(s) for s in streams], strict=True):
             assert a - b >= 2, f"{s.owner.username}: {a - b} segments in 6 s after sharing"
+        # The encoding FFmpegs were measured while they ran, and the worker's prices follow.
+        learned = wait_for(
+            lambda: capacity._redis().keys("streams:cost-scale:*"), timeout=30, what="a learned cost scale"
+        )
+        print(f"learned: {capacity._redis().get(learned[0])}")
     finally:
         for publisher in publishers:
             publisher.kill()
