@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # A plan uses at most this share of the budget: the model is an estimate, and the worker's
 # own Python, the publisher and the media server need some CPU too.
-PLAN_UTILIZATION = 0.9
+PLAN_UTILIZATION = 0.8
 
 
 @dataclass(frozen=True)
@@ -497,6 +497,29 @@ def room_to_give(*, worker: str, stream_id: str, source: Source, plan: Plan) -> 
             )
         return cheaper
     return None
+
+
+# --- The governor's turns -------------------------------------------------------------------
+#
+# On a worker that cannot keep up, every broadcast's FFmpeg slows down together; if each shed
+# on its own, all would give up a rung where one less rung would do. So one sheds at a time,
+# the one holding the most cores first, and the others measure afresh once it restarted.
+
+RICHER_BY = 0.05  # cores: a broadcast holding this much more than another sheds before it
+
+
+def richer_one_running(*, worker: str, stream_id: str) -> bool:
+    """Whether another broadcast on this worker holds clearly more cores than this one."""
+    entries = {key: cost for key, (cost, _) in _entries(worker).items() if not key.endswith(_earmark(""))}
+    mine = entries.get(stream_id, 0.0)
+    return any(cost > mine + RICHER_BY for key, cost in entries.items() if key != stream_id)
+
+
+def take_turn_to_shed(*, worker: str, stream_id: str, seconds: float) -> bool:
+    """True when no other broadcast on this worker shed within the last `seconds`."""
+    return bool(
+        _redis().set(f"streams:capacity:{worker}:shedding", stream_id, nx=True, ex=max(1, round(seconds)))
+    )
 
 
 # --- Calibration ----------------------------------------------------------------------------

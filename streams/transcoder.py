@@ -407,6 +407,7 @@ class _Steering:
     next_upgrade: float = 0.0
     next_share: float = 0.0
     warned: bool = False
+    deferred: bool = False  # let a richer broadcast on this worker shed first, once
 
     def _warn_once(self, plan: capacity.Plan, speed: float, status: str, message: str) -> bool:
         """Slow, and nothing to shed: say so once (a speed below 1.0 is never silent), keep
@@ -459,6 +460,20 @@ class _Steering:
                 self.next_upgrade = now + ASKED_UPGRADE_CHECK_SECONDS
         return False
 
+    def _my_turn_to_shed(self) -> bool:
+        """One broadcast per worker sheds at a time, the richest first (capacity, "The
+        governor's turns"): a poorer one lets a richer one go first once."""
+        worker, stream_id = self.held.worker, self.stream.pk
+        if not self.deferred and capacity.richer_one_running(worker=worker, stream_id=stream_id):
+            self.deferred = True
+            return False
+        if not capacity.take_turn_to_shed(
+            worker=worker, stream_id=stream_id, seconds=settings.TRANSCODE_SLOW_SECONDS
+        ):
+            return False
+        self.deferred = False
+        return True
+
     def _shed(self, plan: capacity.Plan, speed: float) -> bool:
         window = settings.TRANSCODE_SLOW_SECONDS
         idle = self.watch.idle_fraction
@@ -474,6 +489,9 @@ class _Steering:
                 "dropped frames, a lower bitrate).",
             )
         cheaper = capacity.shed(plan, self.source)
+        if cheaper is not None and not self._my_turn_to_shed():
+            self.watch.reset()  # measure afresh: another broadcast's shedding may be enough
+            return False
         if cheaper is None:
             return self._warn_once(
                 plan,

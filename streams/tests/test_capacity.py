@@ -125,11 +125,16 @@ def test_the_governor_sheds_in_order():
 
 @pytest.fixture
 def worker(settings):
-    settings.TRANSCODE_CPU_BUDGET = 2.0
+    settings.TRANSCODE_CPU_BUDGET = 2.25  # 1.8 cores to plan with
     settings.TRANSCODE_LOCK_SECONDS = 30
     name = f"test-worker-{time.monotonic_ns()}"
     yield name
-    capacity._redis().delete(capacity._ledger_key(name), capacity._wants_key(name))
+    capacity._redis().delete(
+        capacity._ledger_key(name),
+        capacity._wants_key(name),
+        capacity._scale_key(name),
+        f"streams:capacity:{name}:shedding",
+    )
 
 
 def test_reservations_share_the_budget_and_are_released(worker):
@@ -166,7 +171,7 @@ def test_broadcasts_starting_together_never_overbook(worker):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(p.cost for p in plans.values()) <= 2.0 * capacity.PLAN_UTILIZATION + 6 * MODEL.remux
+    assert sum(p.cost for p in plans.values()) <= 2.25 * capacity.PLAN_UTILIZATION + 6 * MODEL.remux
     assert sum(not p.degraded for p in plans.values()) == 1 and len(plans) == 6
 
 
@@ -353,3 +358,15 @@ def test_a_cost_meter_reads_a_real_process():
     finally:
         busy.wait()
     assert capacity._process_cpu_seconds(busy.pid) is None  # gone
+
+
+def test_one_broadcast_sheds_at_a_time_the_richest_first(worker):
+    capacity.hold(worker=worker, stream_id="rich", cost=0.9)
+    capacity.hold(worker=worker, stream_id="poor", cost=0.4)
+    capacity.hold(worker=worker, stream_id="poor:given", cost=2.0)  # an earmark is nobody's hold
+    assert capacity.richer_one_running(worker=worker, stream_id="poor")
+    assert not capacity.richer_one_running(worker=worker, stream_id="rich")
+    assert capacity.take_turn_to_shed(worker=worker, stream_id="rich", seconds=1)
+    assert not capacity.take_turn_to_shed(worker=worker, stream_id="poor", seconds=1)  # measure afresh
+    time.sleep(1.1)
+    assert capacity.take_turn_to_shed(worker=worker, stream_id="poor", seconds=1)
