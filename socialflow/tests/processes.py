@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.db import connection
@@ -119,10 +119,10 @@ def port_open(port: int) -> bool:
 
 
 @contextmanager
-def web_server(log_dir: Path, workers: int = 2, **env: str) -> Iterator[str]:
+def web_server(log_dir: Path, workers: int = 2, port: int | None = None, **env: str) -> Iterator[str]:
     """The web tier as `make run` starts it (socialflow.web: `workers` Daphne processes on
-    one socket) on a free port; yields its base URL."""
-    port = free_port()
+    one socket) on `port` or a free one; yields its base URL."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     args = [str(BIN / "python"), "-m", "socialflow.web", "--port", str(port), "--workers", str(workers)]
     with running(
@@ -131,9 +131,32 @@ def web_server(log_dir: Path, workers: int = 2, **env: str) -> Iterator[str]:
         yield base
 
 
-def daphne_server(log_dir: Path, **env: str):
-    """One Daphne process serving the ASGI app on a free port; yields its base URL."""
-    return web_server(log_dir, workers=1, **env)
+def daphne_server(log_dir: Path, port: int | None = None, **env: str):
+    """One Daphne process serving the ASGI app on `port` or a free one; yields its base URL."""
+    return web_server(log_dir, workers=1, port=port, **env)
+
+
+@contextmanager
+def started_together(*managers) -> Iterator[list]:
+    """Enter `managers` (each starts a process and waits until it is ready) at the same
+    time, so that their start-ups overlap; yields what each yields. They end in reverse
+    order, as nested `with` blocks would; if one fails to start, those started end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(len(managers)) as pool:
+            futures = [pool.submit(manager.__enter__) for manager in managers]
+        results, error = [], None
+        for manager, future in zip(managers, futures, strict=True):
+            try:
+                results.append(future.result())
+            except BaseException as exc:
+                error = error or exc
+                continue
+            stack.push(manager)
+        if error is not None:
+            raise error
+        yield results
 
 
 class RedisServer:
@@ -260,24 +283,27 @@ def live_stack(
         "TRANSCODE_SLOW_SECONDS": "3600",
         **extra_env,
     }
-    with (
-        daphne_server(tmp_path, **env) as web,
+    web_port = free_port()
+    managers = [
+        daphne_server(tmp_path, port=web_port, **env),
         nginx_rtmp(
             tmp_path / "nginx",
-            web_url=web,
+            web_url=f"http://127.0.0.1:{web_port}",
             secret=settings.MEDIA_HOOK_SECRET,
             update_interval=update_interval,
             control_port=control_port,
             rtmp_port=rtmp_port,
-        ) as media,
+        ),
         celery_worker(tmp_path, **env),
-    ):
+    ]
+    if transcode:
+        managers.append(celery_worker(tmp_path, queues="transcode", pool=transcode_pool, **env))
+    # Started together (the Python ones spend seconds importing Django), ended in reverse.
+    with started_together(*managers) as (web, media, _worker, *transcode_worker):
         stack = {"web": web, "work_dir": tmp_path / "work", "env": env, **media}
-        if not transcode:
-            yield stack
-            return
-        with celery_worker(tmp_path, queues="transcode", pool=transcode_pool, **env) as transcode_worker:
-            yield {**stack, "transcode_worker": transcode_worker}
+        if transcode_worker:
+            stack["transcode_worker"] = transcode_worker[0]
+        yield stack
 
 
 @contextmanager
