@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -628,16 +628,23 @@ class CostMeter:
 
 
 def _cpu_seconds(args: list[str]) -> float:
-    """CPU time (user + system) of one FFmpeg run: what it costs whatever else runs."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    """CPU time (user + system) of one FFmpeg run: what it costs whatever else runs. Read
+    from that process alone (wait4): the worker's other children (an encoder probe, a
+    transcoder's ffprobe) may end meanwhile, and RUSAGE_CHILDREN would count them too."""
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        timer = threading.Timer(120, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err.read()[-500:])
+    return usage.ru_utime + usage.ru_stime
 
 
 # A live ladder FFmpeg also demuxes RTMP, muxes HLS, writes thumbnails and a source copy,

@@ -370,3 +370,20 @@ def test_one_broadcast_sheds_at_a_time_the_richest_first(worker):
     assert not capacity.take_turn_to_shed(worker=worker, stream_id="poor", seconds=1)  # measure afresh
     time.sleep(1.1)
     assert capacity.take_turn_to_shed(worker=worker, stream_id="poor", seconds=1)
+
+
+def test_calibration_counts_only_its_own_ffmpeg():
+    """The worker's other children (an encoder probe, say) ending during a measurement are
+    not its cost: RUSAGE_CHILDREN counted them, and priced a 720p ladder 25% low."""
+    import subprocess
+    import threading
+
+    source = ["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", "4"]
+    args = [*source, "-c:v", "libx264", "-preset", "veryfast", "-f", "null", "-"]
+    alone = capacity._cpu_seconds(args)
+    busy = subprocess.Popen(["python3", "-c", "import time\nt=time.time()\nwhile time.time()-t<0.6: pass"])
+    reaper = threading.Thread(target=busy.wait)
+    reaper.start()  # the busy child ends, and is reaped, while FFmpeg runs
+    with_another = capacity._cpu_seconds(args)
+    reaper.join()
+    assert alone > 0.8 and with_another < alone + 0.3, (alone, with_another)
