@@ -385,7 +385,7 @@ def run_socialflow(clip: Path, count: int, seconds: int) -> tuple[list[Result], 
         deadline = time.monotonic() + 30  # the broadcasts end; their transcoders stop
         while Stream.objects.live().exists() and time.monotonic() < deadline:
             time.sleep(0.5)
-        return results, model
+        return results, f"{model}; {learned_scale()}"
 
 
 def machine_busy() -> int:
@@ -420,6 +420,15 @@ def wait_for_the_cost_model() -> str:
             return f"{model.measured}; budget {capacity.budget():g} cores"
         time.sleep(0.5)
     return "the defaults (the worker's measurement did not finish within 120 s)"
+
+
+def learned_scale() -> str:
+    """What the worker learned from its live FFmpegs (capacity.learn): their real cost
+    against the measured model's prices."""
+    keys = capacity._redis().keys("streams:cost-scale:*")
+    if not keys:
+        return "nothing learned from the live FFmpegs"
+    return f"live FFmpegs cost {float(capacity._redis().get(keys[0])):.2f}x the measured prices at the end"
 
 
 # --- The plain FFmpeg ladder -----------------------------------------------------------------
