@@ -66,6 +66,12 @@ class CostModel:
     )
     encoder_base: float = 0.12
     remux: float = 0.02  # a stream copy of the source plus keyframe-only thumbnails
+    # What the rest of the machine spends on each live broadcast beside its FFmpeg: the media
+    # server's relay, the kernel's networking, the transcoder's publisher thread, storage.
+    # bench/capacity.py, three 720p broadcasts: 1.74 busy cores, 1.28 of them their FFmpegs,
+    # 0.06 the worker's Python and nginx-rtmp's processes; the rest is the kernel's. Not
+    # scaled by what the FFmpegs are learned to cost.
+    broadcast: float = 0.12
     # A hardware encoder (TRANSCODE_ENCODER) leaves the CPU only the rung's conversion to the
     # GPU's pixel format and its upload, per encoded megapixel, and a fixed part per encoder
     # (FFmpeg's encoder thread, the driver), whatever the preset. An estimate, not measured:
@@ -126,7 +132,7 @@ def ladder_cost(
     encoder = encoder or encoders.in_use()
     encoded = [r for r in rungs if not r.passthrough]
     if not encoded:
-        return model.remux
+        return model.remux + model.broadcast
     cost = model.decode * _mpx(source.width, source.height, source.fps or 30)
     above = (source.width, source.height, source.fps or 30)
     for rung in encoded:
@@ -136,7 +142,7 @@ def ladder_cost(
             cost += model.scale * _mpx(*above)
         cost += model.encode_cost(rung.preset or preset, _mpx(width, height, fps), encoder)
         above = (width, height, fps)
-    return cost + model.remux
+    return cost + model.remux + model.broadcast
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,12 @@ class Plan:
     free: float  # cores free for this broadcast when it was planned
     preset: str
     learned: float = 1.0  # the model's learned scale it was priced with (CostModel.learned)
+    overhead: float = 0.0  # of `cost`, what the rest of the machine spends on it (CostModel.broadcast)
+
+    @property
+    def ffmpeg_cost(self) -> float:
+        """What its FFmpeg is priced at."""
+        return self.cost - self.overhead
 
     @property
     def remux_only(self) -> bool:
@@ -253,6 +265,7 @@ def plan_ladder(source: Source, options: HlsOptions, free: float, model: CostMod
             free,
             options.preset,
             model.learned,
+            model.broadcast,
         )
         for rungs in candidates(source, options)
     ]
@@ -293,7 +306,10 @@ def shed(plan: Plan, source: Source) -> Plan | None:
 def priced(plan: Plan, source: Source, model: CostModel) -> Plan:
     """The plan with its cost estimated again (after `shed` changed its rungs)."""
     return replace(
-        plan, cost=ladder_cost(source, list(plan.rungs), plan.preset, model), learned=model.learned
+        plan,
+        cost=ladder_cost(source, list(plan.rungs), plan.preset, model),
+        learned=model.learned,
+        overhead=model.broadcast,
     )
 
 
@@ -580,9 +596,9 @@ def learn(*, worker: str, plan: Plan, measured: float) -> float | None:
     """Move the worker's scale towards what `plan`'s FFmpeg costs (`measured` cores per
     second of video); returns the new scale. Only ladders that encode something teach:
     a remux costs too little to say anything about the encoder."""
-    if plan.remux_only or plan.cost < 0.1 or measured <= 0:
+    if plan.remux_only or plan.ffmpeg_cost < 0.1 or measured <= 0:
         return None
-    said = plan.learned * measured / plan.cost  # the scale that would have priced it right
+    said = plan.learned * measured / plan.ffmpeg_cost  # the scale that would have priced it right
     key = _scale_key(worker)
     with _redis().lock(f"{key}:lock", timeout=5, blocking_timeout=5):
         raw = _redis().get(key)

@@ -313,7 +313,7 @@ class _Held:
         if self.plan is not None:
             cost = self.plan.cost if self.giving_cost is None else self.giving_cost
             if self.giving_cost is None and self.measured is not None:
-                cost = max(cost, self.measured)
+                cost = max(cost, self.measured + self.plan.overhead)
             capacity.hold(worker=self.worker, stream_id=self.stream_id, cost=cost)
 
 

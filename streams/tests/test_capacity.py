@@ -10,7 +10,8 @@ from streams import capacity
 from streams.capacity import CostModel, NoCapacity, Plan, ladder_cost, plan_ladder, shed
 from streams.transcoding import HlsOptions, Source
 
-MODEL = CostModel()
+# The planner's arithmetic without the platform's own share per broadcast (tested apart).
+MODEL = CostModel(broadcast=0.0)
 HD = Source(1280, 720, 30)
 FULL_HD = Source(1920, 1080, 30)
 OPTIONS = HlsOptions()
@@ -128,11 +129,13 @@ def worker(settings):
     settings.TRANSCODE_CPU_BUDGET = 2.25  # 1.8 cores to plan with
     settings.TRANSCODE_LOCK_SECONDS = 30
     name = f"test-worker-{time.monotonic_ns()}"
+    capacity.save_cost_model(name, MODEL)  # what the ledger's own pricing uses too
     yield name
     capacity._redis().delete(
         capacity._ledger_key(name),
         capacity._wants_key(name),
         capacity._scale_key(name),
+        capacity._model_key(name),
         f"streams:capacity:{name}:shedding",
     )
 
@@ -176,6 +179,7 @@ def test_broadcasts_starting_together_never_overbook(worker):
 
 
 def test_a_measured_model_is_kept_per_worker(worker):
+    capacity._redis().delete(capacity._model_key(worker))
     assert capacity.cost_model(worker) == CostModel()  # nothing measured: the defaults
     measured = CostModel(decode=0.01, measured="measured here")
     capacity.save_cost_model(worker, measured)
@@ -387,3 +391,24 @@ def test_calibration_counts_only_its_own_ffmpeg():
     with_another = capacity._cpu_seconds(args)
     reaper.join()
     assert alone > 0.8 and with_another < alone + 0.3, (alone, with_another)
+
+
+def test_every_broadcast_costs_the_platform_something_besides_its_ffmpeg(worker):
+    model = CostModel()  # the defaults: 0.12 cores per broadcast
+    bare = CostModel(broadcast=0.0)
+    for rungs in (
+        [capacity.passthrough(capacity.ladder_for(HD, OPTIONS)[0], HD)],
+        capacity.ladder_for(HD, OPTIONS),
+    ):
+        assert ladder_cost(HD, rungs, "veryfast", model) == pytest.approx(
+            ladder_cost(HD, rungs, "veryfast", bare) + model.broadcast
+        )
+    plan = plan_ladder(HD, OPTIONS, 5.0, model)
+    assert plan.overhead == model.broadcast and plan.ffmpeg_cost == pytest.approx(plan.cost - 0.12)
+    # What is learned is what the FFmpeg costs against its own price, not the platform's share:
+    # an FFmpeg that costs what it was priced at teaches nothing.
+    capacity.save_cost_model(worker, model)
+    held = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS)
+    assert held.overhead == 0.12
+    assert capacity.learn(worker=worker, plan=held, measured=held.ffmpeg_cost) == pytest.approx(1.0)
+    assert model.scaled(2.0).broadcast == model.broadcast

@@ -24,10 +24,10 @@ from streams.tests.helpers import encode_clip, publish_clip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# One reduced ladder (the source passed through, 480p and 360p at a faster preset: ~0.87
-# cores by the built-in model) fits in 1.1 x 0.8 cores; a second broadcast gets its source
-# alone until the first one ends.
-BUDGET = "1.1"
+# One reduced ladder (the source passed through, 480p and 360p at a faster preset: ~0.99
+# cores by the built-in model, the platform's share included) fits in 1.25 x 0.8 cores; a
+# second broadcast gets its source alone until the first one ends.
+BUDGET = "1.25"
 
 # What the page's player does from here on: fatal and media errors, rung switches, stalls.
 WATCH = """() => {
