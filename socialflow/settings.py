@@ -361,6 +361,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("transcode"))
 CELERY_TASK_ROUTES = {
     "streams.tasks.transcode_stream_task": {"queue": "transcode"},
+    "analytics.tasks.*": {"queue": "analytics"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
@@ -393,11 +394,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dvr.tasks.recordings_expire_task",
         "schedule": timedelta(hours=1),
     },
+    "analytics-sample-live-streams": {
+        "task": "analytics.tasks.sample_live_streams_task",
+        "schedule": timedelta(seconds=10),
+        "options": {"expires": 10},  # a tick that waited longer than that is stale
+    },
+    "analytics-downsample": {
+        "task": "analytics.tasks.downsample_task",
+        "schedule": timedelta(hours=1),
+    },
     "accounts-clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired_task",
         "schedule": timedelta(hours=6),
     },
 }
+
+# --- Analytics ----------------------------------------------------------------
+
+# Raw 10-s samples of a broadcast's activity are folded into 1-min samples after this long.
+ANALYTICS_RAW_RETENTION_DAYS = env.int("ANALYTICS_RAW_RETENTION_DAYS", default=30)
 
 # --- Static, media, storage --------------------------------------------------
 

@@ -225,7 +225,7 @@ def test_minio_bucket_is_created_and_public(services):
 def test_workers_listen_on_the_right_queues(services):
     default = services["worker-default"]["command"]
     transcode = services["worker-transcode"]["command"]
-    assert default[default.index("-Q") + 1] == "default"
+    assert default[default.index("-Q") + 1] == "default,analytics"  # the beat's analytics ticks too
     assert transcode[transcode.index("-Q") + 1] == "transcode"
     assert transcode[transcode.index("--prefetch-multiplier") + 1] == "1"
     # Slots are not the limit on broadcasts: threads that wait on FFmpeg, many of them.

@@ -1,0 +1,133 @@
+"""A time series per broadcast: a beat task samples every live broadcast every
+SAMPLE_SECONDS into StreamSample (concurrent viewers, chat messages, chatters, reactions per
+type, new followers), and raw samples older than ANALYTICS_RAW_RETENTION_DAYS are folded
+into one sample per minute.
+
+What is counted in apps above analytics (chat: viewers, messages, reactions) comes from a
+source they register at start (`register_source`, chat.activity): analytics sits below chat,
+whose presence writes analytics' viewer sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Follow
+from analytics.models import StreamSample
+from streams.models import Stream
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SECONDS = 10
+# A tick closer than this to the last sample (a beat that fired twice) adds nothing.
+MIN_INTERVAL_SECONDS = SAMPLE_SECONDS / 2
+
+
+class Source(Protocol):
+    def sample(self, stream: Stream, last: StreamSample | None) -> dict[str, Any]:
+        """StreamSample fields for a raw sample taken now; `last`: the previous sample."""
+
+    def minute(
+        self, stream_id: str, start: datetime, end: datetime, samples: list[StreamSample]
+    ) -> dict[str, Any]:
+        """StreamSample fields to set on a minute folded from `samples`, beside the sums."""
+
+
+_sources: list[Source] = []
+
+
+def register_source(source: Source) -> None:
+    """Add a source (once per class: app loading may run twice in tests)."""
+    if not any(type(known) is type(source) for known in _sources):
+        _sources.append(source)
+
+
+def sample_live_streams(*, now: datetime | None = None) -> int:
+    """One raw sample per live broadcast, counting what happened since its last one (or
+    since it went live). Returns how many were written. One broadcast failing (Redis
+    away, say) is logged and does not stop the others."""
+    now = now or timezone.now()
+    written = 0
+    for stream in Stream.objects.live().only("pk", "owner_id", "started_at"):
+        try:
+            written += _sample(stream, now)
+        except Exception:
+            log.exception("could not sample broadcast %s", stream.pk)
+    return written
+
+
+def _sample(stream: Stream, now: datetime) -> int:
+    last = (
+        StreamSample.objects.filter(stream=stream)  # a minute sample carries the cursors too
+        .order_by("-at")
+        .only("at", "last_message_id", "reaction_totals")
+        .first()
+    )
+    since = last.at if last else (stream.started_at or now - timedelta(seconds=SAMPLE_SECONDS))
+    if (now - since).total_seconds() < MIN_INTERVAL_SECONDS:
+        return 0
+    fields: dict[str, Any] = {}
+    for source in _sources:
+        fields.update(source.sample(stream, last))
+    fields["new_followers"] = Follow.objects.filter(
+        followee_id=stream.owner_id, created_at__gt=since, created_at__lte=now
+    ).count()
+    try:
+        with transaction.atomic():
+            StreamSample.objects.create(stream=stream, at=now, seconds=StreamSample.Resolution.RAW, **fields)
+    except IntegrityError:  # another beat wrote this instant already
+        return 0
+    return 1
+
+
+def downsample(*, now: datetime | None = None) -> int:
+    """Fold raw samples older than ANALYTICS_RAW_RETENTION_DAYS into one sample per minute
+    (whole minutes only): viewers averaged, the peak kept, counts summed, chatters counted
+    again by the sources (distinct over the minute). Returns the minute samples written.
+    Running it twice changes nothing: the raw samples it folded are gone."""
+    now = now or timezone.now()
+    cutoff = (now - timedelta(days=settings.ANALYTICS_RAW_RETENTION_DAYS)).replace(second=0, microsecond=0)
+    raw = StreamSample.objects.filter(seconds=StreamSample.Resolution.RAW, at__lte=cutoff).order_by(
+        "stream_id", "at"
+    )
+    groups: dict[tuple[str, datetime], list[StreamSample]] = defaultdict(list)
+    for sample in raw.iterator(chunk_size=2000):
+        # A sample ending at 12:00:10 covers 12:00:00-12:00:10: the minute ending 12:01:00.
+        start = sample.at - timedelta(seconds=sample.seconds)
+        minute_end = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        groups[(sample.stream_id, minute_end)].append(sample)
+    written = 0
+    for (stream_id, minute_end), samples in groups.items():
+        with transaction.atomic():
+            reactions: dict[str, int] = defaultdict(int)
+            for sample in samples:
+                for kind, count in sample.reactions.items():
+                    reactions[kind] += count
+            fields: dict[str, Any] = {
+                "viewers": round(sum(s.viewers for s in samples) / len(samples)),
+                "viewers_peak": max(s.viewers_peak for s in samples),
+                "chat_messages": sum(s.chat_messages for s in samples),
+                # A lower bound, unless a source counts the minute's chatters again.
+                "chatters": max(s.chatters for s in samples),
+                "reactions": dict(reactions),
+                "new_followers": sum(s.new_followers for s in samples),
+                "last_message_id": max(s.last_message_id for s in samples),
+                "reaction_totals": samples[-1].reaction_totals,
+            }
+            for source in _sources:
+                fields.update(
+                    source.minute(stream_id, minute_end - timedelta(minutes=1), minute_end, samples)
+                )
+            StreamSample.objects.update_or_create(
+                stream_id=stream_id, seconds=StreamSample.Resolution.MINUTE, at=minute_end, defaults=fields
+            )
+            StreamSample.objects.filter(pk__in=[s.pk for s in samples]).delete()
+        written += 1
+    return written
