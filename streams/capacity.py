@@ -154,6 +154,7 @@ class Plan:
     preset: str
     learned: float = 1.0  # the model's learned scale it was priced with (CostModel.learned)
     overhead: float = 0.0  # of `cost`, what the rest of the machine spends on it (CostModel.broadcast)
+    model: str = ""  # which measurement priced it (CostModel.measured)
 
     @property
     def ffmpeg_cost(self) -> float:
@@ -266,6 +267,7 @@ def plan_ladder(source: Source, options: HlsOptions, free: float, model: CostMod
             options.preset,
             model.learned,
             model.broadcast,
+            model.measured,
         )
         for rungs in candidates(source, options)
     ]
@@ -308,8 +310,14 @@ def priced(plan: Plan, source: Source, model: CostModel) -> Plan:
     return replace(
         plan,
         cost=ladder_cost(source, list(plan.rungs), plan.preset, model),
+        # The whole ladder at today's prices too (a change of scale only): else a cheaper
+        # ladder could cost more than the stale whole one and stop counting as reduced.
+        full_cost=plan.full_cost * model.learned / plan.learned
+        if plan.model == model.measured
+        else plan.full_cost,
         learned=model.learned,
         overhead=model.broadcast,
+        model=model.measured,
     )
 
 
@@ -373,6 +381,7 @@ def reserve(
     with _redis().lock(f"{_ledger_key(worker)}:lock", timeout=10, blocking_timeout=10):
         plan = plan_ladder(source, options, free(worker, besides=stream_id), model)
         hold(worker=worker, stream_id=stream_id, cost=plan.cost)
+        _redis().hdel(_ledger_key(worker), _earmark(stream_id))  # room given to it is taken
     return plan
 
 
@@ -502,15 +511,17 @@ def room_to_give(*, worker: str, stream_id: str, source: Source, plan: Plan) -> 
         if plan.cost - cheaper.cost < cores:
             continue
         with _redis().lock(f"{_ledger_key(worker)}:lock", timeout=10, blocking_timeout=10):
+            entries = _entries(worker)
+            # What this one really frees: its hold now (priced when it was planned) less the
+            # cheaper ladder's price today.
+            freed = entries.get(stream_id, (plan.cost, 0.0))[0] - cheaper.cost
+            if freed < cores:
+                continue
             if not _redis().hdel(_wants_key(worker), other):
                 continue  # taken by another giver meanwhile
+            already = entries.get(_earmark(other), (0.0, 0.0))[0]  # given by another one
             hold(worker=worker, stream_id=stream_id, cost=cheaper.cost)
-            hold(
-                worker=worker,
-                stream_id=_earmark(other),
-                cost=plan.cost - cheaper.cost,
-                seconds=EARMARK_SECONDS,
-            )
+            hold(worker=worker, stream_id=_earmark(other), cost=already + freed, seconds=EARMARK_SECONDS)
         return cheaper
     return None
 
@@ -565,11 +576,13 @@ def cost_model(worker: str) -> CostModel:
 
 
 def save_cost_model(worker: str, model: CostModel) -> None:
-    """Keep a newly measured model; what was learned against the old one starts afresh."""
-    pipe = _redis().pipeline()
-    pipe.set(_model_key(worker), json.dumps(asdict(replace(model, learned=1.0))), ex=30 * 24 * 3600)
-    pipe.delete(_scale_key(worker))
-    pipe.execute()
+    """Keep a newly measured model; what was learned against the old one starts afresh
+    (under learn's lock: a measurement under way cannot write the old scale back)."""
+    with _redis().lock(f"{_scale_key(worker)}:lock", timeout=5, blocking_timeout=5):
+        pipe = _redis().pipeline()
+        pipe.set(_model_key(worker), json.dumps(asdict(replace(model, learned=1.0))), ex=30 * 24 * 3600)
+        pipe.delete(_scale_key(worker))
+        pipe.execute()
 
 
 # --- Learning what the live FFmpegs cost ---------------------------------------------------
@@ -598,11 +611,16 @@ def learn(*, worker: str, plan: Plan, measured: float) -> float | None:
     a remux costs too little to say anything about the encoder."""
     if plan.remux_only or plan.ffmpeg_cost < 0.1 or measured <= 0:
         return None
+    if plan.model and plan.model != cost_model(worker).measured:
+        return None  # priced by a measurement since replaced: its ratio says nothing of the new one
     said = plan.learned * measured / plan.ffmpeg_cost  # the scale that would have priced it right
     key = _scale_key(worker)
     with _redis().lock(f"{key}:lock", timeout=5, blocking_timeout=5):
         raw = _redis().get(key)
-        current = float(raw) if raw else 1.0
+        try:
+            current = float(raw) if raw else 1.0
+        except ValueError:
+            current = 1.0
         new = min(MAX_SCALE, max(MIN_SCALE, current + LEARN_RATE * (said - current)))
         _redis().set(key, f"{new:.4f}", ex=30 * 24 * 3600)
     return new
@@ -640,6 +658,9 @@ class CostMeter:
         cpu0, media0 = self.first
         if media - media0 < COST_METER_MIN_MEDIA_SECONDS:
             return None
+        pace = (media - media0) / max(1e-3, wall - self.started - COST_METER_WARMUP_SECONDS)
+        if not 0.5 <= pace <= 1.5:
+            return None  # a timestamp jump in the feed, or a stall: no steady cost to read
         return (cpu - cpu0) / (media - media0)
 
 

@@ -299,7 +299,8 @@ class _Held:
     no_upgrade_until: float = 0.0
     # New rung names to announce to players when the next master is out.
     announce: list[str] | None = None
-    # Room given away (capacity.room_to_give): held at this cost until the cheaper run starts.
+    # A ladder change under way (room given away, or room taken): held at this cost until
+    # the new run starts, whatever the lock's renewals meanwhile.
     giving_cost: float | None = None
     # What this run's FFmpeg really costs (capacity.CostMeter), once measured.
     measured: float | None = None
@@ -453,6 +454,7 @@ class _Steering:
                 current=plan,
             )
             if better is not None:
+                self.held.giving_cost = better.cost  # held from now on, not from the restart
                 self.next_plan = better
                 self.why = f"Capacity freed: the ladder grows to {better.describe()}."
                 return True
@@ -823,7 +825,7 @@ def _measure_cost(held: _Held, meter: capacity.CostMeter, now: float, block: dic
     held.measured = cost
     try:
         learned = capacity.learn(worker=held.worker, plan=held.plan, measured=cost)
-    except redis.exceptions.RedisError as exc:
+    except (redis.exceptions.RedisError, ValueError) as exc:
         log.warning("could not learn the cost of %s: %s", held.stream_id, exc)
         return
     log.debug(

@@ -412,3 +412,30 @@ def test_every_broadcast_costs_the_platform_something_besides_its_ffmpeg(worker)
     assert held.overhead == 0.12
     assert capacity.learn(worker=worker, plan=held, measured=held.ffmpeg_cost) == pytest.approx(1.0)
     assert model.scaled(2.0).broadcast == model.broadcast
+
+
+def test_the_room_earmarked_is_what_the_giver_really_frees(worker):
+    first = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS, model=MODEL)
+    capacity.reserve(worker=worker, stream_id="b", source=HD, options=OPTIONS, model=MODEL)
+    capacity.ask_for_room(worker=worker, stream_id="b", cores=0.1)
+    # The prices rose since "a" was planned: its hold is what it was priced at then.
+    capacity._redis().set(capacity._scale_key(worker), "1.2")
+    given = capacity.room_to_give(worker=worker, stream_id="a", source=HD, plan=first)
+    assert given is not None and given.cost == pytest.approx(
+        capacity.priced(given, HD, MODEL.scaled(1.2)).cost
+    )
+    earmark = capacity._entries(worker)["b:given"][0]
+    assert earmark == pytest.approx(first.cost - given.cost, abs=1e-3)  # not today's price of "a"
+    # "b" restarting takes it through reserve: no earmark left beside its new hold.
+    capacity.reserve(worker=worker, stream_id="b", source=HD, options=OPTIONS)
+    assert "b:given" not in capacity._entries(worker)
+
+
+def test_what_was_priced_by_a_replaced_measurement_teaches_nothing(worker):
+    plan = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS)
+    capacity.save_cost_model(worker, CostModel(decode=0.02, measured="measured again"))
+    assert capacity.learn(worker=worker, plan=plan, measured=plan.ffmpeg_cost * 1.5) is None
+    assert capacity.cost_model(worker).learned == 1.0
+    again = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS)
+    assert again.model == "measured again"
+    assert capacity.learn(worker=worker, plan=again, measured=again.ffmpeg_cost * 1.5) > 1.0
