@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.permissions import MODERATORS
 from accounts.tests.factories import FollowFactory, UserFactory
-from socialflow.tests.processes import daphne_server
+from socialflow.tests.processes import CHROMIUM_ARGS, daphne_server
 from streams import services as stream_services
 from streams.models import Stream
 from streams.tests.helpers import HOOK_SECRET
@@ -186,14 +186,7 @@ def browser(monkeypatch):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=CHROMIUM_ARGS,
         )
         yield browser
         browser.close()

@@ -98,15 +98,8 @@ RTMP_READER_OUTPUT = [  # every third frame is read (10 a second): select holds 
     *("-map", "0:v:0", "-vf", f"select='not(mod(n,3))',scale={READ_WIDTH}:{READ_HEIGHT}", "-pix_fmt", "gray"),
     *("-fps_mode", "passthrough", "-f", "rawvideo", "-flush_packets", "1", "pipe:1"),
 ]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+# The tests' Chromium flags, and autoplay: nobody clicks play here.
+AUTOPLAY = "--autoplay-policy=no-user-gesture-required"
 
 
 # --- The clock in the picture ---------------------------------------------------------------
@@ -717,7 +710,7 @@ def main() -> None:
 
     from accounts.models import User
     from accounts.services import follow_create
-    from socialflow.tests.processes import live_stack
+    from socialflow.tests.processes import CHROMIUM_ARGS, live_stack
 
     runs: list[Run] = []
     load_before = os.getloadavg()[0]
@@ -733,7 +726,8 @@ def main() -> None:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS
+                    executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                    args=[*CHROMIUM_ARGS, AUTOPLAY],
                 )
                 try:
                     for mode in ("default", "low") if args.mode == "both" else (args.mode,):

@@ -360,6 +360,11 @@ def _entries(worker: str) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _holds(worker: str) -> dict[str, float]:
+    """The broadcasts' own holds on this worker (no earmarks): stream id -> cores."""
+    return {key: cost for key, (cost, _) in _entries(worker).items() if not _is_earmark(key)}
+
+
 def used(worker: str, *, besides: str | None = None) -> float:
     """Cores held on this worker; `besides` leaves out a broadcast's own hold and the room
     given to it (its earmark, see room_to_give)."""
@@ -442,6 +447,10 @@ def _earmark(stream_id: str) -> str:
     return f"{stream_id}:given"
 
 
+def _is_earmark(key: str) -> bool:
+    return key.endswith(":given")
+
+
 def _wants_key(worker: str) -> str:
     return f"streams:capacity:{worker}:wants"
 
@@ -503,8 +512,7 @@ def room_to_give(*, worker: str, stream_id: str, source: Source, plan: Plan) -> 
         return None
     model = cost_model(worker)
     plan, cheaper = priced(plan, source, model), priced(cheaper, source, model)  # today's prices
-    holders = [key for key in _entries(worker) if not key.endswith(_earmark(""))]
-    share = budget() * PLAN_UTILIZATION / max(1, len(holders))
+    share = budget() * PLAN_UTILIZATION / max(1, len(_holds(worker)))
     if plan.cost <= share:
         return None
     for other, (cores, _) in sorted(wants.items(), key=lambda item: item[1][1]):  # first asked first
@@ -537,9 +545,9 @@ RICHER_BY = 0.05  # cores: a broadcast holding this much more than another sheds
 
 def richer_one_running(*, worker: str, stream_id: str) -> bool:
     """Whether another broadcast on this worker holds clearly more cores than this one."""
-    entries = {key: cost for key, (cost, _) in _entries(worker).items() if not key.endswith(_earmark(""))}
-    mine = entries.get(stream_id, 0.0)
-    return any(cost > mine + RICHER_BY for key, cost in entries.items() if key != stream_id)
+    holds = _holds(worker)
+    mine = holds.get(stream_id, 0.0)
+    return any(cost > mine + RICHER_BY for key, cost in holds.items() if key != stream_id)
 
 
 def take_turn_to_shed(*, worker: str, stream_id: str, seconds: float) -> bool:

@@ -301,19 +301,19 @@ class _Held:
     announce: list[str] | None = None
     # A ladder change under way (room given away, or room taken): held at this cost until
     # the new run starts, whatever the lock's renewals meanwhile.
-    giving_cost: float | None = None
+    switching_cost: float | None = None
     # What this run's FFmpeg really costs (capacity.CostMeter), once measured.
     measured: float | None = None
 
     def use(self, plan: capacity.Plan) -> None:
         """A new run with `plan`: what the last one gave away or measured is past."""
-        self.plan, self.giving_cost, self.measured = plan, None, None
+        self.plan, self.switching_cost, self.measured = plan, None, None
 
     def renew(self) -> None:
         """Renew the hold: the plan's price, or what its FFmpeg uses when that is more."""
         if self.plan is not None:
-            cost = self.plan.cost if self.giving_cost is None else self.giving_cost
-            if self.giving_cost is None and self.measured is not None:
+            cost = self.plan.cost if self.switching_cost is None else self.switching_cost
+            if self.switching_cost is None and self.measured is not None:
                 cost = max(cost, self.measured + self.plan.overhead)
             capacity.hold(worker=self.worker, stream_id=self.stream_id, cost=cost)
 
@@ -436,7 +436,7 @@ class _Steering:
             )
             if cheaper is not None:
                 self.held.no_upgrade_until = now + capacity.GAVE_ROOM_HOLD_SECONDS
-                self.held.giving_cost = cheaper.cost
+                self.held.switching_cost = cheaper.cost
                 self.next_plan = cheaper
                 self.why = (
                     f"Made room for another broadcast on this server (gave up "
@@ -454,7 +454,7 @@ class _Steering:
                 current=plan,
             )
             if better is not None:
-                self.held.giving_cost = better.cost  # held from now on, not from the restart
+                self.held.switching_cost = better.cost  # held from now on, not from the restart
                 self.next_plan = better
                 self.why = f"Capacity freed: the ladder grows to {better.describe()}."
                 return True
@@ -820,7 +820,7 @@ def _watch(
 def _measure_cost(held: _Held, meter: capacity.CostMeter, now: float, block: dict[str, str]) -> None:
     """What this FFmpeg costs, into its hold and the worker's prices (capacity.learn)."""
     cost = meter.observe(now, (ffmpeg.number(block.get("out_time_us")) or 0) / 1_000_000)
-    if cost is None or held.plan is None or held.giving_cost is not None:
+    if cost is None or held.plan is None or held.switching_cost is not None:
         return
     held.measured = cost
     try:
@@ -829,7 +829,11 @@ def _measure_cost(held: _Held, meter: capacity.CostMeter, now: float, block: dic
         log.warning("could not learn the cost of %s: %s", held.stream_id, exc)
         return
     log.debug(
-        "%s costs %.3f cores (priced %.3f); worker scale %s", held.stream_id, cost, held.plan.cost, learned
+        "%s costs %.3f cores (priced %.3f); worker scale %s",
+        held.stream_id,
+        cost,
+        held.plan.ffmpeg_cost,
+        learned,
     )
 
 

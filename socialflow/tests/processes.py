@@ -23,6 +23,18 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+# Debian's Chromium as the browser tests and bench/latency.py launch it (Playwright with
+# executable_path: `playwright install` cannot download browsers here).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
