@@ -25,10 +25,10 @@ from streams.tests.test_transcode_e2e import get
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-WINDOW = 30  # the shortest a streamer can choose: the test waits for it to fill
-LIVE_SECONDS = 50  # live before the viewer comes: the window, full, and trimmed behind
-BACK = 22  # the first seek, behind the live edge
-BACK_AGAIN = 15  # the second, from live
+WINDOW = 60  # the check: a 60-s window after 90 s live, played from 55 s behind
+LIVE_SECONDS = 90  # live before the viewer comes: the window, full, and trimmed behind
+BACK = 55  # the first seek, behind the live edge
+BACK_AGAIN = 30  # the second, from live
 
 
 @pytest.fixture
