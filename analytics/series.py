@@ -31,13 +31,16 @@ MIN_INTERVAL_SECONDS = SAMPLE_SECONDS / 2
 
 
 class Source(Protocol):
-    def sample(self, stream: Stream, last: StreamSample | None) -> dict[str, Any]:
-        """StreamSample fields for a raw sample taken now; `last`: the previous sample."""
+    def sample(self, stream: Stream, last: StreamSample | None, now: datetime) -> dict[str, Any]:
+        """StreamSample fields for a raw sample taken `now`; `last`: the previous sample."""
 
     def minute(
         self, stream_id: str, start: datetime, end: datetime, samples: list[StreamSample]
     ) -> dict[str, Any]:
         """StreamSample fields to set on a minute folded from `samples`, beside the sums."""
+
+    def totals(self, stream: Stream) -> dict[str, Any]:
+        """Summary fields over the whole broadcast (analytics.summaries)."""
 
 
 _sources: list[Source] = []
@@ -49,6 +52,10 @@ def register_source(source: Source) -> None:
         _sources.append(source)
 
 
+def sources() -> list[Source]:
+    return list(_sources)
+
+
 def sample_live_streams(*, now: datetime | None = None) -> int:
     """One raw sample per live broadcast, counting what happened since its last one (or
     since it went live). Returns how many were written. One broadcast failing (Redis
@@ -57,13 +64,14 @@ def sample_live_streams(*, now: datetime | None = None) -> int:
     written = 0
     for stream in Stream.objects.live().only("pk", "owner_id", "started_at"):
         try:
-            written += _sample(stream, now)
+            written += sample_stream(stream, now)
         except Exception:
             log.exception("could not sample broadcast %s", stream.pk)
     return written
 
 
-def _sample(stream: Stream, now: datetime) -> int:
+def sample_stream(stream: Stream, now: datetime) -> int:
+    """One raw sample of `stream` ending at `now` (also the last one, at its end)."""
     last = (
         StreamSample.objects.filter(stream=stream)  # a minute sample carries the cursors too
         .order_by("-at")
@@ -75,7 +83,7 @@ def _sample(stream: Stream, now: datetime) -> int:
         return 0
     fields: dict[str, Any] = {}
     for source in _sources:
-        fields.update(source.sample(stream, last))
+        fields.update(source.sample(stream, last, now))
     fields["new_followers"] = Follow.objects.filter(
         followee_id=stream.owner_id, created_at__gt=since, created_at__lte=now
     ).count()

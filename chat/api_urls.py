@@ -20,6 +20,11 @@ urlpatterns = [
         name="api-stream-reactions",
     ),
     path("streams/<stream_id:stream_id>/join/", apis.StreamJoinApi.as_view(), name="api-stream-join"),
+    path(
+        "streams/<stream_id:stream_id>/playback/",
+        apis.StreamPlaybackApi.as_view(),
+        name="api-stream-playback",
+    ),
     path("streams/<stream_id:stream_id>/leave/", apis.StreamLeaveApi.as_view(), name="api-stream-leave"),
     path(
         "streams/<stream_id:stream_id>/viewers/", apis.StreamViewersApi.as_view(), name="api-stream-viewers"

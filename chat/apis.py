@@ -6,7 +6,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticate
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import moderation, presence, schemas, selectors, services
+from analytics.services import Client
+from chat import moderation, playback, presence, schemas, selectors, services
 from chat.frames import message_payload
 from streams.selectors import stream_get_visible
 
@@ -120,16 +121,47 @@ class StreamJoinApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         session = serializers.CharField(required=False, allow_blank=True)
+        anonymous_id = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=128,
+            help_text="a logged-out app's own random install id: unique viewers count it once",
+        )
 
     @extend_schema(request=InputSerializer, responses={200: ViewerSessionSerializer})
     def post(self, request, stream_id: str):
         stream = stream_get_visible(stream_id=stream_id, user=request.user)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        client = Client(
+            anonymous_id=data.validated_data.get("anonymous_id", ""),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
         result = presence.viewer_join(
-            stream=stream, user=request.user, session=data.validated_data.get("session")
+            stream=stream, user=request.user, session=data.validated_data.get("session"), client=client
         )
         return Response(result)
+
+
+class StreamPlaybackApi(APIView):
+    """For native players: what playback was like since the last report (the socket's
+    `playback.report`), at most every PLAYBACK_REPORT_MIN_SECONDS per viewer session.
+    `session` is the one `join/` returned."""
+
+    permission_classes = [AllowAny]
+
+    class InputSerializer(schemas.PlaybackReportInput):
+        session = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request, stream_id: str):
+        stream = stream_get_visible(stream_id=stream_id, user=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        member, session_id = presence.viewer_session_of(stream=stream, session=fields.pop("session"))
+        playback.playback_report(stream=stream, reporter=member, session_id=session_id, **fields)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class StreamLeaveApi(APIView):

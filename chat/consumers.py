@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +19,8 @@ from django.conf import settings
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
-from analytics.services import viewer_session_end, viewer_session_start
-from chat import moderation, presence, schemas, selectors, services
+from analytics.services import Client, viewer_session_end, viewer_session_start
+from chat import moderation, playback, presence, schemas, selectors, services
 from chat.errors import ChatError
 from chat.hub import hub
 from socialflow.lib import realtime
@@ -29,6 +29,22 @@ from streams.models import Stream
 from streams.selectors import stream_get_visible
 
 log = logging.getLogger(__name__)
+
+
+REFERRER_RE = re.compile(r"^[a-z0-9.:-]{1,255}$")
+
+
+def _client(scope: dict[str, Any], query: dict[str, list[str]]) -> Client:
+    """Who this socket is, for analytics: the page's anonymous id (`vid`, kept in the
+    browser's localStorage), the User-Agent, and where the viewer came from (`ref`, worked
+    out by the page's server: a host, "internal" or nothing)."""
+    headers = dict(scope.get("headers") or [])
+    referrer = (query.get("ref") or [""])[0].lower()
+    return Client(
+        anonymous_id=(query.get("vid") or [""])[0][:128],
+        user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+        referrer=referrer if REFERRER_RE.match(referrer) else "",
+    )
 
 
 def _visible_stream(stream_id: str, user: Any) -> Stream | None:
@@ -95,9 +111,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=realtime.CLOSE_NOT_FOUND)
             return
         self.stream = stream
-        self.presence_id = uuid.uuid4().hex
+        self.presence_id = presence.member_id(None)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
         # An OBS overlay (or another read-only embed) is not a viewer.
-        self.counted = parse_qs(self.scope.get("query_string", b"").decode()).get("overlay") != ["1"]
+        self.counted = query.get("overlay") != ["1"]
+        self.session_id: int | None = None
+        self.reported = False  # a playback report came: later ones carry no start-up time
         self.last_id: int | None = None  # until the history is sent, events wait in `pending`
         self.pending: list[dict[str, Any]] = []
         self.staff = False  # the streamer or a moderator: gets the staff-only frames (health)
@@ -113,8 +132,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.staff = await database_sync_to_async(selectors.chat_can_moderate)(user=user, stream=self.stream)
         if self.counted:
             self.session_id = await database_sync_to_async(viewer_session_start)(
-                stream_id=self.stream.pk, user_id=user.pk if user.is_authenticated else None
+                stream_id=self.stream.pk,
+                user_id=user.pk if user.is_authenticated else None,
+                client=_client(self.scope, query),
             )
+            self.presence_id = presence.member_id(self.session_id)
         await self.presence(presence.join)
         history, last_id = await database_sync_to_async(selectors.chat_history)(stream=self.stream)
         await self.send_json(history)
@@ -170,6 +192,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if frame["type"] == realtime.HEARTBEAT:
             return await self.heartbeat()
         try:
+            if frame["type"] == realtime.PLAYBACK_REPORT:
+                return await database_sync_to_async(self.playback_report)(frame)
             await database_sync_to_async(COMMANDS[frame["type"]].run)(self.stream, self.scope["user"], frame)
         except ValidationError as exc:
             body = validation_error_body(exc)
@@ -187,6 +211,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             if latest > self.last_id:
                 await self.catch_up(before=latest + 1)
         await self.send_json({"type": realtime.HEARTBEAT})
+
+    def playback_report(self, frame: dict[str, Any]) -> None:
+        """What this socket's player saw since its last report (analytics)."""
+        inputs = schemas.PlaybackReportInput(data=frame)
+        inputs.is_valid(raise_exception=True)
+        playback.playback_report(
+            stream=self.stream,
+            reporter=self.presence_id,
+            session_id=self.session_id,
+            first=not self.reported,
+            **inputs.validated_data,
+        )
+        self.reported = True
 
     async def error(self, code: str, detail: str) -> None:
         await self.send_json({"type": realtime.ERROR, "code": code, "detail": detail})

@@ -22,7 +22,8 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 
 from accounts.models import User
-from analytics.services import viewer_session_end, viewer_session_start
+from analytics.models import ViewerSession
+from analytics.services import Client, viewer_session_end, viewer_session_start
 from chat.errors import ChatError
 from chat.tasks import presence_push_task
 from socialflow.lib import realtime
@@ -118,6 +119,29 @@ def count_sync(stream_id: str) -> int:
     return int(client.zcard(_key(stream_id)))
 
 
+def members_sync(stream_id: str) -> list[str]:
+    """The entries counted now (expired ones dropped): one per socket or REST player."""
+    client = _sync_redis()
+    now = time.time()
+    client.zremrangebyscore(_key(stream_id), "-inf", now)
+    return [member.decode() for member in client.zrangebyscore(_key(stream_id), now, "+inf")]
+
+
+def member_id(session_id: int | None) -> str:
+    """A presence entry's name: its analytics viewer session first, so the sampler can tell
+    which sessions are alive (`session_ids`)."""
+    return f"{session_id or 0}.{uuid.uuid4().hex}"
+
+
+def session_ids(members: list[str]) -> list[int]:
+    ids = []
+    for member in members:
+        head = member.split(".", 1)[0]
+        if head.isdigit() and head != "0":
+            ids.append(int(head))
+    return ids
+
+
 def push_sync(stream_id: str) -> int:
     viewers = count_sync(stream_id)
     _store(stream_id, viewers)
@@ -168,7 +192,9 @@ def _push_later_in_worker(stream_id: str) -> None:
     presence_push_task.apply_async((stream_id,), countdown=PUSH_EVERY_SECONDS)
 
 
-def viewer_join(*, stream: Stream, user: User, session: str | None = None) -> dict:
+def viewer_join(
+    *, stream: Stream, user: User, session: str | None = None, client: Client | None = None
+) -> dict:
     """Count a native player as a viewer. Without `session` it starts one (and an analytics
     viewer session); with one it is the heartbeat. The session token is signed, so nobody
     can end or extend someone else's."""
@@ -179,9 +205,12 @@ def viewer_join(*, stream: Stream, user: User, session: str | None = None) -> di
         data = _presence_session(stream, session)
     else:
         viewer_session = viewer_session_start(
-            stream_id=stream.pk, user_id=user.pk if user.is_authenticated else None
+            stream_id=stream.pk,
+            user_id=user.pk if user.is_authenticated else None,
+            client=client,
+            via=ViewerSession.Via.API,
         )
-        data = {"s": stream.pk, "m": f"api:{uuid.uuid4().hex}", "v": viewer_session}
+        data = {"s": stream.pk, "m": member_id(viewer_session), "v": viewer_session}
     session = signing.dumps(data, salt=PRESENCE_SALT)  # fresh each time: an old one expires
     if touch_sync(stream.pk, data["m"]):
         _push_later_in_worker(stream.pk)
@@ -198,6 +227,12 @@ def viewer_leave(*, stream: Stream, session: str) -> None:
     if drop_sync(stream.pk, data["m"]):
         _push_later_in_worker(stream.pk)
     viewer_session_end(session_id=data["v"])
+
+
+def viewer_session_of(*, stream: Stream, session: str) -> tuple[str, int | None]:
+    """A REST viewer session's presence entry and analytics session id (for its reports)."""
+    data = _presence_session(stream, session)
+    return data["m"], data.get("v")
 
 
 def _presence_session(stream: Stream, session: str) -> dict:

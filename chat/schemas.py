@@ -154,3 +154,26 @@ class ChatSettingsInput(CommandInput):
                 {unknown[0]: ErrorDetail("Unknown chat setting.", code="invalid")}
             )
         return attrs
+
+
+MAX_REPORT_MS = 600_000  # a report covers at most 30 s; a late one (a reconnect) up to 10 min
+MAX_DROPPED_FRAMES = 1_000_000
+
+
+def _report_ms(help_text: str) -> StrictIntegerField:
+    return StrictIntegerField(min_value=0, max_value=MAX_REPORT_MS, help_text=help_text)
+
+
+class PlaybackReportInput(CommandInput):
+    """playback.report (and POST .../playback/): what a player saw since its last report.
+    Absurd values are refused, never stored."""
+
+    startup_ms = _report_ms("from loading to the first frame played")
+    rebuffer_ms = _report_ms("stalled since the last report (not counting the start)")
+    played_ms = _report_ms("played since the last report")
+    rung = serializers.RegexField(
+        r"^(source|auto|\d{3,4}p\d{0,2})$",
+        max_length=12,
+        help_text='the rung played most: "source", "720p", ... ("auto" when the player cannot tell)',
+    )
+    dropped_frames = StrictIntegerField(min_value=0, max_value=MAX_DROPPED_FRAMES)

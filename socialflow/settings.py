@@ -413,6 +413,14 @@ CELERY_BEAT_SCHEDULE = {
 
 # Raw 10-s samples of a broadcast's activity are folded into 1-min samples after this long.
 ANALYTICS_RAW_RETENTION_DAYS = env.int("ANALYTICS_RAW_RETENTION_DAYS", default=30)
+# A viewer session that presence has not seen for this long (no heartbeats: its web process
+# died, its app went away) is closed at the moment it was last seen.
+# A player reports playback quality every 30 s; a socket or app session may report at most
+# this often (more is refused with an error frame).
+PLAYBACK_REPORT_MIN_SECONDS = env.int("PLAYBACK_REPORT_MIN_SECONDS", default=10)
+ANALYTICS_SESSION_TIMEOUT_SECONDS = env.int(
+    "ANALYTICS_SESSION_TIMEOUT_SECONDS", default=2 * PRESENCE_TTL_SECONDS
+)
 
 # --- Static, media, storage --------------------------------------------------
 

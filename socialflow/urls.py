@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("streams.api_urls")),
     path("", include("chat.api_urls")),
     path("", include("dvr.api_urls")),
+    path("", include("analytics.api_urls")),
 ]
 
 urlpatterns = [

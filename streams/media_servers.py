@@ -96,6 +96,21 @@ class NginxRtmp:
             }
         return None
 
+    def ingest_kbps(self, *, channel_id: int) -> float | None:
+        """What the publisher sends, in kbit/s (nginx-rtmp's `bw_in`, measured over its
+        last few seconds); None when /stat cannot tell."""
+        try:
+            root = ET.fromstring(_request(f"{self.api_url}/stat"))
+        except (MediaServerError, ET.ParseError):
+            return None
+        for stream in root.iter("stream"):
+            if _channel_of(stream.findtext("name", "")) == channel_id:
+                try:
+                    return int(stream.findtext("bw_in", "")) / 1000
+                except ValueError:
+                    return None
+        return None
+
     def drop_publisher(self, *, channel_id: int, client_id: str) -> bool:
         name = self._publishing().get((channel_id, client_id))
         if name is None:
@@ -142,6 +157,18 @@ class Srs:
 
     def source_info(self, *, channel_id: int) -> dict | None:
         return None  # SRS's API lacks the frame rate: the transcoder probes the feed instead
+
+    def ingest_kbps(self, *, channel_id: int) -> float | None:
+        """What the publisher sends, in kbit/s (SRS's 30-s receive rate)."""
+        try:
+            body = self._json("/api/v1/streams/?start=0&count=10000")
+        except MediaServerError:
+            return None
+        for stream in body.get("streams", []):
+            if _channel_of(str(stream.get("name", ""))) == channel_id:
+                kbps = (stream.get("kbps") or {}).get("recv_30s")
+                return float(kbps) if isinstance(kbps, int | float) else None
+        return None
 
     def drop_publisher(self, *, channel_id: int, client_id: str) -> bool:
         if (channel_id, client_id) not in self._publishing():

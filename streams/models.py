@@ -263,7 +263,13 @@ class StreamEvent(models.Model):
 
 
 class StreamHealthSample(models.Model):
-    """What the transcoder reported (FFmpeg -progress), every few seconds while live."""
+    """What the transcoder reported (FFmpeg -progress, the media server's ingest figures),
+    every few seconds while live, and the health it judged from them (streams.health)."""
+
+    class Status(models.TextChoices):
+        GOOD = "good", "Good"
+        WARNING = "warning", "Warning"
+        BAD = "bad", "Bad"
 
     stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="health_samples")
     at = models.DateTimeField(default=timezone.now)
@@ -273,6 +279,14 @@ class StreamHealthSample(models.Model):
     dropped_frames = models.PositiveIntegerField(default=0)
     duplicated_frames = models.PositiveIntegerField(default=0)
     out_time_seconds = models.FloatField(null=True)
+    ingest_kbps = models.FloatField(
+        null=True, help_text="What the publisher sends (the media server's figure)."
+    )
+    source_fps = models.FloatField(null=True, help_text="The source's frame rate.")
+    restarts = models.PositiveIntegerField(default=0, help_text="FFmpeg restarts so far in the broadcast.")
+    ladder = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=8, choices=Status, default=Status.GOOD)
+    reason = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["stream", "at"]

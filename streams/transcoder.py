@@ -30,7 +30,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from socialflow.lib import ffmpeg, realtime
-from streams import capacity, encoders
+from streams import capacity, encoders, health
 from streams.hls_publisher import HlsPublisher
 from streams.media_servers import get_media_server, is_publishing
 from streams.models import Stream, StreamEvent, StreamHealthSample
@@ -522,6 +522,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
     previous_end = None  # where the last run's ladder stopped (for a gap without an index)
     forced: capacity.Plan | None = None
     known_source: Source | None = None
+    meter = health.HealthMeter()
     while True:
         lock.keep()
         if _shutting_down(worker):
@@ -602,6 +603,12 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
             preexec_fn=ffmpeg.die_with_parent,
         )
         rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
+        meter.new_run()
+        meter.source_fps, meter.restarts, meter.ladder = (
+            source.fps or None,
+            attempt - 1,
+            [r.name for r in plan.rungs],
+        )
         _event(
             stream,
             f"Transcoder restarted (attempt {restarts})."
@@ -618,7 +625,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         gap_from = None if keeps else previous_end  # with an index, the index reports gaps
         try:
             outcome, exit_code, last_error = _watch(
-                proc, stream, publisher, lock, redact, worker, gap_from, steering
+                proc, stream, publisher, lock, redact, worker, gap_from, steering, meter
             )
         finally:
             ffmpeg.stop(proc)  # whatever happened above, this FFmpeg ends here
@@ -723,6 +730,7 @@ def _watch(
     worker: str | None,
     gap_from: datetime | None = None,
     steering: _Steering | None = None,
+    meter: health.HealthMeter | None = None,
 ) -> tuple[Outcome | RunEnd, int | None, str]:
     """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error).
     `gap_from`: where the previous run's ladder ended; the first new segment reports the gap.
@@ -799,7 +807,9 @@ def _watch(
                 if stream.dvr_enabled and not stream.record:
                     segments_trim(stream=stream, window_seconds=stream.dvr_window)
             if now >= next_sample and latest:
-                _sample(stream, latest, sample_bytes, now - sample_started)
+                _sample(
+                    stream, latest, sample_bytes, now - sample_started, meter or health.HealthMeter(), now
+                )
                 sample_bytes, sample_started = 0, now
                 next_sample = now + HEALTH_SAMPLE_SECONDS
                 if steering is not None:
@@ -859,13 +869,58 @@ def _stderr(line: str, errors: list[str], redact) -> None:
         log.warning("ffmpeg: %s", line)
 
 
-def _sample(stream: Stream, block: dict[str, str], new_bytes: int, seconds: float) -> None:
-    StreamHealthSample.objects.create(
+def _sample(
+    stream: Stream,
+    block: dict[str, str],
+    new_bytes: int,
+    seconds: float,
+    meter: health.HealthMeter,
+    now: float,
+) -> None:
+    """A health sample: what FFmpeg reports, the ingest the media server sees, and the
+    health judged from them, stored and sent live to the streamer's dashboard."""
+    ingest = get_media_server(stream.media_server).ingest_kbps(channel_id=stream.channel_id)
+    reading = meter.read(
+        now=now,
+        out_seconds=(ffmpeg.number(block.get("out_time_us")) or 0) / 1_000_000,
+        frames=ffmpeg.number(block.get("frame")) or 0,
+        dups=ffmpeg.number(block.get("dup_frames")) or 0,
+        ingest_kbps=ingest,
+    )
+    sample = StreamHealthSample.objects.create(
         stream=stream,
-        fps=ffmpeg.number(block.get("fps")),
-        speed=ffmpeg.number(block.get("speed")),
+        # Over the last interval where known: FFmpeg's own figures average since its start.
+        fps=round(reading.fps, 2) if reading.fps is not None else ffmpeg.number(block.get("fps")),
+        speed=round(reading.speed, 3) if reading.speed is not None else ffmpeg.number(block.get("speed")),
         bitrate_kbps=round(new_bytes * 8 / 1000 / seconds, 1) if seconds > 0 else None,
         dropped_frames=int(ffmpeg.number(block.get("drop_frames")) or 0),
         duplicated_frames=int(ffmpeg.number(block.get("dup_frames")) or 0),
         out_time_seconds=(ffmpeg.number(block.get("out_time_us")) or 0) / 1_000_000,
+        ingest_kbps=round(ingest, 1) if ingest is not None else None,
+        source_fps=meter.source_fps,
+        restarts=meter.restarts,
+        ladder=meter.ladder,
+        status=reading.status,
+        reason=reading.reason,
     )
+    frame = {
+        "type": realtime.STREAM_HEALTH,
+        "stream_id": stream.pk,
+        "status": sample.status,
+        "reason": sample.reason,
+        "ladder": sample.ladder,
+        "metrics": {
+            "at": sample.at.isoformat(),
+            "ingest_kbps": sample.ingest_kbps,
+            "bitrate_kbps": sample.bitrate_kbps,
+            "fps": sample.fps,
+            "source_fps": sample.source_fps,
+            "speed": sample.speed,
+            "dropped_frames": sample.dropped_frames,
+            "restarts": sample.restarts,
+        },
+    }
+    try:
+        realtime.send_on_commit(stream.pk, frame, staff=True)
+    except Exception:  # a frame is worth less than the broadcast
+        log.exception("could not send the health of %s", stream.pk)

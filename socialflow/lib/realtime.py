@@ -55,6 +55,8 @@ CHAT_TIMEOUT = "chat.timeout"
 CHAT_BAN = "chat.ban"
 CHAT_SETTINGS = "chat.settings"
 CHAT_CLEAR = "chat.clear"
+# Players: what playback was like since the last report (analytics)
+PLAYBACK_REPORT = "playback.report"
 
 SERVER_TYPES = frozenset(
     {
@@ -84,6 +86,7 @@ CLIENT_TYPES = frozenset(
         CHAT_BAN,
         CHAT_SETTINGS,
         CHAT_CLEAR,
+        PLAYBACK_REPORT,
     }
 )
 

@@ -72,7 +72,7 @@ def test_configuration_docs_document_every_environment_variable():
     import re
 
     settings_py = (BASE_DIR / "socialflow/settings.py").read_text()
-    names = set(re.findall(r'env(?:\.\w+)?\("([A-Z0-9_]+)"', settings_py))
+    names = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', settings_py))
     assert len(names) > 30
     environ_get = r'os\.environ\.get\("([A-Z0-9_]+)"'
     names |= set(re.findall(environ_get, (BASE_DIR / "socialflow/web.py").read_text()))
