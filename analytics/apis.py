@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors
-from streams.selectors import stream_get_for_manager
 
 
 class SummarySerializer(serializers.Serializer):
@@ -111,12 +110,12 @@ class StreamAnalyticsApi(APIView):
         responses=OutputSerializer,
     )
     def get(self, request, stream_id: str):
-        stream = stream_get_for_manager(stream_id=stream_id, user=request.user)
+        stream = selectors.analytics_stream_get(stream_id=stream_id, user=request.user)
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         window = selectors.analytics_window(
             stream=stream,
-            start=query.validated_data.get("from"),
+            start=query.validated_data.get("from_"),
             end=query.validated_data.get("to"),
             resolution=query.validated_data.get("resolution"),
         )

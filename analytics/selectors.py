@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q, Sum
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Follow, User
@@ -17,6 +19,7 @@ from analytics import summaries
 from analytics.models import StreamSample, StreamSummary, ViewerSession
 from socialflow.lib.errors import DomainError
 from streams.models import Stream, StreamEvent, StreamHealthSample
+from streams.selectors import stream_get_for_manager
 
 RESOLUTIONS = (10, 60, 300)  # seconds per point
 MAX_RANGE = timedelta(days=31)
@@ -43,6 +46,15 @@ SUMMARY_FIELDS = (
     "referrers",
 )
 STATUS_RANK = {"good": 0, "warning": 1, "bad": 2}
+
+
+def analytics_stream_get(*, stream_id: str, user: User) -> Stream:
+    """A broadcast for its streamer or a moderator; anyone else gets 404, as for one that
+    does not exist (its numbers are not for them, nor is the fact that it exists)."""
+    try:
+        return stream_get_for_manager(stream_id=stream_id, user=user)
+    except PermissionDenied:
+        raise Http404("No such broadcast.") from None
 
 
 class AnalyticsQueryError(DomainError):

@@ -8,6 +8,8 @@ from typing import Any
 
 from django import template
 
+from analytics.services import referrer_of
+
 from chat.models import MAX_MESSAGE_LENGTH, Reaction
 from chat.presence import heartbeat_seconds
 from chat.selectors import chat_can_moderate
@@ -41,6 +43,10 @@ def chat_panel(context: template.Context, stream: Stream, overlay: bool = False,
         "chat_closed": stream.is_over,
         "can_moderate_chat": not overlay and chat_can_moderate(user=request.user, stream=stream),
         "chat_config": chat_config(),
+        # Where the viewer came from, for the streamer's analytics (the socket passes it on).
+        "referrer": referrer_of(
+            request.META.get("HTTP_REFERER", ""), own_hosts={request.get_host().split(":")[0].lower()}
+        ),
     }
 
 

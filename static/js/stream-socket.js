@@ -25,8 +25,9 @@ export function chatConfig() {
 }
 
 export class StreamSocket extends EventTarget {
-  constructor({ stream, config, overlay = false }) {
+  constructor({ stream, config, overlay = false, referrer = "" }) {
     super();
+    this.referrer = referrer; // where the viewer came from (the page's server worked it out)
     this.stream = stream;
     this.config = config;
     this.frames = config.frames;
@@ -45,7 +46,7 @@ export class StreamSocket extends EventTarget {
   connect() {
     if (this.socket) return; // connecting, connected, or waiting to reconnect
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = this.overlay ? "?overlay=1" : "";
+    const query = this.overlay ? "?overlay=1" : `?${new URLSearchParams({ vid: visitorId(), ref: this.referrer })}`;
     const socket = (this.socket = new WebSocket(`${scheme}://${location.host}/ws/streams/${this.stream}/${query}`));
     socket.addEventListener("open", () => {
       this.retry = 0;
@@ -117,6 +118,21 @@ export class StreamSocket extends EventTarget {
   }
 }
 
+// A random id for this browser, kept in localStorage: the streamer's analytics count a
+// logged-out viewer with two tabs once among unique viewers (the server stores it hashed).
+function visitorId() {
+  try {
+    let id = localStorage.getItem("socialflow.vid");
+    if (!id) {
+      id = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      localStorage.setItem("socialflow.vid", id);
+    }
+    return id;
+  } catch (error) {
+    return ""; // storage blocked: this viewer counts once per socket
+  }
+}
+
 // The page's one StreamSocket, for the chat panel on it (null without one). Created by the
 // first caller, not connected: chat.js connects it after adding its listeners.
 let page;
@@ -125,6 +141,9 @@ export function pageSocket() {
   const panel = document.getElementById("chat-panel");
   const config = chatConfig();
   const overlay = Boolean(panel) && panel.dataset.overlay === "true";
-  page = panel && config ? new StreamSocket({ stream: panel.dataset.stream, config, overlay }) : null;
+  page =
+    panel && config
+      ? new StreamSocket({ stream: panel.dataset.stream, config, overlay, referrer: panel.dataset.referrer || "" })
+      : null;
   return page;
 }
