@@ -522,7 +522,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
     previous_end = None  # where the last run's ladder stopped (for a gap without an index)
     forced: capacity.Plan | None = None
     known_source: Source | None = None
-    meter = health.HealthMeter()
+    health_meter = health.HealthMeter()
     while True:
         lock.keep()
         if _shutting_down(worker):
@@ -603,8 +603,8 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
             preexec_fn=ffmpeg.die_with_parent,
         )
         rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
-        meter.new_run()
-        meter.source_fps, meter.restarts, meter.ladder = (
+        health_meter.new_run()
+        health_meter.source_fps, health_meter.restarts, health_meter.ladder = (
             source.fps or None,
             attempt - 1,
             [r.name for r in plan.rungs],
@@ -625,7 +625,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         gap_from = None if keeps else previous_end  # with an index, the index reports gaps
         try:
             outcome, exit_code, last_error = _watch(
-                proc, stream, publisher, lock, redact, worker, gap_from, steering, meter
+                proc, stream, publisher, lock, redact, worker, gap_from, steering, health_meter
             )
         finally:
             ffmpeg.stop(proc)  # whatever happened above, this FFmpeg ends here
@@ -730,7 +730,7 @@ def _watch(
     worker: str | None,
     gap_from: datetime | None = None,
     steering: _Steering | None = None,
-    meter: health.HealthMeter | None = None,
+    health_meter: health.HealthMeter | None = None,
 ) -> tuple[Outcome | RunEnd, int | None, str]:
     """Follow one FFmpeg until it exits or must stop. Returns (outcome, exit code, last error).
     `gap_from`: where the previous run's ladder ended; the first new segment reports the gap.
@@ -808,7 +808,12 @@ def _watch(
                     segments_trim(stream=stream, window_seconds=stream.dvr_window)
             if now >= next_sample and latest:
                 _sample(
-                    stream, latest, sample_bytes, now - sample_started, meter or health.HealthMeter(), now
+                    stream,
+                    latest,
+                    sample_bytes,
+                    now - sample_started,
+                    health_meter or health.HealthMeter(),
+                    now,
                 )
                 sample_bytes, sample_started = 0, now
                 next_sample = now + HEALTH_SAMPLE_SECONDS
