@@ -13,11 +13,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q, Sum
 from django.http import Http404
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.models import Follow, User
 from analytics import summaries
 from analytics.models import StreamSample, StreamSummary, ViewerSession
 from socialflow.lib.errors import DomainError
+from streams import capacity
 from streams.models import Stream, StreamEvent, StreamHealthSample
 from streams.selectors import stream_get_for_manager
 
@@ -322,3 +324,21 @@ def series_csv_rows(*, stream: Stream) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def platform_numbers(*, now: datetime | None = None) -> dict[str, Any]:
+    """For staff: live now, viewers now, broadcasts today (UTC), the transcoders' load."""
+    now = now or timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live = Stream.objects.live().aggregate(n=Count("pk"), viewers=Sum("viewer_count"))
+    try:
+        transcoders: list[dict[str, Any]] | None = capacity.workers_load()
+    except RedisError:
+        transcoders = None  # shown as unknown: the admin page still works with Redis away
+    return {
+        "live": live["n"],
+        "viewers": live["viewers"] or 0,
+        "broadcasts_today": Stream.objects.filter(started_at__gte=today).count(),
+        "transcoders": transcoders,
+        "transcode_cores": round(sum(float(w["used"] or 0) for w in transcoders), 2) if transcoders else 0.0,
+    }

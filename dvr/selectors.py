@@ -228,3 +228,13 @@ def channel_storage_use(*, channel: Channel) -> dict[str, int]:
         or 0
     )
     return {"recordings": recordings, "clips": clips, "rewind": rewind, "total": recordings + clips + rewind}
+
+
+def site_storage_use() -> dict[str, int]:
+    """Bytes the whole site keeps: recordings, clips, and live rewind windows (staff)."""
+    recordings = (
+        Recording.objects.filter(files_deleted_at__isnull=True).aggregate(b=Sum("size_bytes"))["b"] or 0
+    )
+    clips = Clip.objects.aggregate(b=Sum("size_bytes"))["b"] or 0
+    rewind = MediaSegment.objects.filter(stream__record=False).aggregate(b=Sum("size_bytes"))["b"] or 0
+    return {"recordings": recordings, "clips": clips, "rewind": rewind, "total": recordings + clips + rewind}

@@ -15,6 +15,7 @@ when it stops or its worker dies (they expire like the transcoder's lock).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -742,8 +743,40 @@ def measure_cost_model(*, seconds: float = 2.0) -> CostModel:
     )
 
 
+def _budget_key(worker: str) -> str:
+    return f"streams:capacity-budget:{worker}"
+
+
+def workers_load() -> list[dict[str, float | int | str | None]]:
+    """Every transcode worker with a ledger: cores held, its budget (as it announced at
+    start), and how many broadcasts it carries. For the staff's admin page."""
+    client = _redis()
+    workers = sorted(
+        key.decode().removeprefix("streams:capacity:")
+        for key in client.scan_iter(match="streams:capacity:*", count=500)
+        if not key.decode().endswith((":wants", ":lock"))
+    )
+    out: list[dict[str, float | int | str | None]] = []
+    for worker in workers:
+        holds = _holds(worker)
+        if not holds:
+            continue
+        announced = client.get(_budget_key(worker))
+        out.append(
+            {
+                "worker": worker,
+                "used": round(used(worker), 2),
+                "budget": float(announced) if announced else None,
+                "broadcasts": len(holds),
+            }
+        )
+    return out
+
+
 def calibrate(worker: str) -> CostModel:
     """Measure and keep this worker's model (a failure keeps the defaults, with a log line)."""
+    with contextlib.suppress(redis.RedisError):
+        _redis().set(_budget_key(worker), budget(), ex=30 * 24 * 3600)
     try:
         model = measure_cost_model()
     except (OSError, subprocess.SubprocessError) as exc:

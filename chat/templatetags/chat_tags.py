@@ -9,7 +9,6 @@ from typing import Any
 from django import template
 
 from analytics.services import referrer_of
-
 from chat.models import MAX_MESSAGE_LENGTH, Reaction
 from chat.presence import heartbeat_seconds
 from chat.selectors import chat_can_moderate
