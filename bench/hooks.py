@@ -163,7 +163,7 @@ def start_bare_channels(env: dict[str, str], workers: int = 1) -> tuple[list[sub
         for _ in range(workers):
             processes.append(
                 subprocess.Popen(
-                    [DAPHNE, "--fd", str(fd), "bench.bare_channels:application"],
+                    [*DAPHNE, "--fd", str(fd), "bench.bare_channels:application"],
                     cwd=BASE_DIR,
                     env=env,
                     pass_fds=(fd,),

@@ -19,9 +19,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-DAPHNE = str(Path(sys.executable).parent / "daphne")
+# Daphne with an access log that redacts secrets from query strings (socialflow.serve).
+DAPHNE = [sys.executable, "-m", "socialflow.serve"]
 APPLICATION = "socialflow.asgi:application"
 RESTART_BACKOFF_SECONDS = (1, 2, 5, 10)
 HEALTHY_AFTER_SECONDS = 60  # a process that lived this long starts its backoff afresh
@@ -58,7 +58,7 @@ class Supervisor:
 
     def spawn(self, slot: int) -> None:
         fd = self.sock.fileno()
-        argv = [DAPHNE, "--fd", str(fd), *self.extra_args, APPLICATION]
+        argv = [*DAPHNE, "--fd", str(fd), *self.extra_args, APPLICATION]
         self.children[slot] = child = subprocess.Popen(argv, pass_fds=(fd,))
         self.started_at[slot] = time.monotonic()
         if self.stopping:  # the signal came while it was starting
