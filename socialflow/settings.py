@@ -324,7 +324,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "socialflow.lib.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "socialflow.lib.schema.AutoSchema",
     # Reverse proxies in front of the web process (for the client address throttles use).
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    # 0: the address the connection came from (Daphne sets it from X-Forwarded-For only with
+    # --proxy-headers). Never unset: DRF would then key throttles on the whole client-sent
+    # X-Forwarded-For, and a forged header would dodge every throttle.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

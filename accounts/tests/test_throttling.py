@@ -40,3 +40,18 @@ def test_token_endpoint_is_throttled(api, alice, rates):
         429,
         "throttled",
     )
+
+
+@pytest.mark.django_db
+def test_a_forged_x_forwarded_for_does_not_dodge_the_throttle(api, alice, rates):
+    """S-02: each request claims another client address; the connection's address counts."""
+    codes = [
+        api.post(
+            "/api/v1/auth/token/",
+            {"username": "alice", "password": f"guess{i}"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.{i}.0.1",
+        ).status_code
+        for i in range(6)
+    ]
+    assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429, 429]
