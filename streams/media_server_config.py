@@ -77,6 +77,10 @@ error_log {p("logs", "error.log")} warn;
 events {{}}
 
 rtmp {{
+    # No access log: its lines carry the stream name (the secret stream key) and the args
+    # of every publish and pull.
+    access_log off;
+
     server {{
         listen {host}:{rtmp_port};
         chunk_size 4096;
@@ -103,7 +107,8 @@ rtmp {{
 }}
 
 http {{
-    access_log {p("logs", "access.log")};
+    # Off too: the control requests name the stream (the key).
+    access_log off;
 {temps}
 
     # Control and stat have no authentication: loopback only.
