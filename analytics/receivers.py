@@ -11,4 +11,4 @@ from streams.signals import broadcast_ended
 @receiver(broadcast_ended, sender=Stream, dispatch_uid="analytics.summary_finalize")
 def _summary_finalize(sender, stream: Stream, **kwargs) -> None:
     stream_id = stream.pk
-    transaction.on_commit(lambda: summary_finalize_task.delay(stream_id))
+    transaction.on_commit(lambda: summary_finalize_task.delay(stream_id), robust=True)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import F
 from django.db.models.functions import Greatest
+from kombu.exceptions import OperationalError
 
 from accounts.models import User
 from analytics.models import ViewerSession
@@ -189,7 +190,10 @@ def heartbeat_seconds() -> int:
 
 
 def _push_later_in_worker(stream_id: str) -> None:
-    presence_push_task.apply_async((stream_id,), countdown=PUSH_EVERY_SECONDS)
+    try:
+        presence_push_task.apply_async((stream_id,), countdown=PUSH_EVERY_SECONDS)
+    except OperationalError as exc:  # the broker is away: the 15-s sweep pushes the count
+        log.warning("viewer count push for %s not queued: %s", stream_id, exc)
 
 
 def viewer_join(

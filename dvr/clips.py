@@ -110,7 +110,7 @@ def clip_create(
             seconds=seconds,
         )
         clip_id = clip.pk
-        transaction.on_commit(lambda: clip_make_task.delay(clip_id))
+        transaction.on_commit(lambda: clip_make_task.delay(clip_id), robust=True)
     return clip
 
 

@@ -75,7 +75,9 @@ def recording_end(*, stream: Stream) -> None:
         return
     Recording.objects.filter(stream=stream, status=Status.RECORDING).update(ended_at=stream.ended_at)
     stream_id = stream.pk
-    transaction.on_commit(lambda: recording_finalize_task.apply_async(args=(stream_id,), countdown=2))
+    transaction.on_commit(
+        lambda: recording_finalize_task.apply_async(args=(stream_id,), countdown=2), robust=True
+    )
 
 
 def retention_days(stream: Stream) -> int:

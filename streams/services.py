@@ -479,8 +479,8 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
             )
             _broadcast_status(stream)
             broadcast_started.send(sender=Stream, stream=stream)
-            transaction.on_commit(lambda: _enqueue_notify_followers(stream.pk))
-            transaction.on_commit(lambda: _enqueue_transcode(stream.pk))
+            transaction.on_commit(lambda: _enqueue_notify_followers(stream.pk), robust=True)
+            transaction.on_commit(lambda: _enqueue_transcode(stream.pk), robust=True)
     except IntegrityError:  # a concurrent publish won the one-live-per-channel constraint
         return _refuse(channel, already, ip=ip, client_id=client_id)
     log.info("stream %s live (channel %s, client %s, %s)", stream.pk, channel.pk, client_id, ip)
@@ -635,7 +635,8 @@ def _after_live(stream: Stream) -> None:
     if not stream.record:
         stream_id = stream.pk
         transaction.on_commit(
-            lambda: stream_segments_purge_task.apply_async(args=(stream_id,), countdown=SEGMENTS_PURGE_DELAY)
+            lambda: stream_segments_purge_task.apply_async(args=(stream_id,), countdown=SEGMENTS_PURGE_DELAY),
+            robust=True,
         )
 
 
@@ -643,7 +644,7 @@ def _drop_publisher_on_commit(stream: Stream) -> None:
     """Disconnect the broadcast's publisher (OBS) once the transaction has committed."""
     if stream.publisher_client_id:
         args = (stream.media_server, stream.channel_id, stream.publisher_client_id)
-        transaction.on_commit(lambda: media_drop_publisher_task.delay(*args))
+        transaction.on_commit(lambda: media_drop_publisher_task.delay(*args), robust=True)
 
 
 def _refuse(channel: Channel | None, reason: str, *, ip: str | None, client_id: str) -> HookResult:
