@@ -6,12 +6,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 
 from accounts.models import Follow, Notification, User
+from socialflow.lib.ratelimit import recall, remember
 
 
 def active_follows() -> QuerySet[Follow]:
@@ -120,13 +120,13 @@ def users_popular(*, limit: int = 12, viewer: User | None = None) -> list[Profil
     web process through the cache); their counts are always fresh.
     """
     key = f"accounts:popular:{limit}"
-    ids = cache.get(key)
+    ids = recall(key)  # with Redis away: None, and the page is computed afresh
     if ids is None:
         ranked = (
             active_follows().values("followee").annotate(n=Count("pk")).order_by("-n", "followee")[:limit]
         )
         ids = [row["followee"] for row in ranked]
-        cache.set(key, ids, POPULAR_CACHE_SECONDS)
+        remember(key, ids, POPULAR_CACHE_SECONDS)
     users = users_with_counts(viewer=viewer).filter(pk__in=ids)
     return sorted(users, key=lambda u: (-u.follower_count, u.username))
 
