@@ -25,7 +25,7 @@ run: setup-run
 	@echo "  Site        http://$(BIND):$(PORT)/"
 	@echo "  Admin       http://$(BIND):$(PORT)/admin/"
 	@echo "  API docs    http://$(BIND):$(PORT)/api/docs/   (schema: /api/schema/)"
-	@if [ "$(BIND)" != "127.0.0.1" ]; then echo "  WARNING: listening on $(BIND) with DEBUG and the public demo passwords above; change them."; fi
+	@if [ "$(BIND)" != "127.0.0.1" ]; then echo "  WARNING: listening on $(BIND) with DEBUG on."; fi
 	@echo
 	@$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
