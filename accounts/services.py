@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 
 from allauth.account.adapter import get_adapter
@@ -66,8 +67,13 @@ def user_register(*, username: str, email: str, password: str) -> User:
 
 
 AVATAR_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
-AVATAR_MAX_SOURCE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+# Refuse decompression bombs before decoding: a 16 MP image (a 4K photo and more) decodes to
+# about 64 MB; 40 MP cost 160-300 MB each (S-19).
+AVATAR_MAX_SOURCE_PIXELS = 16_000_000
 AVATAR_SIZE = 512
+# At most this many avatars decode at once per process: Daphne's thread pool could otherwise
+# decode dozens together.
+_decoding = threading.BoundedSemaphore(2)
 
 
 def avatar_normalize(upload: UploadedFile) -> ContentFile:
@@ -88,7 +94,10 @@ def avatar_normalize(upload: UploadedFile) -> ContentFile:
                 raise AccountError("avatar: The image has too many pixels.", code="invalid_image")
             image.seek(0)  # the first frame of an animation
             has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-            picture = image.convert("RGBA" if has_alpha else "RGB")
+            if image.format == "JPEG":  # decode at a fraction of the size (JPEG's DCT scaling)
+                image.draft("RGB", (AVATAR_SIZE, AVATAR_SIZE))
+            with _decoding:
+                picture = image.convert("RGBA" if has_alpha else "RGB")
     except (OSError, Image.DecompressionBombError, ValueError) as exc:
         raise AccountError("avatar: The file is not an image we can read.", code="invalid_image") from exc
     picture.thumbnail((AVATAR_SIZE, AVATAR_SIZE))

@@ -133,3 +133,17 @@ def test_api_docs_load_nothing_from_a_cdn(client):
     html = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in html
     assert "cdn" not in html.lower() and "https://" not in html
+
+
+@pytest.mark.django_db
+def test_an_avatar_over_16_megapixels_is_refused_before_decoding(api_as, alice, settings):
+    """S-19: a few KB of PNG can claim 6300 x 6300 pixels; 16 MP is the most decoded."""
+    settings.AVATAR_MAX_BYTES = 10 * 1024 * 1024
+    upload = SimpleUploadedFile("bomb.png", _image_bytes("PNG", size=(4100, 4000)))
+    body = assert_error(
+        api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart"), 400, "invalid_image"
+    )
+    assert "too many pixels" in body["detail"]
+    photo = SimpleUploadedFile("photo.jpg", _image_bytes("JPEG", size=(4000, 4000)))
+    answer = api_as(alice).patch("/api/v1/me/", {"avatar": photo}, format="multipart")
+    assert answer.status_code == 200, answer.content
