@@ -556,15 +556,25 @@ def raw_feed_play_authorize(*, key: str, ip: str | None, client_id: str) -> Hook
     """Only the platform's own workers may pull the raw RTMP feed."""
     if _allowed_pull(ip):
         return HookResult(True)
+    reason = "Only platform workers may pull the raw feed."
+    channel = channel_by_stream_key(key)
+    # Strangers pulling names at random: no event (no channel to tell), and one log line a
+    # minute per address (S-14).
+    if channel is None:
+        if ratelimit.first_in_window(f"streams:play-refused:{ip}", 60):
+            log.warning("raw feed pull refused from %s (client %s): no such stream", ip, client_id)
+        return HookResult(False, reason)
+    if not ratelimit.first_in_window(f"streams:play-refused:{ip}:{channel.pk}", 60):
+        return HookResult(False, reason)  # one event a minute per address and channel
     stream_event_record(
-        channel=channel_by_stream_key(key),
+        channel=channel,
         kind=EventType.PLAY_REFUSED,
         severity=Severity.WARNING,
         message="Refused a raw-feed pull from an address that is not a platform worker.",
         details={"ip": ip, "client_id": client_id},
     )
     log.warning("raw feed pull refused from %s (client %s)", ip, client_id)
-    return HookResult(False, "Only platform workers may pull the raw feed.")
+    return HookResult(False, reason)
 
 
 def broadcasts_reap_stale(*, now: datetime | None = None) -> int:

@@ -54,6 +54,23 @@ def test_play_is_only_for_platform_workers(nginx_hook, channel):
 
 
 @pytest.mark.django_db
+def test_refused_pulls_in_a_loop_write_one_event_a_minute(nginx_hook, channel):
+    """S-14: a loop of refused pulls (a key, or names at random) writes at most one event a
+    minute per address and channel, and none without a channel."""
+    nginx_hook("publish", channel.stream_key, clientid="11")
+    for i in range(20):
+        assert (
+            nginx_hook("play", channel.stream_key, clientid=str(20 + i), addr="198.51.100.7").status_code
+            == 403
+        )
+        assert (
+            nginx_hook("play", f"live_9_guess{i}", clientid=str(50 + i), addr="198.51.100.7").status_code
+            == 403
+        )
+    assert StreamEvent.objects.filter(type="play_refused").count() == 1
+
+
+@pytest.mark.django_db
 def test_wrong_secret_is_403(nginx_hook, channel):
     response = nginx_hook("publish", channel.stream_key, secret="nope")
     assert response.status_code == 403
