@@ -217,12 +217,21 @@ def notifications_notify_followers(*, actor: User, kind: str, message: str, url:
 
 
 def notifications_email_followers(*, actor: User, template: str, context: dict[str, Any]) -> int:
-    """E-mail the followers of `actor` who want e-mail; returns how many were sent. The text
+    """E-mail the followers of `actor` who want e-mail, at their verified primary address;
+    returns how many were sent. The text
     comes from templates/emails/<template>.subject.txt and <template>.body.txt."""
     subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
     body = render_to_string(f"emails/{template}.body.txt", context)
+    # Verified addresses only: an address someone typed at sign-up without owning it gets no
+    # mail from following channels (S-15).
     recipients = (
-        User.objects.filter(pk__in=selectors.user_follower_ids(user=actor), email_notifications=True)
+        EmailAddress.objects.filter(
+            user__in=User.objects.filter(
+                pk__in=selectors.user_follower_ids(user=actor), email_notifications=True
+            ),
+            verified=True,
+            primary=True,
+        )
         .exclude(email="")
         .values_list("email", flat=True)
     )

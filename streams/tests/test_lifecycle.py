@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import Follow, Notification
+from accounts.models import Follow, Notification, User
 from accounts.services import user_ban
 from accounts.tests.factories import UserFactory
 from streams import services
@@ -160,12 +161,24 @@ def test_reaper_leaves_broadcasts_with_a_recent_heartbeat(channel, go_live):
 def test_going_live_notifies_followers_in_app_and_by_email(channel, streamer, go_live):
     quiet = UserFactory(username="quiet", email_notifications=False)
     Follow.objects.create(follower=quiet, followee=streamer)
+    unverified = UserFactory(username="claimed", email="victim@example.com")
+    Follow.objects.create(follower=unverified, followee=streamer)
+    EmailAddress.objects.create(user=unverified, email=unverified.email, primary=True, verified=False)
+    for follower in User.objects.filter(following_set__followee=streamer).exclude(
+        pk__in=[quiet.pk, unverified.pk]
+    ):
+        EmailAddress.objects.get_or_create(user=follower, email=follower.email, primary=True, verified=True)
     stream = go_live()
     notified = services.stream_notify_followers(stream_id=stream.pk)
-    assert notified == 3
-    assert Notification.objects.filter(kind="went_live", actor=streamer).count() == 3
+    assert notified == 4
+    assert Notification.objects.filter(kind="went_live", actor=streamer).count() == 4
     recipients = sorted(address for message in mail.outbox for address in message.to)
-    assert len(recipients) == 2 and "quiet@example.com" not in recipients
+    # Neither the follower who wants no e-mail nor an address nobody verified (S-15).
+    assert (
+        len(recipients) == 2
+        and "quiet@example.com" not in recipients
+        and "victim@example.com" not in recipients
+    )
     assert "Alice Streams is live" in mail.outbox[0].subject
     assert channel.stream_key not in mail.outbox[0].body
 
