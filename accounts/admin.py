@@ -84,21 +84,31 @@ class UserAdmin(DjangoUserAdmin):
     def unban_users(self, request, queryset):
         count = 0
         for user in queryset:
-            services.user_unban(user=user)
-            count += 1
+            try:
+                services.user_unban(user=user, by=request.user)
+                count += 1
+            except AccountError as exc:
+                self.message_user(request, f"{user.username}: {exc.message}", messages.ERROR)
         self.message_user(request, f"Unbanned {count} user(s).", messages.SUCCESS)
 
     @admin.action(description="Exempt from the go-live follower threshold")
     def exempt_from_threshold(self, request, queryset):
-        for user in queryset:
-            services.user_set_go_live_exempt(user=user, exempt=True)
-        self.message_user(request, "Exemption granted.", messages.SUCCESS)
+        self._set_exempt(request, queryset, exempt=True)
 
     @admin.action(description="Remove the go-live exemption")
     def remove_exemption(self, request, queryset):
+        self._set_exempt(request, queryset, exempt=False)
+
+    def _set_exempt(self, request, queryset, *, exempt: bool) -> None:
+        count = 0
         for user in queryset:
-            services.user_set_go_live_exempt(user=user, exempt=False)
-        self.message_user(request, "Exemption removed.", messages.SUCCESS)
+            try:
+                services.user_set_go_live_exempt(user=user, exempt=exempt, by=request.user)
+                count += 1
+            except AccountError as exc:
+                self.message_user(request, f"{user.username}: {exc.message}", messages.ERROR)
+        verb = "granted to" if exempt else "removed from"
+        self.message_user(request, f"Exemption {verb} {count} user(s).", messages.SUCCESS)
 
 
 @admin.register(Follow)

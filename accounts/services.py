@@ -186,14 +186,22 @@ def user_ban(*, user: User, by: User, reason: str = "") -> None:
     user.save(update_fields=["is_active", "banned_at", "ban_reason"])
 
 
-def user_unban(*, user: User) -> None:
+def user_unban(*, user: User, by: User | None = None) -> None:
+    """Lift a suspension. Only a superuser may reactivate a staff account (as for banning):
+    a moderator could otherwise bring back a superuser that was deactivated (S-18)."""
+    if by is not None and (user.is_staff or user.is_superuser) and not by.is_superuser:
+        raise AccountError("Only a superuser can unban staff.", code="permission_denied", status_code=403)
     user.is_active = True
     user.banned_at = None
     user.ban_reason = ""
     user.save(update_fields=["is_active", "banned_at", "ban_reason"])
 
 
-def user_set_go_live_exempt(*, user: User, exempt: bool) -> None:
+def user_set_go_live_exempt(*, user: User, exempt: bool, by: User | None = None) -> None:
+    if by is not None and (user.is_staff or user.is_superuser) and not by.is_superuser:
+        raise AccountError(
+            "Only a superuser can change a staff account.", code="permission_denied", status_code=403
+        )
     user.go_live_exempt = exempt
     user.save(update_fields=["go_live_exempt"])
 

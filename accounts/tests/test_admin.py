@@ -21,6 +21,20 @@ def test_moderator_bans_from_the_admin(client, bob, carol):
 
 
 @pytest.mark.django_db
+def test_a_moderator_cannot_bring_back_or_exempt_a_staff_account(client, bob):
+    """S-18: unbanning (and the exemption) of staff is for superusers, as banning is."""
+    boss = UserFactory(username="boss", is_staff=True, is_superuser=True, is_active=False)
+    client.force_login(bob)
+    response = client.post(
+        "/admin/accounts/user/", {"action": "unban_users", "_selected_action": [boss.pk]}, follow=True
+    )
+    assert "Only a superuser can unban staff." in response.content.decode()
+    client.post("/admin/accounts/user/", {"action": "exempt_from_threshold", "_selected_action": [boss.pk]})
+    boss.refresh_from_db()
+    assert not boss.is_active and not boss.go_live_exempt
+
+
+@pytest.mark.django_db
 def test_moderator_grants_exemption(client, bob, alice):
     client.force_login(bob)
     client.post("/admin/accounts/user/", {"action": "exempt_from_threshold", "_selected_action": [alice.pk]})
