@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from chat.errors import ChatError
 from chat.frames import chat_modes, message_payload
-from chat.models import ChatBan, ChatMessage, ChatSettings, ModerationAction
+from chat.models import ChannelModerator, ChatBan, ChatMessage, ChatSettings, ModerationAction
 from chat.selectors import chat_can_moderate
 from chat.services import group_send
 from socialflow.lib import realtime
@@ -112,6 +112,18 @@ def user_timeout(
         raise ChatError("No such user.", code="not_found", status_code=404)
     if target.pk == stream.owner_id or target.pk == by.pk:
         raise ChatError("That user can't be timed out here.", code="invalid")
+    # Moderators do not silence each other or site staff: that is the streamer's call (S-18).
+    protected = (
+        target.is_staff
+        or target.is_superuser
+        or ChannelModerator.objects.filter(channel_id=stream.channel_id, user=target).exists()
+    )
+    if protected and by.pk != stream.owner_id and not by.is_superuser:
+        raise ChatError(
+            "Only the streamer can time out or ban a moderator or site staff.",
+            code="permission_denied",
+            status_code=403,
+        )
     until = timezone.now() + timedelta(seconds=seconds) if seconds else None
     ban, _ = ChatBan.objects.update_or_create(
         channel_id=stream.channel_id,

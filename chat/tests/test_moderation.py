@@ -3,6 +3,9 @@
 import pytest
 from asgiref.sync import async_to_sync
 
+from accounts.tests.factories import UserFactory
+from chat import moderation
+from chat.errors import ChatError
 from chat.models import ChannelModerator, ChatMessage, ModerationAction
 from chat.selectors import messages_after
 from chat.tests.helpers import connected, next_frame, socket
@@ -129,3 +132,20 @@ def test_timeout_input_is_checked(live_stream, alice, carol):
         "invalid",
     ]
     assert answers[1]["detail"] == "seconds: Between 1 second and 14 days."
+
+
+def test_moderators_cannot_silence_each_other_or_site_staff(live_stream, alice, carol, bob):
+    """S-18: a channel moderator's timeout or ban of a fellow moderator or of site staff is
+    refused; the streamer may."""
+    dave = UserFactory(username="dave")
+    for user in (carol, dave):
+        ChannelModerator.objects.create(channel=live_stream.channel, user=user)
+    bob.is_staff = True
+    bob.save()
+    for target in ("dave", "bob"):
+        with pytest.raises(ChatError) as refused:
+            moderation.user_timeout(stream=live_stream, by=carol, username=target, seconds=600)
+        assert refused.value.code == "permission_denied"
+    assert not ModerationAction.objects.exists()
+    moderation.user_timeout(stream=live_stream, by=alice, username="dave", seconds=600)  # the streamer
+    assert ModerationAction.objects.get().target_user == dave
