@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
-from django.utils import timezone
 
+from chat import moderation
+from chat.errors import ChatError
 from chat.models import ChannelModerator, ChatBan, ChatMessage, ChatSettings, ModerationAction
 
 
@@ -19,7 +20,14 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete for everyone (hide from chat and history)", permissions=["change"])
     def delete_for_everyone(self, request, queryset):
-        count = queryset.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+        """As a moderator deletes in chat: recorded, and gone from every open chat at once."""
+        count = 0
+        for message in queryset.filter(deleted_at__isnull=True).select_related("stream"):
+            try:
+                moderation.message_delete(stream=message.stream, by=request.user, message_id=message.pk)
+                count += 1
+            except ChatError as exc:
+                self.message_user(request, f"Message {message.pk}: {exc.message}", messages.ERROR)
         self.message_user(request, f"Deleted {count} message(s).", messages.SUCCESS)
 
 
