@@ -1,14 +1,31 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 
 from accounts import selectors, services
 from accounts.errors import AccountError
 from accounts.models import Follow, User
 
 
+class UserAdminForm(UserChangeForm):
+    def clean_avatar(self):
+        """An avatar uploaded here is re-encoded like one from the profile page (S-18):
+        metadata dropped, size capped, the format checked."""
+        avatar = self.cleaned_data.get("avatar")
+        if isinstance(avatar, UploadedFile):
+            try:
+                return services.avatar_normalize(avatar)
+            except AccountError as exc:
+                raise forms.ValidationError(exc.message.removeprefix("avatar: ")) from exc
+        return avatar
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserAdminForm
     list_display = (
         "username",
         "display_name",

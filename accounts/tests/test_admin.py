@@ -1,5 +1,11 @@
-import pytest
+import io
 
+import pytest
+from django import forms
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from accounts.admin import UserAdminForm
 from accounts.tests.factories import UserFactory
 
 
@@ -109,3 +115,18 @@ def test_moderator_cannot_ban_staff_from_the_admin(client, bob):
     client.post("/admin/accounts/user/", {"action": "ban_users", "_selected_action": [other_mod.pk]})
     other_mod.refresh_from_db()
     assert other_mod.is_active
+
+
+@pytest.mark.django_db
+def test_an_avatar_uploaded_in_the_admin_is_reencoded(carol):
+    """S-18: the admin's avatar field goes through avatar_normalize like the profile page."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (2000, 1000), "teal").save(buffer, format="PNG")
+    form = UserAdminForm(instance=carol)
+    form.cleaned_data = {"avatar": SimpleUploadedFile("x.gif", buffer.getvalue())}
+    clean = form.clean_avatar()
+    assert clean.name == "avatar.jpg"  # named by its real format, re-encoded
+    assert Image.open(clean).size == (512, 256)
+    form.cleaned_data = {"avatar": SimpleUploadedFile("x.png", b"<?php system($_GET['c']); ?>")}
+    with pytest.raises(forms.ValidationError):
+        form.clean_avatar()
