@@ -8,8 +8,9 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -52,6 +53,35 @@ def _visible_stream(stream_id: str, user: Any) -> Stream | None:
         return stream_get_visible(stream_id=stream_id, user=user)
     except Http404:
         return None
+
+
+@dataclass
+class FrameBudget:
+    """A token bucket per socket (S-13): FRAME_BURST frames at once, FRAME_RATE a second
+    after that. Chat has its own, slower limits; this one keeps a flooding client from
+    costing the server a query per frame."""
+
+    tokens: float = field(default_factory=lambda: float(settings.CHAT_FRAME_BURST))
+    at: float = field(default_factory=time.monotonic)
+    warned: float = 0.0
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(
+            float(settings.CHAT_FRAME_BURST), self.tokens + (now - self.at) * settings.CHAT_FRAME_RATE
+        )
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    def should_warn(self) -> bool:
+        now = time.monotonic()
+        if now - self.warned < 1:
+            return False
+        self.warned = now
+        return True
 
 
 @dataclass(frozen=True)
@@ -121,6 +151,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.pending: list[dict[str, Any]] = []
         self.staff = False  # the streamer or a moderator: gets the staff-only frames (health)
         self.delivery = asyncio.Lock()  # one delivery at a time: frames keep their order
+        self.frames = FrameBudget()
         await self.accept()
         try:
             await hub().join(self.stream.pk, self)
@@ -166,6 +197,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if getattr(self, "last_id", None) is None:
             return  # not (or no longer) connected: a frame that raced the close
+        # Before any work (a frame may cost database queries): a socket sending faster than
+        # a person or a player could is answered once a second with an error and ignored.
+        if not self.frames.take():
+            if self.frames.should_warn():
+                await self.error("rate_limited", "Too many frames; slow down.")
+            return
         try:
             await self.handle_frame(text_data)
         except Exception:  # a bug or the database away: say so, keep the socket

@@ -289,6 +289,10 @@ CHAT_RATE_TIMEOUT_SECONDS = env.int("CHAT_RATE_TIMEOUT_SECONDS", default=10)
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=4096)
 REACTION_RATE_SECONDS = env.int("REACTION_RATE_SECONDS", default=1)
 # A socket that sends no heartbeat for this long stops counting as a viewer.
+# Frames one socket may send: a burst, then a steady rate a second (beyond: ignored, with
+# an error frame once a second). Chat messages and reactions have their own limits.
+CHAT_FRAME_BURST = env.int("CHAT_FRAME_BURST", default=20)
+CHAT_FRAME_RATE = env.float("CHAT_FRAME_RATE", default=5.0)
 PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", default=45)
 
 # Followers hear about a channel going live at most once in this many seconds (OBS reconnects).

@@ -294,3 +294,26 @@ def test_staff_frames_reach_the_streamer_and_not_the_viewers(live_stream, alice,
     assert [f["type"] for f in streamer_got] == ["stream.health", "stream.ladder"]
     assert streamer_got[0]["reason"] == "slow"
     assert viewer_got["type"] == "stream.ladder"  # the health frame before it never came
+
+
+def test_a_flooding_socket_is_ignored_past_its_frame_budget(live_stream, carol, settings):
+    """S-13: frames beyond the burst are dropped before any work, with one error a second."""
+    settings.CHAT_FRAME_BURST, settings.CHAT_FRAME_RATE = 5, 1.0
+
+    async def scenario():
+        s = socket(live_stream, carol)
+        await connected(s)
+        for _ in range(30):
+            await s.send_json_to({"type": "heartbeat"})
+        frames = [await next_frame(s) for _ in range(6)]
+        extra = []  # the other 24 frames got nothing (viewer counts may come)
+        while not await s.receive_nothing(timeout=1):
+            extra.append(await s.receive_json_from())
+        await s.disconnect()
+        return frames, all(f["type"] == "viewers" for f in extra)
+
+    frames, quiet = run(scenario)
+    assert quiet
+    kinds = [f["type"] for f in frames]
+    assert kinds.count("heartbeat") == 5 and kinds.count("error") == 1
+    assert next(f for f in frames if f["type"] == "error")["code"] == "rate_limited"
