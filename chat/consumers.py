@@ -20,6 +20,7 @@ from django.conf import settings
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
+from accounts.models import User
 from analytics.services import Client, viewer_session_end, viewer_session_start
 from chat import moderation, playback, presence, schemas, selectors, services
 from chat.errors import ChatError
@@ -46,6 +47,22 @@ def _client(scope: dict[str, Any], query: dict[str, list[str]]) -> Client:
         user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
         referrer=referrer if REFERRER_RE.match(referrer) else "",
     )
+
+
+RECHECK_SECONDS = 5.0
+
+
+def _recheck(stream_id: str, user: Any) -> tuple[Any, bool]:
+    """(the user as the database has them now, whether they moderate), or (None, False)
+    when they may no longer see the broadcast."""
+    if user.is_authenticated:
+        user = User.objects.filter(pk=user.pk, is_active=True).first()
+        if user is None:
+            return None, False
+    stream = _visible_stream(stream_id, user)
+    if stream is None:
+        return None, False
+    return user, selectors.chat_can_moderate(user=user, stream=stream)
 
 
 def _visible_stream(stream_id: str, user: Any) -> Stream | None:
@@ -152,6 +169,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.staff = False  # the streamer or a moderator: gets the staff-only frames (health)
         self.delivery = asyncio.Lock()  # one delivery at a time: frames keep their order
         self.frames = FrameBudget()
+        self.checked_at = time.monotonic()
         await self.accept()
         try:
             await hub().join(self.stream.pk, self)
@@ -184,6 +202,21 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.presence(presence.leave)
             await database_sync_to_async(viewer_session_end)(session_id=self.session_id)
 
+    async def still_allowed(self) -> bool:
+        """Whether this user may still be here (S-09): an account banned, an unfollow from a
+        followers-only broadcast, a change of visibility, or a moderator no longer one, take
+        effect on the socket's next frame (heartbeats come every 15 s), at most
+        RECHECK_SECONDS late. The fresh user replaces the one read at connect."""
+        now = time.monotonic()
+        if now - self.checked_at < RECHECK_SECONDS:
+            return True
+        self.checked_at = now
+        user, staff = await database_sync_to_async(_recheck)(self.stream.pk, self.scope["user"])
+        if user is None:
+            return False
+        self.scope["user"], self.staff = user, staff
+        return True
+
     async def presence(self, action: Callable[[str, str], Awaitable[None]]) -> None:
         """Presence is best effort: with Redis away, chat goes on and the count catches up
         with the next heartbeats."""
@@ -202,6 +235,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if not self.frames.take():
             if self.frames.should_warn():
                 await self.error("rate_limited", "Too many frames; slow down.")
+            return
+        if not await self.still_allowed():
+            await self.close(code=realtime.CLOSE_NOT_FOUND)
             return
         try:
             await self.handle_frame(text_data)

@@ -10,6 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Follow
+from chat import consumers
 from chat.models import ChatMessage
 from chat.tests.helpers import ORIGIN, connected, next_frame, socket
 from socialflow.asgi import application
@@ -317,3 +319,31 @@ def test_a_flooding_socket_is_ignored_past_its_frame_budget(live_stream, carol, 
     kinds = [f["type"] for f in frames]
     assert kinds.count("heartbeat") == 5 and kinds.count("error") == 1
     assert next(f for f in frames if f["type"] == "error")["code"] == "rate_limited"
+
+
+@pytest.mark.parametrize("change", ["unfollow", "ban"])
+def test_a_socket_whose_user_may_no_longer_see_the_broadcast_is_closed(go_live, carol, change, monkeypatch):
+    """S-09: authorization holds for the socket's whole life, not just at connect."""
+    stream = go_live(visibility="followers")
+    Follow.objects.create(follower=carol, followee=stream.owner)
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.0)
+
+    async def scenario():
+        s = socket(stream, carol)
+        await connected(s)
+        await s.send_json_to({"type": "chat.send", "content": "before"})
+        first = await next_frame(s)
+        if change == "unfollow":
+            await database_sync_to_async(Follow.objects.filter(follower=carol).delete)()
+        else:
+            await database_sync_to_async(type(carol).objects.filter(pk=carol.pk).update)(is_active=False)
+        await s.send_json_to({"type": "chat.send", "content": "still here"})
+        closed = await s.receive_output(timeout=5)
+        while closed["type"] != "websocket.close":
+            closed = await s.receive_output(timeout=5)
+        return first, closed
+
+    first, closed = run(scenario)
+    assert first["type"] == "chat.message"
+    assert closed["code"] == 4404
+    assert list(ChatMessage.objects.values_list("content", flat=True)) == ["before"]
