@@ -10,6 +10,7 @@ validates with `config -q` without a Docker engine.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -216,10 +217,20 @@ def test_ports_published(services):
     assert (9000, "tcp") in published_ports(services["minio"])
 
 
-def test_minio_bucket_is_created_and_public(services):
+def test_minio_bucket_is_created_and_readable_by_name_only(services):
+    """S-01: anonymous GetObject on the media prefixes, never ListBucket (`mc anonymous set
+    download` grants both)."""
     script = " ".join(map(str, services["minio-init"].get("command") or []))
     assert "mc mb --ignore-existing local/socialflow" in script
-    assert "mc anonymous set download local/socialflow" in script
+    assert "mc anonymous set-json /etc/socialflow/minio-public-read.json local/socialflow" in script
+    assert "set download" not in script and "set public" not in script
+    mounts = [str(v.get("source") if isinstance(v, dict) else v) for v in services["minio-init"]["volumes"]]
+    assert any(m.endswith("deploy/minio-public-read.json") or "minio-public-read.json" in m for m in mounts)
+    policy = json.loads((ROOT / "deploy/minio-public-read.json").read_text())
+    actions = {a for statement in policy["Statement"] for a in statement["Action"]}
+    resources = {r for statement in policy["Statement"] for r in statement["Resource"]}
+    assert actions == {"s3:GetObject"}
+    assert all(r.startswith("arn:aws:s3:::socialflow/") and r.endswith("/*") for r in resources)
 
 
 def test_workers_listen_on_the_right_queues(services):
