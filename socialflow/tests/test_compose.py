@@ -10,6 +10,7 @@ validates with `config -q` without a Docker engine.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -353,3 +354,11 @@ def test_compose_cli_refuses_missing_secrets(tmp_path):
     result = run_compose_config(cli, {}, tmp_path)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stdout + result.stderr
+
+
+def test_workers_may_pull_the_raw_feed_from_inside_the_network(compose):
+    """R-07: the pull allow-list covers the compose network the workers pull from."""
+    subnet = ipaddress.ip_network(compose["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    allowed = compose["x-app"]["environment"]["MEDIA_PULL_ALLOWED_IPS"]
+    default = allowed.split(":-", 1)[1].rstrip("}")
+    assert any(subnet.subnet_of(ipaddress.ip_network(net)) for net in default.split(","))
