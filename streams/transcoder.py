@@ -222,7 +222,8 @@ class _Lock:
     def __init__(self, lock, on_renew=None):
         self.lock = lock
         self.on_renew = on_renew  # renew what else lapses with the lock (the capacity held)
-        self.renew_at = time.monotonic() + settings.TRANSCODE_LOCK_SECONDS / 3
+        self.renewed_at = time.monotonic()
+        self.renew_at = self.renewed_at + settings.TRANSCODE_LOCK_SECONDS / 3
 
     def keep(self, *, now: bool = False) -> None:
         """Renew the lock when a third of its time is gone (`now`: at once, before a wait)."""
@@ -233,9 +234,14 @@ class _Lock:
         except redis.exceptions.LockNotOwnedError as exc:
             raise LockLost from exc
         except redis.exceptions.RedisError as exc:
+            # Fencing (R-06): past half the lock's time unrenewed, it may lapse and another
+            # worker start a second transcoder on the same prefix. Stop first.
+            if time.monotonic() - self.renewed_at > settings.TRANSCODE_LOCK_SECONDS / 2:
+                raise LockLost(f"the lock was not renewed for half its time: {exc}") from exc
             log.warning("could not renew the transcoder lock: %s", exc)  # try again soon
             return
-        self.renew_at = time.monotonic() + settings.TRANSCODE_LOCK_SECONDS / 3
+        self.renewed_at = time.monotonic()
+        self.renew_at = self.renewed_at + settings.TRANSCODE_LOCK_SECONDS / 3
         if self.on_renew is not None:
             try:
                 self.on_renew()
