@@ -4,9 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 BIND ?= 127.0.0.1
-# honcho gives every process its own PORT; the media server needs the web one.
+# The media server calls the web tier's hooks.
 MEDIA_HOOK_BASE_URL ?= http://127.0.0.1:$(PORT)
-export PORT BIND MEDIA_HOOK_BASE_URL
+# Runtime files of `make run` (pid files, nginx-rtmp's prefix, beat's schedule).
+SOCIALFLOW_VAR ?= $(CURDIR)/var
+export PORT BIND MEDIA_HOOK_BASE_URL SOCIALFLOW_VAR
 
 .PHONY: run test test-fast lint lint-only migrations-check vendor setup-run setup-test clean
 
@@ -17,7 +19,7 @@ setup-test:
 	@scripts/setup.sh apt-test venv redis postgres
 
 run: setup-run
-	@mkdir -p var
+	@mkdir -p $(SOCIALFLOW_VAR)
 	@$(PY) manage.py migrate --noinput
 	@$(PY) manage.py seed_demo
 	@echo
@@ -27,7 +29,7 @@ run: setup-run
 	@echo "  API docs    http://$(BIND):$(PORT)/api/docs/   (schema: /api/schema/)"
 	@if [ "$(BIND)" != "127.0.0.1" ]; then echo "  WARNING: listening on $(BIND) with DEBUG on."; fi
 	@echo
-	@$(VENV)/bin/honcho start -f Procfile -p $(PORT)
+	@$(VENV)/bin/supervisord -c deploy/supervisord.conf
 
 # Everything: lint, then the whole suite (end-to-end and browser tests included). CI runs this.
 test: setup-test lint-only

@@ -5,7 +5,7 @@ beside a plain FFmpeg ladder from the same run.
 SocialFlow: K pre-encoded clips (H.264 at an OBS-like bitrate, a keyframe every 2 s, AAC),
 published at once with `-re -c copy` (publishing costs almost nothing, as when OBS encodes
 on another machine) to nginx-rtmp, whose hooks reach Django (Daphne); a Celery transcode
-worker started as the Procfile starts it (a thread pool, its CPU budget and cost model
+worker started as `make run` starts it (deploy/supervisord.conf) (a thread pool, its CPU budget and cost model
 measured at start, default settings) runs FFmpeg; the HLS publisher copies into storage;
 Django serves the playlists. Per broadcast:
   - the ladder it ended with (and how it got there: the ladder events),

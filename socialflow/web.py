@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from socialflow.lib.ffmpeg import die_with_parent
+
 # Daphne with an access log that redacts secrets from query strings (socialflow.serve).
 DAPHNE = [sys.executable, "-m", "socialflow.serve"]
 APPLICATION = "socialflow.asgi:application"
@@ -59,7 +61,9 @@ class Supervisor:
     def spawn(self, slot: int) -> None:
         fd = self.sock.fileno()
         argv = [*DAPHNE, "--fd", str(fd), *self.extra_args, APPLICATION]
-        self.children[slot] = child = subprocess.Popen(argv, pass_fds=(fd,))
+        # The kernel ends the Daphnes if this launcher dies, even by SIGKILL: the launcher
+        # restarted by supervisord must not find orphans holding the port.
+        self.children[slot] = child = subprocess.Popen(argv, pass_fds=(fd,), preexec_fn=die_with_parent)
         self.started_at[slot] = time.monotonic()
         if self.stopping:  # the signal came while it was starting
             child.send_signal(signal.SIGTERM)

@@ -7,7 +7,7 @@ second decoded, scaled and encoded at each preset) that the worker measures when
 broadcast gets the best ladder that fits what is left: the whole ladder, the source passed
 through as the top rung, faster presets for the lower rungs, fewer rungs, and at the very
 least the source itself remuxed (a stream copy costs almost nothing). Broadcasts are never
-queued behind one another: transcode worker slots are not the limit (Procfile).
+queued behind one another: transcode worker slots are not the limit (deploy/supervisord.conf).
 
 Reservations live in Redis (one hash per worker), renewed by their transcoder and gone
 when it stops or its worker dies (they expire like the transcoder's lock).

@@ -67,8 +67,11 @@ load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
 
 # Foreground: a supervisor (or the e2e fixture) owns the process.
 daemon off;
-# One worker: rtmp_control and rtmp_stat only see the worker that answers the HTTP
-# request, and without rtmp_auto_push a second worker would not share streams.
+# One process, no master: rtmp_control and rtmp_stat only see the worker that answers the
+# HTTP request, and without rtmp_auto_push a second worker would not share streams. And a
+# master killed with -9 (the OOM killer) would leave its worker serving the ports, so the
+# restarted media server could not own them (`make run` restarts it under supervisord).
+master_process off;
 worker_processes 1;
 pid {p("nginx.pid")};
 # warn, not info: at info nginx-rtmp logs stream names, and a stream name is a secret key.

@@ -212,7 +212,7 @@ def redis_server(log_dir: Path) -> Iterator[RedisServer]:
 def celery_worker(
     log_dir: Path, queues: str = "default,analytics", pool: tuple[str, ...] = ("--pool", "solo"), **env: str
 ) -> Iterator[subprocess.Popen]:
-    """A worker; `pool`: e.g. ("--pool", "threads", "--concurrency", "8") as the Procfile's
+    """A worker; `pool`: e.g. ("--pool", "threads", "--concurrency", "8") as make run's
     transcode worker."""
     log = log_dir / f"worker-{queues.replace(',', '-')}.log"
     # A name of its own: what a worker holds in Redis (its transcode capacity, its shutdown

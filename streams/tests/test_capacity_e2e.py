@@ -1,6 +1,6 @@
 """More broadcasts than ladders fit: every one plays at once, with the ladder that fits.
 
-nginx-rtmp, Daphne, Celery workers (the transcode one a thread pool, as in the Procfile),
+nginx-rtmp, Daphne, Celery workers (the transcode one a thread pool, as `make run` starts it),
 FFmpeg: nothing mocked. The worker's budget is set so that two ladders fit and a third
 does not.
 """

@@ -1,6 +1,6 @@
 """Run the local media server (nginx with the RTMP module) in the foreground.
 
-`make run` starts it through the Procfile. Production uses SRS (docker-compose).
+`make run` starts it (deploy/supervisord.conf). Production uses SRS (docker-compose).
 """
 
 import os
