@@ -52,9 +52,10 @@ migrations-check: setup-run
 # Refresh the vendored front-end libraries from the npm registry (versions in package.json).
 vendor:
 	npm install --no-audit --no-fund
-	mkdir -p static/vendor/htmx static/vendor/hls.js
+	mkdir -p static/vendor/htmx static/vendor/hls.js static/vendor/uplot
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE static/vendor/htmx/
 	cp node_modules/hls.js/dist/hls.min.js node_modules/hls.js/LICENSE static/vendor/hls.js/
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE static/vendor/uplot/
 
 clean:
 	rm -rf var staticfiles .pytest_cache
