@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
@@ -133,6 +134,10 @@ def clip_create(request, stream_id: str):
         messages.error(request, exc.message)
     else:
         return redirect("dvr:clip", made.pk)
+    # Back where the request came from (the analytics page's highlights), or the watch page.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect("streams:watch", stream.pk)
 
 

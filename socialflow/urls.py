@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("streams.urls")),
     path("", include("dvr.urls")),
+    path("", include("analytics.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("hooks/", include("streams.hook_urls")),

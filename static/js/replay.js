@@ -83,3 +83,15 @@ if (panel && video) {
   video.addEventListener("seeked", tick);
   render(0, true);
 }
+
+// ?t=<seconds>: start there (the analytics page links each highlight to its moment).
+const startAt = Number(new URLSearchParams(location.search).get("t"));
+if (video && startAt > 0) {
+  video.addEventListener(
+    "loadedmetadata",
+    () => {
+      if (video.currentTime < 1) video.currentTime = startAt;
+    },
+    { once: true },
+  );
+}
