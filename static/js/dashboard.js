@@ -44,6 +44,29 @@ document.addEventListener("click", (event) => {
   let streamId = null;
   let retry = 0;
 
+  // The live panel: the transcoder's reading every 5 s (stream.health with metrics) and
+  // the viewer count.
+  const panel = document.getElementById("live-panel");
+  function text(id, value) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = value;
+  }
+  const kbps = (value) => (value == null ? "–" : value >= 1000 ? `${(value / 1000).toFixed(1)} Mbit/s` : `${Math.round(value)} kbit/s`);
+  function showReading(frame) {
+    const m = frame.metrics;
+    panel.hidden = false;
+    text("live-ingest", kbps(m.ingest_kbps));
+    text("live-output", kbps(m.bitrate_kbps));
+    text("live-fps", m.fps == null ? "–" : `${m.fps.toFixed(0)}${m.source_fps ? ` of ${m.source_fps}` : ""}`);
+    text("live-speed", m.speed == null ? "–" : `${m.speed.toFixed(2)}x`);
+    const badge = document.getElementById("live-health");
+    badge.textContent = { good: "Healthy", warning: "Warning", bad: "Falling behind" }[frame.status] || frame.status;
+    badge.dataset.status = frame.status;
+    const reason = document.getElementById("live-reason");
+    reason.textContent = frame.reason || "";
+    reason.hidden = !frame.reason;
+  }
+
   function refresh() {
     if (window.htmx) window.htmx.trigger(card, "refresh");
   }
@@ -54,11 +77,16 @@ document.addEventListener("click", (event) => {
     current.addEventListener("open", () => { retry = 0; });
     current.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
-      if (frame.type === frames.health) {
+      if (frame.type === frames.health && frame.metrics) {
+        showReading(frame); // every 5 s: the live panel only
+      } else if (frame.type === frames.health) {
         alertBox.textContent = frame.status === "good" ? "" : frame.reason;
         alertBox.hidden = frame.status === "good";
         alertBox.dataset.status = frame.status;
         refresh();
+      } else if (frame.type === frames.viewers) {
+        panel.hidden = false;
+        text("live-viewers", String(frame.count));
       } else if (frame.type === frames.ladder || frame.type === frames.status) {
         refresh();
       }
@@ -81,6 +109,7 @@ document.addEventListener("click", (event) => {
     socket = null;
     if (!id) {
       alertBox.hidden = true;
+      panel.hidden = true;
       return;
     }
     connect(id);
