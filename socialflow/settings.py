@@ -426,6 +426,8 @@ ANALYTICS_RAW_RETENTION_DAYS = env.int("ANALYTICS_RAW_RETENTION_DAYS", default=3
 # A player reports playback quality every 30 s; a socket or app session may report at most
 # this often (more is refused with an error frame).
 PLAYBACK_REPORT_MIN_SECONDS = env.int("PLAYBACK_REPORT_MIN_SECONDS", default=10)
+# How often the watch page's player reports (static/js/playback.js).
+PLAYBACK_REPORT_SECONDS = env.int("PLAYBACK_REPORT_SECONDS", default=30)
 ANALYTICS_SESSION_TIMEOUT_SECONDS = env.int(
     "ANALYTICS_SESSION_TIMEOUT_SECONDS", default=2 * PRESENCE_TTL_SECONDS
 )

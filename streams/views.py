@@ -241,5 +241,6 @@ def _watch_page(request, stream, owner):
         "thumbnail_url": selectors.stream_thumbnail_url(stream=stream) if stream else None,
         "last_live": selectors.user_last_broadcast(user=owner, viewer=request.user),
         "upcoming": selectors.user_upcoming(user=owner, viewer=request.user),
+        "playback_report_seconds": settings.PLAYBACK_REPORT_SECONDS,
     }
     return render(request, "streams/watch.html", context)

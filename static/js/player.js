@@ -2,6 +2,8 @@
 (function () {
   const video = document.getElementById("player");
   if (!video) return;
+  // When loading began, for the start-up time playback.js reports.
+  window.socialflowPlaybackStart = performance.now();
   const url = video.dataset.hls;
   const status = document.getElementById("player-status");
   const quality = document.getElementById("quality");
@@ -281,6 +283,11 @@
       }
     });
     window.socialflowPlayer = hls;
+    // The rung playing now, by name, for the playback reports (playback.js).
+    window.socialflowRung = () => {
+      const level = hls.levels[hls.currentLevel];
+      return level ? levelName(level) : "auto";
+    };
     // The transcoder changed the ladder (capacity, the speed governor): the stream socket's
     // stream.ladder frame calls this (ladder.js) with the new rungs, and unless the player
     // has just those, the master playlist is read again, at the same distance from live.
