@@ -99,9 +99,16 @@ def test_a_killed_process_comes_back_alone_and_ctrl_c_stops_all(tmp_path):
         supervisor.send_signal(signal.SIGINT)  # Ctrl-C
         assert supervisor.wait(40) == 0
     finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
-            supervisor.wait()
+        if supervisor.poll() is None:  # the test failed before Ctrl-C: stop what it started
+            everything |= descendants(supervisor.pid)
+            supervisor.send_signal(signal.SIGINT)
+            try:
+                supervisor.wait(30)
+            except subprocess.TimeoutExpired:
+                supervisor.kill()
+                supervisor.wait()
     left = sorted(pid for pid in everything if alive(pid))
+    for pid in left:  # ours, and not to outlive the test whatever it asserts
+        os.kill(pid, signal.SIGKILL)
     assert left == [], f"left behind: {[(p, Path(f'/proc/{p}/cmdline').read_text()) for p in left]}"
     assert "nginx" in names  # the media server's nginx was among them, and is gone
