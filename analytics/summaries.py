@@ -134,18 +134,21 @@ def summary_refresh(*, stream: Stream, final: bool = False, now: datetime | None
 
 
 def summaries_refresh_live(*, now: datetime | None = None) -> int:
-    """Every live broadcast's summary, where it is older than REFRESH_SECONDS."""
+    """The live summaries older than REFRESH_SECONDS, the oldest first, a sixth of the live
+    broadcasts a tick at most: broadcasts that went live together would otherwise all fall
+    due on the same tick every minute (bench/analytics.py)."""
     now = now or timezone.now()
-    fresh = set(
-        StreamSummary.objects.filter(
-            stream__status=Stream.Status.LIVE, updated_at__gt=now - timedelta(seconds=REFRESH_SECONDS)
-        ).values_list("stream_id", flat=True)
-    )
-    refreshed = 0
-    for stream in Stream.objects.live().exclude(pk__in=fresh):
+    live = list(Stream.objects.live().only("pk", "owner_id", "started_at", "ended_at", "peak_viewer_count"))
+    if not live:
+        return 0
+    updated = dict(StreamSummary.objects.filter(stream__in=live).values_list("stream_id", "updated_at"))
+    cutoff = now - timedelta(seconds=REFRESH_SECONDS)
+    due = [s for s in live if s.pk not in updated or updated[s.pk] <= cutoff]
+    due.sort(key=lambda s: updated.get(s.pk) or s.started_at or now)
+    per_tick = -(-len(live) * series.SAMPLE_SECONDS // REFRESH_SECONDS)  # ceil: all within a minute
+    for stream in due[:per_tick]:
         summary_refresh(stream=stream, now=now)
-        refreshed += 1
-    return refreshed
+    return min(len(due), per_tick)
 
 
 def summary_finalize(*, stream_id: str) -> StreamSummary | None:

@@ -128,6 +128,20 @@ def members_sync(stream_id: str) -> list[str]:
     return [member.decode() for member in client.zrangebyscore(_key(stream_id), now, "+inf")]
 
 
+def members_many(stream_ids: list[str]) -> dict[str, list[str]]:
+    """`members_sync` for many broadcasts in one round trip (the sampler's tick)."""
+    now = time.time()
+    pipe = _sync_redis().pipeline(transaction=False)
+    for stream_id in stream_ids:
+        pipe.zremrangebyscore(_key(stream_id), "-inf", now)
+        pipe.zrangebyscore(_key(stream_id), now, "+inf")
+    replies = pipe.execute()
+    return {
+        stream_id: [member.decode() for member in replies[2 * i + 1]]
+        for i, stream_id in enumerate(stream_ids)
+    }
+
+
 def member_id(session_id: int | None) -> str:
     """A presence entry's name: its analytics viewer session first, so the sampler can tell
     which sessions are alive (`session_ids`)."""

@@ -5,6 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Follow
 from accounts.tests.factories import UserFactory
@@ -116,3 +119,23 @@ def test_old_raw_samples_fold_into_minutes_and_folding_twice_changes_nothing(bro
     assert list(StreamSample.objects.filter(stream=broadcast, seconds=RAW).values_list("at", flat=True)) == [
         at(70)
     ]
+
+
+@pytest.mark.django_db
+def test_a_tick_samples_every_live_broadcast_in_a_fixed_number_of_queries(go_live):
+    """The beat's tick stays short with many broadcasts live: its queries do not grow with
+    them (bench/analytics.py measures the time)."""
+    streams = []
+    counts = []
+    for tick, names in enumerate((["ann", "ben"], [], ["cat", "dan", "eve", "fay", "gus", "hal"])):
+        streams += [go_live(name) for name in names]
+        for stream in streams:
+            presence.touch_sync(stream.pk, presence.member_id(None))
+        with CaptureQueriesContext(connection) as queries:
+            written = series.sample_live_streams(now=timezone.now() + timedelta(seconds=30 * (tick + 1)))
+        counts.append(len(queries))
+        assert written == len(streams)
+    for stream in streams:
+        presence._sync_redis().delete(presence._key(stream.pk))
+    assert counts[1] == counts[2], counts  # 2 broadcasts with samples, then 8
+    assert StreamSample.objects.filter(viewers__gte=1).count() == 2 + 2 + 8

@@ -230,3 +230,16 @@ def test_the_live_summary_refreshes_once_a_minute(broadcast, bob):
     with time_machine.travel(at(75), tick=False):
         assert summaries.summaries_refresh_live() == 1
     assert StreamSummary.objects.get(stream=broadcast).total_watch_seconds == 75
+
+
+@pytest.mark.django_db
+def test_live_summaries_are_spread_over_the_minute(go_live):
+    """Twelve broadcasts that went live together: two summaries a tick, the oldest first,
+    all of them within the minute (six ticks)."""
+    for i in range(12):
+        go_live(f"streamer{i}")
+    refreshed = []
+    for tick in range(7):
+        with time_machine.travel(at(10 * (tick + 1)), tick=False):
+            refreshed.append(summaries.summaries_refresh_live())
+    assert refreshed[:6] == [2] * 6 and StreamSummary.objects.count() == 12
