@@ -61,6 +61,22 @@ def _available(stream: Stream, rendition: str) -> tuple[datetime, datetime]:
     return first.started_at, last.ends_at
 
 
+def _media_start(stream: Stream, rendition: str, end: datetime, seconds: int) -> datetime:
+    """Where `seconds` of video ending at `end` begin. Segments are timed by the clock when
+    they were made: a transcoder slower than real time spreads 20 s of video over more than
+    20 s of clock (CI saw a 14-s clip of "the last 20 s"), so walk back by their durations."""
+    rows = MediaSegment.objects.filter(stream=stream, rendition=rendition, started_at__lt=end).order_by(
+        "-position"
+    )
+    media = 0.0
+    for row in rows[: int(seconds / 0.5) + 10].only("started_at", "duration"):
+        inside = min(row.duration, max(0.0, (end - row.started_at).total_seconds()))
+        media += inside
+        if media >= seconds:
+            return row.started_at + timedelta(seconds=media - seconds)
+    return end - timedelta(seconds=seconds)  # not enough kept: the window check below says so
+
+
 def clip_create(
     *, stream: Stream, by: User, title: str = "", seconds: int, end_offset: float | None = None
 ) -> Clip:
@@ -86,7 +102,7 @@ def clip_create(
     earliest, latest = _available(stream, rendition)
     began = stream.started_at or earliest
     end = latest if end_offset is None else began + timedelta(seconds=end_offset)
-    start = end - timedelta(seconds=seconds)
+    start = _media_start(stream, rendition, end, seconds)
     # A little slack at the edges: the last segment's end moves on while the viewer clicks.
     if start < earliest - timedelta(seconds=1) or end > latest + timedelta(seconds=2):
         raise DvrError(
@@ -140,17 +156,21 @@ def _cut(clip: Clip) -> dict:
     rendition = clip_source(stream)
     if rendition is None:
         raise FinalizeError("The broadcast's segments are gone.")
-    end = clip.starts_at + timedelta(seconds=clip.seconds)
-    rows = [
-        s
-        for s in MediaSegment.objects.filter(
-            stream=stream,
-            rendition=rendition,
-            started_at__lt=end,
-            started_at__gte=clip.starts_at - timedelta(minutes=1),
-        ).order_by("position")
-        if s.ends_at > clip.starts_at
-    ]
+    # From the segment holding the start, on until they hold `seconds` of video (by their
+    # durations, not the clock: see _media_start).
+    rows: list[MediaSegment] = []
+    media = 0.0
+    for s in MediaSegment.objects.filter(
+        stream=stream, rendition=rendition, started_at__gte=clip.starts_at - timedelta(minutes=1)
+    ).order_by("position")[: int(clip.seconds / 0.5) + 40]:
+        if s.ends_at <= clip.starts_at:
+            continue
+        if not rows:
+            media = -max(0.0, (clip.starts_at - s.started_at).total_seconds())
+        rows.append(s)
+        media += s.duration
+        if media >= clip.seconds:
+            break
     if not rows:
         raise FinalizeError("That part of the broadcast is no longer kept.")
     storage = storages["live"]

@@ -15,6 +15,7 @@ from dvr import clips, services
 from dvr.errors import DvrError
 from dvr.models import Clip, Recording
 from socialflow.lib.ffmpeg import duration
+from streams.models import MediaSegment
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +108,28 @@ def test_a_clip_whose_segments_are_gone_fails_with_the_reason(
     services.recording_delete_files(recording=Recording.objects.get(stream=recorded))
     clip = clips.clip_make(clip_id=clip.pk)
     assert clip.status == "failed" and clip.reason
+
+
+@pytest.mark.django_db
+def test_a_clip_of_a_slow_transcoders_segments_still_lasts_its_seconds(go_live, bob):
+    """Segments are timed by the clock when they were made: a transcoder at 0.7x makes 2-s
+    segments 2.86 s apart. The last 20 s are 10 segments back, not 20 s of clock (CI saw a
+    14-s clip)."""
+    stream = go_live(dvr_enabled=True)
+    start = timezone.now() - timedelta(minutes=2)
+    MediaSegment.objects.bulk_create(
+        MediaSegment(
+            stream=stream,
+            rendition="720p",
+            position=i,
+            run=1,
+            started_at=start + timedelta(seconds=2.86 * i),
+            duration=2.0,
+            name=f"720p/{i}.ts",
+        )
+        for i in range(30)
+    )
+    end = start + timedelta(seconds=2.86 * 29 + 2.0)
+    begins = clips._media_start(stream, "720p", end, 20)
+    assert begins == start + timedelta(seconds=2.86 * 20)  # 10 whole segments back
+    assert clips._media_start(stream, "720p", end, 21) == start + timedelta(seconds=2.86 * 19 + 1.0)

@@ -58,7 +58,9 @@ if (video && socket) {
     if (startup !== null && !video.seeking) stalledSince = performance.now();
   });
   video.addEventListener("seeking", () => {
-    stalledSince = null; // waiting for a seek is the viewer's choice, not a stall
+    // A stall until the seek counts; waiting for the seek itself is the viewer's choice.
+    if (stalledSince !== null) stalled += performance.now() - stalledSince;
+    stalledSince = null;
   });
   video.addEventListener("pause", () => {
     tick();
