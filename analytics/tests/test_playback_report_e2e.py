@@ -47,7 +47,7 @@ def test_the_player_reports_playback_and_the_server_keeps_it(stack, channel, bro
                 lambda payload: sent.append(json.loads(payload)) if "playback" in payload else None,
             ),
         )
-        page.goto(f"{stack['web']}/streams/{stream.pk}/")
+        page.goto(f"{stack['web']}/streams/{stream.pk}/", wait_until="domcontentloaded")
         page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30000)
         deadline = time.monotonic() + 25
         while len(sent) < 2 and time.monotonic() < deadline:

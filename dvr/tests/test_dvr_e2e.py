@@ -108,7 +108,9 @@ def test_a_viewer_rewinds_a_live_broadcast_and_returns_to_live_and_clips_it(
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         # What the browser downloaded, by the Resource Timing API.
         page.add_init_script("performance.setResourceTimingBufferSize(5000)")
-        page.goto(f"{stack['web']}/streams/{stream.pk}/")
+        # Not "load": once (CI, 2026-12-03) the page played for 30 s and "load" never fired
+        # (a media element may delay it); what matters is the player, waited for next.
+        page.goto(f"{stack['web']}/streams/{stream.pk}/", wait_until="domcontentloaded")
         page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=20000)
         page.wait_for_timeout(3000)
         # Settled at the live sync point (a slow machine may stall once while starting).

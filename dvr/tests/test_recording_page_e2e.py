@@ -27,7 +27,7 @@ def test_the_recording_plays_seeks_and_replays_the_chat(recorded, browser, bob, 
         ChatMessage.objects.filter(pk=message.pk).update(created_at=at)
     with daphne_server(tmp_path, MEDIA_ROOT=str(settings.MEDIA_ROOT)) as web:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{web}/recordings/{recording.pk}/")
+        page.goto(f"{web}/recordings/{recording.pk}/", wait_until="domcontentloaded")
         page.evaluate("document.getElementById('player').muted = true")
         page.wait_for_function(
             "window.socialflowPlayer && window.socialflowPlayer.levels.length > 0", timeout=15000

@@ -86,7 +86,7 @@ def test_the_player_follows_a_growing_ladder_and_switches_rungs_cleanly(
         stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the watched broadcast")
 
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{stack['web']}/streams/{stream.pk}/")
+        page.goto(f"{stack['web']}/streams/{stream.pk}/", wait_until="domcontentloaded")
         page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=20000)
         assert page.eval_on_selector_all("#quality option", MENU) == ["Auto", "720p"]  # the source alone
         page.evaluate(WATCH)

@@ -243,7 +243,7 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
     try:
         stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{stack['web']}/streams/{stream.pk}/")
+        page.goto(f"{stack['web']}/streams/{stream.pk}/", wait_until="domcontentloaded")
         page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=20000)
         first = page.evaluate("document.getElementById('player').currentTime")
         page.wait_for_timeout(2500)
@@ -256,7 +256,7 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
         out.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=out / "watch-live.png")
         # the channel page plays the same broadcast
-        page.goto(f"{stack['web']}/alice/")
+        page.goto(f"{stack['web']}/alice/", wait_until="domcontentloaded")
         page.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=20000)
     finally:
         publisher.kill()
