@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import selectors, services
+from accounts import login_guard, selectors, services
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User
 
 
@@ -57,7 +58,18 @@ class RegisterApi(APIView):
 
 
 class TokenApi(TokenObtainPairView):
+    """A failed sign-in is 401; one refused because the account or the address is locked
+    out (accounts.login_guard) is 429 `locked_out`, whatever the password."""
+
     throttle_scope = "login"
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            if login_guard.locked_out(request):
+                raise login_guard.LockedOut() from None
+            raise
 
 
 class TokenRefreshApi(TokenRefreshView):

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "axes",
     "storages",
     "accounts",
     "streams",
@@ -77,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, as axes asks: turns a sign-in refused for the lockout into its page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "socialflow.urls"
@@ -153,6 +156,8 @@ CHANNEL_LAYERS = {
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked account or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -205,6 +210,17 @@ ACCOUNT_USERNAME_BLACKLIST = [
     "support",
 ]
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+
+# Failed sign-ins, per account and per address, kept in PostgreSQL (accounts/login_guard.py).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_USERNAME_CALLABLE = "accounts.login_guard.username_of"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout lasts its time, no longer
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not its business
+AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "csrfmiddlewaretoken"]
 
 # Go-live threshold: a streamer needs this many followers (staff may be exempted).
 GO_LIVE_MIN_FOLLOWERS = env.int("GO_LIVE_MIN_FOLLOWERS", default=50)
