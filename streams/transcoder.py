@@ -662,14 +662,12 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         # or FFmpeg died. Ask the media server; when it cannot tell, wait for the hook.
         # A worker stopping does not wait: with the media server gone too (a host shutting
         # down) the wait held the worker's stop for 8 s and more.
-        if _shutting_down(worker):
-            return Outcome.WORKER_SHUTTING_DOWN
         if not _publisher_present(stream):
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline and _is_live(stream.pk) and not _shutting_down(worker):
                 lock.sleep(0.5)
-            if _shutting_down(worker):
-                return Outcome.WORKER_SHUTTING_DOWN
+        if _shutting_down(worker):
+            return Outcome.WORKER_SHUTTING_DOWN
         if not _is_live(stream.pk):
             return Outcome.PUBLISHER_LEFT
         restarts += 1

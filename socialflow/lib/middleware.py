@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 from redis.exceptions import RedisError
+
+from socialflow.lib.api import json_error
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class RedisAwayIsUnavailable:
         log.warning("%s %s: Redis unavailable (%s); answered 503", request.method, request.path, exception)
         detail = "This is unavailable for a moment (a service it needs is down); try again in a minute."
         if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse({"detail": detail, "code": "unavailable"}, status=503)
+            response: HttpResponse = json_error(503, detail, "unavailable")
         else:
             response = HttpResponse(render_to_string("503.html", {"detail": detail}), status=503)
         response["Retry-After"] = "30"
