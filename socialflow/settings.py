@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "axes",
+    "csp",
     "storages",
     "accounts",
     "streams",
@@ -69,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -279,6 +283,10 @@ TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
 TRANSCODE_STALL_SECONDS = env.int("TRANSCODE_STALL_SECONDS", default=20)
 # A transcoder holds a per-broadcast Redis lock this long, renewed every third of it; a
 # worker that vanished frees its broadcasts for another transcoder after at most this long.
+# S-21: the biggest feed accepted. A source taller than this (its shorter side) or sending
+# more than this many kbit/s for ~10 s is refused: the broadcast fails with the reason.
+INGEST_MAX_HEIGHT = env.int("INGEST_MAX_HEIGHT", default=2160)
+INGEST_MAX_KBPS = env.int("INGEST_MAX_KBPS", default=20000)
 TRANSCODE_LOCK_SECONDS = env.int("TRANSCODE_LOCK_SECONDS", default=30)
 # The cores a transcode worker may spend on ladders (0: all of its machine's). Broadcasts get
 # the best ladder that fits what is left (streams.capacity); none waits for a free slot.
@@ -393,10 +401,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
-# Long transcode tasks must not be redelivered while still running: the visibility
-# timeout is longer than the longest broadcast we accept (tasks also hold a lock).
+# A task reserved by a worker that died (kill -9, OOM) is redelivered after this long (R-04):
+# an hour, so a quick task (drop a publisher, finalize a recording) is not 12 h stale. A
+# transcode task outlives it and is redelivered hourly while it runs; its Redis lock makes
+# the copy return at once ("already running"). The watchdog restarts a lost transcode sooner.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 3600),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 CELERY_BEAT_SCHEDULE = {
     "chat-presence-sweep": {
@@ -524,6 +534,53 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (S-16, django-csp): scripts only from this site, never inline or
+# eval'd (pages keep their data in json_script blocks, handlers in static/js/site.js);
+# video, thumbnails and segment fetches from this site and the media storage; hls.js'
+# worker from a blob. Inline styles stay allowed: Django's admin, Swagger UI and htmx set
+# some, and a style cannot run code.
+MEDIA_ORIGINS = sorted(
+    {
+        f"{part.scheme}://{part.netloc}"
+        for part in map(
+            urlsplit,
+            [
+                MEDIA_URL,
+                env.str("AWS_S3_PUBLIC_URL", default="") if USE_S3 else "",
+                env.str("AWS_S3_ENDPOINT_URL", default="") if USE_S3 else "",
+                f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com" if USE_S3 else "",
+            ],
+        )
+        if part.scheme in ("http", "https") and part.netloc
+    }
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", *MEDIA_ORIGINS],
+        "media-src": [SELF, "blob:", *MEDIA_ORIGINS],
+        "connect-src": [SELF, *MEDIA_ORIGINS],  # hls.js fetches playlists and segments
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Features no page uses are off for this site and anything it could ever frame.
+PERMISSIONS_POLICY = {
+    "camera": [],
+    "microphone": [],
+    "geolocation": [],
+    "payment": [],
+    "usb": [],
+    "autoplay": ["self"],
+    "fullscreen": ["self"],
+    "picture-in-picture": ["self"],
+    "clipboard-write": ["self"],
+}
 SESSION_COOKIE_HTTPONLY = True
 # Health checks from a load balancer come over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]

@@ -33,6 +33,7 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from socialflow.lib import ffmpeg
 from streams import encoders
 from streams.transcoding import (
     LIBX264,
@@ -679,7 +680,9 @@ def _cpu_seconds(args: list[str]) -> float:
     transcoder's ffprobe) may end meanwhile, and RUSAGE_CHILDREN would count them too."""
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=ffmpeg.environment()
+        )
         timer = threading.Timer(120, proc.kill)
         timer.start()
         try:
@@ -716,6 +719,7 @@ def measure_cost_model(*, seconds: float = 2.0) -> CostModel:
             check=True,
             capture_output=True,
             timeout=120,
+            env=ffmpeg.environment(),
         )
         null = ["-f", "null", "-"]
         decode = _cpu_seconds(["-i", str(clip), "-map", "0:v", *null])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from socialflow.lib import ffmpeg
 from streams.transcoding import ENCODERS, LIBX264, build_probe_command
 
 PROBE_TIMEOUT_SECONDS = 20.0
@@ -44,7 +45,12 @@ def probe(encoder: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool
     error line (the cause) and its last one (what failed) when it does not work."""
     try:
         result = subprocess.run(
-            build_probe_command(encoder), capture_output=True, text=True, errors="replace", timeout=timeout
+            build_probe_command(encoder),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            env=ffmpeg.environment(),
         )
     except subprocess.TimeoutExpired:
         return False, f"FFmpeg did not finish in {timeout:g} s"

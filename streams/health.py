@@ -19,6 +19,7 @@ FPS_SHARE = 0.9  # frames made per second below this share of the source's: view
 BITRATE_DROP = 0.5  # ingest below half of what it was: the streamer's upload is struggling
 BASELINE_READINGS = 24  # the ingest it was: the median of about the last two minutes
 MIN_BASELINE_READINGS = 3
+OVER_LIMIT_READINGS = 2  # about 10 s of readings (the media servers average over 10-30 s)
 
 
 @dataclass
@@ -35,10 +36,21 @@ class HealthMeter:
     runs (the caller keeps one meter per broadcast and calls `new_run`)."""
 
     source_fps: float | None = None
+    # S-21: an ingest above this (kbit/s, as the media server measures it) is refused.
+    ingest_limit_kbps: float | None = None
     restarts: int = 0  # FFmpeg runs before this one (failures and ladder changes)
     ladder: list[str] = field(default_factory=list)
     _last: tuple[float, float, float, float] | None = None  # wall, media s, frames, dups
     _ingest: deque[float] = field(default_factory=lambda: deque(maxlen=BASELINE_READINGS))
+    _over_limit: int = 0  # readings in a row above ingest_limit_kbps
+
+    @property
+    def ingest_over_limit(self) -> float | None:
+        """The ingest (kbit/s) when it stayed above the limit for OVER_LIMIT_READINGS
+        readings in a row: a keyframe burst at the start is not enough."""
+        if self._over_limit >= OVER_LIMIT_READINGS and self._ingest:
+            return self._ingest[-1]
+        return None
 
     def new_run(self) -> None:
         self._last = None  # FFmpeg's counters start again from zero
@@ -71,6 +83,8 @@ class HealthMeter:
                         "check the streamer's upload"
                     )
             self._ingest.append(ingest_kbps)
+            over = self.ingest_limit_kbps is not None and ingest_kbps > self.ingest_limit_kbps
+            self._over_limit = self._over_limit + 1 if over else 0
         if not problems:
             return Reading(speed, fps, Status.GOOD, "")
         reason = "; ".join(problems)

@@ -45,7 +45,8 @@ def broadcasts_reap_stale_task() -> int:
     name="streams.tasks.transcode_stream_task",
     ignore_result=True,
     # A broadcast runs for hours (Celery's default limits would kill it); the Redis lock
-    # stops duplicates. Past a day the worker ends it and the watchdog starts a fresh one.
+    # stops duplicates. Under a prefork pool, past a day the transcoder stops cleanly and
+    # queues a fresh task (the threads pool of `make run` and compose applies no limit).
     time_limit=24 * 3600 + 120,
     soft_time_limit=24 * 3600,
 )
@@ -53,7 +54,7 @@ def transcode_stream_task(self, stream_id: str) -> str:
     from streams import transcoder
 
     outcome = transcoder.transcode_broadcast(stream_id=stream_id, worker=self.request.hostname)
-    if outcome == transcoder.Outcome.WORKER_SHUTTING_DOWN:
+    if outcome in (transcoder.Outcome.WORKER_SHUTTING_DOWN, transcoder.Outcome.TIME_LIMIT):
         transcode_stream_task.apply_async(args=[stream_id], countdown=1)  # another worker resumes
     return outcome
 

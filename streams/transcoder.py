@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
@@ -65,6 +66,7 @@ class Outcome(StrEnum):
     NOT_LIVE = "not live"
     LOST_LOCK = "lost its lock"
     WORKER_SHUTTING_DOWN = "worker shutting down"
+    TIME_LIMIT = "reached the task's time limit"
     ENDED_BEFORE_READABLE = "ended before the source was readable"
     PUBLISHER_LEFT = "publisher left"
     BROADCAST_ENDED = "broadcast ended"
@@ -282,6 +284,8 @@ def transcode_broadcast(*, stream_id: str, worker: str | None = None) -> Outcome
         outcome = _run(stream, base_dir, _Lock(lock, on_renew=held.renew), worker, held)
     except LockLost:
         outcome = Outcome.LOST_LOCK
+    except SoftTimeLimitExceeded:
+        outcome = Outcome.TIME_LIMIT  # the task queues a fresh one (a prefork pool's limit)
     finally:
         shutil.rmtree(base_dir, ignore_errors=True)
         with contextlib.suppress(redis.exceptions.RedisError):
@@ -528,7 +532,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
     previous_end = None  # where the last run's ladder stopped (for a gap without an index)
     forced: capacity.Plan | None = None
     known_source: Source | None = None
-    health_meter = health.HealthMeter()
+    health_meter = health.HealthMeter(ingest_limit_kbps=settings.INGEST_MAX_KBPS or None)
     while True:
         lock.keep()
         if _shutting_down(worker):
@@ -557,6 +561,10 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
             lock.sleep(min(10, 2**restarts))
             continue
         known_source = source
+        refusal = source_refusal(source)
+        if refusal is not None:
+            log.info("refused the source of %s: %s (INGEST_MAX_HEIGHT)", stream.pk, refusal)
+            return _give_up(stream, refusal, reason=refusal)
         if forced is not None:  # the governor's cheaper ladder, or a bigger one that now fits
             plan, forced = forced, None
             held.use(plan)
@@ -607,6 +615,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
             text=True,
             errors="replace",
             preexec_fn=ffmpeg.die_with_parent,
+            env=ffmpeg.environment(),  # no platform secret for a parser of publisher media
         )
         rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
         health_meter.new_run()
@@ -718,6 +727,18 @@ def _source(stream: Stream, input_url: str, lock: _Lock) -> Source:
     return source_from_probe(ffmpeg.probe(input_url, attempts=3, before_each=lambda: lock.keep(now=True)))
 
 
+def source_refusal(source: Source) -> str | None:
+    """S-21: why a source is too big for this server (it would be transcoded, and recorded
+    as it comes), or None. The shorter side counts: a portrait 1080x1920 is a 1080p source."""
+    if source.short_side > settings.INGEST_MAX_HEIGHT:
+        return (
+            f"OBS sends {source.width}x{source.height}; this server takes at most "
+            f"{settings.INGEST_MAX_HEIGHT}p. Lower the output resolution in OBS (Settings, Video) "
+            "and go live again."
+        )
+    return None
+
+
 def _give_up(
     stream: Stream,
     message: str = "The transcoder failed too many times; the broadcast has failed.",
@@ -791,6 +812,8 @@ def _watch(
                     return Outcome.WORKER_SHUTTING_DOWN, None, ""
                 if not _is_live(stream.pk):
                     return Outcome.BROADCAST_ENDED, None, ""
+            except SoftTimeLimitExceeded:
+                raise  # R-04: the task's time is up, not a blink
             except Exception as exc:  # the database blinked: keep transcoding, ask again soon
                 log.warning("could not check broadcast %s: %s", stream.pk, exc)
                 close_old_connections()
@@ -829,7 +852,18 @@ def _watch(
                 next_sample = now + HEALTH_SAMPLE_SECONDS
                 if steering is not None:
                     _measure_cost(steering.held, meter, now, latest)
+                too_much = health_meter.ingest_over_limit if health_meter is not None else None
+                if too_much is not None:
+                    log.info("refused the ingest of %s: %.0f kbit/s (INGEST_MAX_KBPS)", stream.pk, too_much)
+                    message = (
+                        f"OBS sends {too_much:,.0f} kbit/s; this server takes at most "
+                        f"{settings.INGEST_MAX_KBPS:,} kbit/s. Lower the bitrate in OBS (Settings, "
+                        "Output) and go live again."
+                    )
+                    return _give_up(stream, message, reason=message), None, ""
             failures = 0
+        except SoftTimeLimitExceeded:
+            raise  # R-04: the caller stops FFmpeg and publishes its last segments
         except Exception as exc:
             failures += 1
             log.warning(
@@ -865,6 +899,8 @@ def _measure_cost(held: _Held, meter: capacity.CostMeter, now: float, block: dic
 def _steer(steering: _Steering, now: float, block: dict[str, str]) -> bool:
     try:
         return steering.check(now, block)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception as exc:  # Redis or the database blinked: keep this ladder, look again later
         log.warning("ladder check failed for %s: %s", steering.stream.pk, exc)
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import signal
 import subprocess
 import time
@@ -19,6 +20,23 @@ try:
     _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
 except OSError:  # not Linux
     _prctl = None
+
+
+# What FFmpeg and ffprobe may see of the worker's environment. They parse media a publisher
+# controls, so a decoder exploit must find no platform secret there (SECRET_KEY, the
+# database URL, storage credentials): only the locale, the search path, the temp dir and
+# the hardware encoders' driver settings (VA-API, CUDA, Quick Sync).
+_PASSED = frozenset({"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"})
+_PASSED_PREFIXES = ("LIBVA_", "CUDA_", "NVIDIA_", "MFX_", "ONEVPL_", "INTEL_MEDIA_", "VDPAU_")
+
+
+def environment() -> dict[str, str]:
+    """The minimal environment every FFmpeg and ffprobe runs with (`env=` of subprocess)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in _PASSED or name.startswith(_PASSED_PREFIXES)
+    }
 
 
 class ProbeError(Exception):
@@ -36,6 +54,7 @@ def run(args: list[str], *, timeout: float = 1800) -> None:
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=environment(),
     )
     if result.returncode != 0:
         raise FFmpegError(f"FFmpeg failed: {result.stderr.strip()[-200:]}")
@@ -48,6 +67,7 @@ def duration(path: str) -> float:
         capture_output=True,
         text=True,
         timeout=60,
+        env=environment(),
     )
     try:
         return float(json.loads(result.stdout)["format"]["duration"])
@@ -104,6 +124,7 @@ def probe(
             capture_output=True,
             text=True,
             timeout=20,
+            env=environment(),
         )
         if result.returncode == 0:
             streams = json.loads(result.stdout or "{}").get("streams", [])

@@ -1,31 +1,9 @@
 """Settings come from the environment, fail loudly on bad values, and pass the deploy check."""
 
-import subprocess
-import sys
-
 import pytest
 
+from socialflow.tests.helpers import PRODUCTION, manage
 from socialflow.tests.processes import BASE_DIR
-
-PRODUCTION = {
-    "PATH": "/usr/bin:/bin",
-    "DEBUG": "false",
-    "SECRET_KEY": "Zq3-production-like-secret-key-with-plenty-of-entropy-8f2b1c9d7e6a5",
-    "ALLOWED_HOSTS": "stream.example.com",
-    "DATABASE_URL": "postgres://socialflow:socialflow@127.0.0.1:5432/socialflow",
-    "ENV_FILE": "/nonexistent",
-}
-
-
-def manage(*args, env):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_deploy_check_is_clean_with_production_settings():

@@ -42,6 +42,11 @@ def children_of(pid: int) -> list[str]:
     return [line.split()[-1] for line in out.splitlines() if line.strip()]
 
 
+def environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
 def test_a_720p_publish_becomes_a_playable_ladder(stack, api, channel, tmp_path):
     # Pre-encoded and sent as is: OBS encodes on another machine, not on the transcoder's.
     clip = encode_clip(tmp_path / "720p.flv", size="1280x720")
@@ -100,12 +105,15 @@ def test_a_720p_publish_becomes_a_playable_ladder(stack, api, channel, tmp_path)
         assert transcoder_running(stream.pk)
         # the first thumbnail is there while live (for the directory cards)
         assert Stream.objects.get(pk=stream.pk).thumbnail_updated_at is not None
-        assert "ffmpeg" in children_of(stack["transcode_worker"].pid) or any(
-            "ffmpeg" in children_of(int(pid))
-            for pid in subprocess.run(
-                ["pgrep", "-P", str(stack["transcode_worker"].pid)], capture_output=True, text=True
-            ).stdout.split()
-        )
+        # S-12: the FFmpeg reading the publisher's feed has none of the worker's secrets.
+        worker_pid = stack["transcode_worker"].pid
+        ffmpeg_pids = subprocess.run(
+            ["pgrep", "-P", str(worker_pid), "ffmpeg"], capture_output=True, text=True
+        ).stdout.split()
+        assert ffmpeg_pids, "no FFmpeg under the transcode worker"
+        assert "DATABASE_URL" in environ_of(worker_pid)
+        ffmpeg_env = environ_of(int(ffmpeg_pids[0]))
+        assert ffmpeg_env.keys() <= {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}, ffmpeg_env.keys()
     finally:
         ffmpeg.wait(40)
     # The publisher left: the broadcast ends, the transcoder stops, its files are gone.
@@ -243,7 +251,17 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
     try:
         stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{stack['web']}/streams/{stream.pk}/", wait_until="domcontentloaded")
+        # S-16: the page plays under the site's Content-Security-Policy, with no violation.
+        violations: list[str] = []
+        page.on(
+            "console", lambda msg: violations.append(msg.text) if "Content Security" in msg.text else None
+        )
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => "
+            "console.error('Content Security Policy: ' + e.violatedDirective + ' ' + e.blockedURI))"
+        )
+        response = page.goto(f"{stack['web']}/streams/{stream.pk}/", wait_until="domcontentloaded")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
         page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=20000)
         first = page.evaluate("document.getElementById('player').currentTime")
         page.wait_for_timeout(2500)
@@ -258,6 +276,7 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
         # the channel page plays the same broadcast
         page.goto(f"{stack['web']}/alice/", wait_until="domcontentloaded")
         page.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=20000)
+        assert violations == []
     finally:
         publisher.kill()
         publisher.wait()

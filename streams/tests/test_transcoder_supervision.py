@@ -5,6 +5,8 @@ import subprocess
 import time
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from streams import services, transcoder
 from streams.hls_publisher import HlsPublisher
@@ -94,6 +96,35 @@ def test_a_lost_lock_ends_the_watch_at_once(channel, ffmpeg_proc, tmp_path, go_l
     publisher = HlsPublisher(work_dir=tmp_path, prefix="live/x", storage=BrokenStorage())
     with pytest.raises(transcoder.LockLost):
         transcoder._watch(ffmpeg_proc, stream, publisher, FakeLock(lost_after=3), str, None)
+
+
+class StorageOutOfTime:
+    """Celery's soft time limit fires in the worker while a round is saving."""
+
+    def save(self, name, content):
+        raise SoftTimeLimitExceeded()
+
+    def delete(self, name):
+        raise SoftTimeLimitExceeded()
+
+
+@pytest.mark.e2e  # a real FFmpeg
+@pytest.mark.django_db(transaction=True)
+def test_the_soft_time_limit_is_not_swallowed_by_a_failing_round(channel, ffmpeg_proc, tmp_path, go_live):
+    # R-04: a round's `except Exception` (storage, database) used to take it for a storage
+    # error and go on, until the hard limit killed the worker with no final sync.
+    stream = go_live()
+    publisher = HlsPublisher(work_dir=tmp_path, prefix="live/x", storage=StorageOutOfTime())
+    started = time.monotonic()
+    with pytest.raises(SoftTimeLimitExceeded):
+        transcoder._watch(ffmpeg_proc, stream, publisher, FakeLock(), str, None)
+    assert time.monotonic() - started < 5
+
+
+def test_the_broker_redelivers_a_lost_task_within_the_hour():
+    # R-04: a short task of a worker killed with -9 (drop a publisher, notify followers) came
+    # back 12 h later. Transcodes run for hours, but their lock stops a redelivered duplicate.
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= 3600
 
 
 @pytest.mark.django_db
