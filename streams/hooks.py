@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import urllib.parse
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -50,6 +51,12 @@ def _text(value, *, max_length: int, required: bool = True) -> str:
     return text
 
 
+def _key_argument(arguments: dict[str, list[str]]) -> str | None:
+    """The `key` argument of a stream's query string (SRS's `param`), or None."""
+    values = arguments.get("key")
+    return values[0] if values else None
+
+
 def _ip(value) -> str | None:
     try:
         return str(ipaddress.ip_address(str(value).split("%")[0])) if value else None
@@ -81,20 +88,23 @@ def srs_hook(request: HttpRequest) -> HttpResponse:
         action = _text(data.get("action"), max_length=40)
         client_id = _text(data.get("client_id"), max_length=64)
         name = _text(data.get("stream"), max_length=200, required=False)
+        # OBS's `live_<channel>?key=<secret>` arrives as stream + param ("?key=...").
+        param = _text(data.get("param"), max_length=400, required=False)
     except (ValueError, TypeError):
         return json_error(400, "Expected an SRS http_hooks JSON body with action and client_id.", "bad_hook")
     ip = _ip(data.get("ip"))
 
     if action in ("on_publish", "on_play") and data.get("app") != APP:
         return _srs_refuse(f"Unknown application '{str(data.get('app'))[:40]}'; publish to /{APP}/.")
+    key = services.stream_key_from_hook(name, _key_argument(urllib.parse.parse_qs((param or "").lstrip("?"))))
     if action == "on_publish":
-        result = services.broadcast_publish(dialect=SRS, key=name, client_id=client_id, ip=ip)
+        result = services.broadcast_publish(dialect=SRS, key=key, client_id=client_id, ip=ip)
         return _srs_allow() if result.allowed else _srs_refuse(result.reason)
     if action == "on_unpublish":
-        services.broadcast_unpublish(dialect=SRS, key=name, client_id=client_id)
+        services.broadcast_unpublish(dialect=SRS, key=key, client_id=client_id)
         return _srs_allow()
     if action == "on_play":
-        result = services.raw_feed_play_authorize(key=name, ip=ip, client_id=client_id)
+        result = services.raw_feed_play_authorize(name=name, ip=ip, client_id=client_id)
         return _srs_allow() if result.allowed else _srs_refuse(result.reason)
     if action in ("on_stop", "on_connect", "on_close", "on_dvr", "on_hls", "on_hls_notify"):
         log.debug("srs %s for client %s", action, client_id)
@@ -122,27 +132,30 @@ def nginx_rtmp_hook(request: HttpRequest) -> HttpResponse:
         call = _text(request.POST.get("call"), max_length=40)
         client_id = _text(request.POST.get("clientid"), max_length=64)
         name = _text(request.POST.get("name"), max_length=200, required=False)
+        # OBS's `live_<channel>?key=<secret>` arrives as name=live_<channel> and a `key` field.
+        secret = _text(request.POST.get("key"), max_length=200, required=False)
     except BadHook:
         return json_error(400, "Expected an nginx-rtmp callback with call and clientid.", "bad_hook")
     ip = _ip(request.POST.get("addr"))
 
     if call in ("publish", "play") and request.POST.get("app") != APP:
         return _nginx_refuse(f"Unknown application; publish to /{APP}/.")
+    key = services.stream_key_from_hook(name, secret if "key" in request.POST else None)
     if call == "publish":
-        result = services.broadcast_publish(dialect=NGINX, key=name, client_id=client_id, ip=ip)
+        result = services.broadcast_publish(dialect=NGINX, key=key, client_id=client_id, ip=ip)
         return _nginx_allow() if result.allowed else _nginx_refuse(result.reason)
     if call == "publish_done":
-        services.broadcast_unpublish(dialect=NGINX, key=name, client_id=client_id)
+        services.broadcast_unpublish(dialect=NGINX, key=key, client_id=client_id)
         return _nginx_allow()
     # The heartbeat (on_update) comes as update_publish / update_play; a non-2xx drops it.
     if call == "update_publish":
-        alive = services.broadcast_heartbeat(dialect=NGINX, key=name, client_id=client_id)
+        alive = services.broadcast_heartbeat(dialect=NGINX, key=key, client_id=client_id)
         return _nginx_allow() if alive else _nginx_refuse("No live broadcast for this connection.")
     if call == "update_play":
-        alive = services.broadcast_is_live(key=name)
+        alive = services.broadcast_is_live(name=name)
         return _nginx_allow() if alive else _nginx_refuse("The broadcast has ended.")
     if call == "play":
-        result = services.raw_feed_play_authorize(key=name, ip=ip, client_id=client_id)
+        result = services.raw_feed_play_authorize(name=name, ip=ip, client_id=client_id)
         return _nginx_allow() if result.allowed else _nginx_refuse(result.reason)
     if call in ("play_done", "record_done", "done", "connect", "disconnect"):
         return _nginx_allow()

@@ -3,8 +3,8 @@
 nginx-rtmp (local, `make run`) through its loopback control and stat endpoints; SRS
 (docker-compose) through its HTTP API. Publishers are identified by (channel id, client
 id): client ids alone repeat (nginx numbers connections from 1 again after a restart), and
-the channel id comes from the public part of the stream name (`live_<channel>_<secret>`),
-so the secret never has to travel in a task message.
+the channel id comes from the stream's name (`live_<channel>`: OBS sends the secret as the
+`key` argument, which no media-server listing shows), so no secret travels in a task message.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 Publisher = tuple[int, str]  # (channel id, client id)
-_NAME = re.compile(r"^live_([0-9]{1,18})_")
+_NAME = re.compile(r"^live_([0-9]{1,18})$")
 
 
 class MediaServerError(Exception):

@@ -56,7 +56,10 @@ class Channel(models.Model):
     """One per user: the stream key and the defaults a new broadcast starts from."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel")
-    # live_<channel id>_<secret>: the id finds the row, the secret is compared in constant time.
+    # OBS's stream key is `live_<channel id>?key=<secret>`: the media server names the stream
+    # `live_<channel id>` (public: what the transcoder pulls, so the secret is in no process
+    # list) and hands the hooks `key` (S-06). The id finds the row, the secret is compared in
+    # constant time.
     key_secret = models.CharField(max_length=64, unique=True, default=new_key_secret)
     key_rotated_at = models.DateTimeField(null=True, blank=True)
     default_title = models.CharField(max_length=140, blank=True)
@@ -76,8 +79,14 @@ class Channel(models.Model):
         return f"{self.user}'s channel"
 
     @property
+    def stream_name(self) -> str:
+        """The stream's name on the media server: public, no secret in it."""
+        return f"{STREAM_KEY_PREFIX}_{self.pk}"
+
+    @property
     def stream_key(self) -> str:
-        return f"{STREAM_KEY_PREFIX}_{self.pk}_{self.key_secret}"
+        """What OBS sends after the server URL: the name, and the secret as its argument."""
+        return f"{self.stream_name}?key={self.key_secret}"
 
     @property
     def title_or_default(self) -> str:

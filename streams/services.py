@@ -162,13 +162,45 @@ def channel_rotate_key(*, channel: Channel, by: User) -> Channel:
     return channel
 
 
-KEY_RE = re.compile(rf"^{STREAM_KEY_PREFIX}_([0-9]{{1,18}})_([A-Za-z0-9_-]{{1,100}})$")
+KEY_RE = re.compile(rf"^{STREAM_KEY_PREFIX}_([0-9]{{1,18}})\?key=([A-Za-z0-9_-]{{1,100}})$")
+NAME_RE = re.compile(rf"^{STREAM_KEY_PREFIX}_([0-9]{{1,18}})$")
+# Keys before S-06 carried the secret in the stream's name, and so in the transcoder's
+# command line: refused with a reason that says where the new one is.
+OLD_KEY_RE = re.compile(rf"^{STREAM_KEY_PREFIX}_([0-9]{{1,18}})_([A-Za-z0-9_-]{{1,100}})$")
+OLD_KEY_REASON = (
+    "This stream key is in an old form that exposed it on the server: copy the new one from "
+    "the dashboard (it looks like live_<number>?key=...)."
+)
 
 
 def parse_stream_key(key: str) -> tuple[int, str] | None:
-    """(channel id, secret) from `live_<channel id>_<secret>`, or None for anything else."""
+    """(channel id, secret) from `live_<channel id>?key=<secret>`, or None for anything else."""
     match = KEY_RE.match(key or "")
     return (int(match.group(1)), match.group(2)) if match else None
+
+
+def stream_key_from_hook(name: str | None, secret: str | None) -> str:
+    """The key OBS sent, put back together from what a media server's hook carries: the
+    stream's name and its `key` argument (nginx-rtmp sends the arguments as fields, SRS as
+    `param`)."""
+    name = (name or "").partition("?")[0]  # a media server never names a stream with a "?"
+    return f"{name}?key={secret}" if secret is not None else name
+
+
+def _channel_by_old_key(key: str) -> Channel | None:
+    """The channel of a right secret in the form before S-06 (`live_<channel>_<secret>`)."""
+    match = OLD_KEY_RE.match(key or "")
+    channel = Channel.objects.filter(pk=int(match.group(1))).first() if match else None
+    if channel is None or match is None:
+        return None
+    return channel if hmac.compare_digest(channel.key_secret.encode(), match.group(2).encode()) else None
+
+
+def channel_by_stream_name(name: str) -> Channel | None:
+    """The channel whose public stream name (`live_<channel id>`) this is; no secret needed:
+    for what only the platform's own pulls or the media server's heartbeats ask."""
+    match = NAME_RE.match(name or "")
+    return Channel.objects.select_related("user").filter(pk=int(match.group(1))).first() if match else None
 
 
 def channel_by_stream_key(key: str) -> Channel | None:
@@ -432,6 +464,9 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
     """
     channel = channel_by_stream_key(key)
     if channel is None:
+        old = _channel_by_old_key(key)
+        if old is not None:
+            return _refuse(old, OLD_KEY_REASON, ip=ip, client_id=client_id)
         return _refuse(None, "Unknown or rotated stream key.", ip=ip, client_id=client_id)
     owner = channel.user
     if not owner.is_active:
@@ -537,8 +572,9 @@ def broadcast_heartbeat(*, dialect: str, key: str, client_id: str) -> bool:
     return bool(live.update(last_seen_at=timezone.now()))
 
 
-def broadcast_is_live(*, key: str) -> bool:
-    channel = channel_by_stream_key(key)
+def broadcast_is_live(*, name: str) -> bool:
+    """Whether the stream a platform pull reads (by its public name) is still live."""
+    channel = channel_by_stream_name(name)
     return channel is not None and Stream.objects.live().filter(channel=channel).exists()
 
 
@@ -552,12 +588,12 @@ def _allowed_pull(ip: str | None) -> bool:
     return any(address in network for network in settings.MEDIA_PULL_ALLOWED_NETWORKS)
 
 
-def raw_feed_play_authorize(*, key: str, ip: str | None, client_id: str) -> HookResult:
-    """Only the platform's own workers may pull the raw RTMP feed."""
+def raw_feed_play_authorize(*, name: str, ip: str | None, client_id: str) -> HookResult:
+    """Only the platform's own workers may pull the raw RTMP feed (by its public name)."""
     if _allowed_pull(ip):
         return HookResult(True)
     reason = "Only platform workers may pull the raw feed."
-    channel = channel_by_stream_key(key)
+    channel = channel_by_stream_name(name)
     # Strangers pulling names at random: no event (no channel to tell), and one log line a
     # minute per address (S-14).
     if channel is None:

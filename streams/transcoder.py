@@ -523,9 +523,11 @@ class _Steering:
 
 
 def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: _Held) -> Outcome:
-    key = stream.channel.stream_key  # in memory only: never logged, never in an event
-    input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{key}"
-    redact = lambda text: text.replace(key, "<stream key>")  # noqa: E731
+    # The public name (S-06): OBS's secret is an argument of its publish, never of this pull,
+    # so it is in no FFmpeg command line. The redaction stays as a belt for the key's secret.
+    input_url = f"{settings.RTMP_PULL_URL.rstrip('/')}/{stream.channel.stream_name}"
+    secret = stream.channel.key_secret
+    redact = lambda text: text.replace(secret, "<stream key>")  # noqa: E731
     options = hls_options(stream)
     _encoder_event(stream)
     restarts = attempt = no_video = 0

@@ -1,3 +1,5 @@
+import urllib.parse
+
 import pytest
 
 from streams.tests.helpers import HOOK_SECRET
@@ -10,9 +12,11 @@ def _streaming_settings(streaming_settings):
 
 @pytest.fixture
 def nginx_hook(client):
-    """POST an nginx-rtmp callback the way nginx does (form-encoded)."""
+    """POST an nginx-rtmp callback the way nginx does (form-encoded). `name` is what OBS
+    sent: the arguments of `live_1?key=s` come as fields beside name=live_1 (NGINX_RTMP_NOTES)."""
 
     def call(call, name, clientid="7", addr="127.0.0.1", secret=HOOK_SECRET, **extra):
+        name, _, arguments = name.partition("?")
         data = {
             "app": "live",
             "flashver": "FMLE/3.0",
@@ -23,6 +27,7 @@ def nginx_hook(client):
             "clientid": clientid,
             "call": call,
             "name": name,
+            **dict(urllib.parse.parse_qsl(arguments, keep_blank_values=True)),
             **extra,
         }
         if call == "publish":

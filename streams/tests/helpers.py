@@ -17,8 +17,12 @@ SRS_PAYLOADS: dict[str, dict[str, Any]] = json.loads(
 
 
 def srs(client: Any, action: str, stream: str | None = None, secret: str = HOOK_SECRET, **overrides: Any):
-    """POST SRS's documented `action` hook body (with `stream` and `overrides`) to /hooks/srs/."""
+    """POST SRS's documented `action` hook body (with `stream` and `overrides`) to /hooks/srs/.
+    `stream` is what OBS sent: SRS splits `live_1?key=s` into stream `live_1`, param `?key=s`."""
     body = copy.deepcopy(SRS_PAYLOADS[action])
+    if stream is not None and "?" in stream:
+        stream, arguments = stream.split("?", 1)
+        body["param"] = f"?{arguments}"
     body.update(stream=stream, **overrides)
     return client.post(f"/hooks/srs/?secret={secret}", data=json.dumps(body), content_type="application/json")
 

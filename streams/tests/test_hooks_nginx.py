@@ -22,6 +22,32 @@ def test_publish_refused_with_403_and_a_reason(nginx_hook, channel):
 
 
 @pytest.mark.django_db
+def test_the_secret_travels_as_an_argument_and_the_name_is_public(client, channel):
+    # S-06: OBS's key live_<channel>?key=<secret> arrives as name=live_<channel>, key=<secret>.
+    url = f"/hooks/nginx-rtmp/?secret={HOOK_SECRET}"
+    form = {"app": "live", "addr": "127.0.0.1", "clientid": "11", "call": "publish"}
+    assert client.post(url, {**form, "name": channel.stream_name}).status_code == 403  # no secret
+    assert client.post(url, {**form, "name": channel.stream_name, "key": "nope"}).status_code == 403
+    response = client.post(url, {**form, "name": channel.stream_name, "key": channel.key_secret})
+    assert response.status_code == 200 and Stream.objects.get(channel=channel).status == "live"
+    # the transcoder's pull names the public stream: its heartbeat keeps it while live
+    play = {**form, "call": "update_play", "clientid": "12", "name": channel.stream_name}
+    assert client.post(url, play).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_key_in_the_form_before_s06_is_refused_saying_where_the_new_one_is(nginx_hook, channel):
+    response = nginx_hook("publish", f"{channel.stream_name}_{channel.key_secret}", clientid="11")
+    assert response.status_code == 403
+    assert b"old form" in response.content and b"dashboard" in response.content
+    event = StreamEvent.objects.get(channel=channel, type="publish_refused")  # on the dashboard
+    assert channel.key_secret not in f"{event.message}{event.details}"
+    # the old form with a wrong secret is just a wrong key
+    response = nginx_hook("publish", f"{channel.stream_name}_nope", clientid="12")
+    assert response.content == b"Unknown or rotated stream key."
+
+
+@pytest.mark.django_db
 def test_publish_done_ends_the_broadcast(nginx_hook, channel):
     nginx_hook("publish", channel.stream_key, clientid="11")
     assert nginx_hook("publish_done", channel.stream_key, clientid="11").status_code == 200

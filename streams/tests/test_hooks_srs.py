@@ -41,6 +41,16 @@ def test_on_publish_with_a_valid_key_answers_0_and_goes_live(client, channel):
 
 
 @pytest.mark.django_db
+def test_the_secret_comes_in_param_and_the_stream_name_is_public(client, channel):
+    # S-06: SRS splits OBS's live_<channel>?key=<secret> into stream and param.
+    assert srs(client, "on_publish", channel.stream_name, param="?token=x").json()["code"] != 0
+    assert srs(client, "on_publish", channel.stream_name, param=f"?key={channel.key_secret}").content == b"0"
+    assert Stream.objects.get(channel=channel).status == "live"
+    unpublish = srs(client, "on_unpublish", channel.stream_name, param=f"?key={channel.key_secret}")
+    assert unpublish.content == b"0" and Stream.objects.get(channel=channel).status == "ended"
+
+
+@pytest.mark.django_db
 def test_on_publish_with_a_wrong_key_is_refused_with_a_nonzero_code(client, channel):
     response = srs(client, "on_publish", channel.stream_key[:-2] + "xx")
     assert response.status_code == 200

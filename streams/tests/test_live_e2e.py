@@ -6,6 +6,7 @@ OBS is played by `ffmpeg -re -f lavfi -i testsrc2 ... -f flv rtmp://.../live/<ke
 import signal
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -51,6 +52,12 @@ def test_valid_key_goes_live_and_stopping_ffmpeg_ends_it(stack, client, api, cha
         assert api.get("/api/v1/users/alice/").json()["is_live"] is True
         client.force_login(user)
         assert "● LIVE" in client.get("/dashboard/status/").content.decode()
+        # S-06: the media server knows the stream by its public name; the secret went in
+        # the publish's arguments, which its stat page (any local process can read it) omits.
+        with urllib.request.urlopen(f"{stack['api_url']}/stat", timeout=5) as response:
+            stat = response.read().decode()
+        assert f"<name>{channel.stream_name}</name>" in stat
+        assert channel.key_secret not in stat
         first_seen = stream.last_seen_at
         time.sleep(5)  # two heartbeats: the publisher is kept, and its broadcast marked alive
         assert ffmpeg.poll() is None
@@ -62,6 +69,19 @@ def test_valid_key_goes_live_and_stopping_ffmpeg_ends_it(stack, client, api, cha
     stream.refresh_from_db()
     assert stream.end_reason == "publisher_left"
     assert "The streamer stopped streaming" in client.get("/dashboard/status/").content.decode()
+
+
+def test_a_key_in_the_old_form_is_refused_with_where_to_find_the_new_one(stack, channel):
+    # Before S-06 the secret was part of the stream's name (live_<channel>_<secret>), so the
+    # transcoder's pull carried it in its command line.
+    ffmpeg = publish(f"{stack['rtmp_url']}/{channel.stream_name}_{channel.key_secret}")
+    try:
+        assert ffmpeg.wait(20) != 0
+    finally:
+        stop(ffmpeg)
+    assert not Stream.objects.live().exists()
+    refused = StreamEvent.objects.get(channel=channel, type="publish_refused")
+    assert "old form" in refused.message and "dashboard" in refused.message
 
 
 def test_wrong_key_is_refused_at_connect(stack, channel):

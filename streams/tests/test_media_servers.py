@@ -16,13 +16,14 @@ import pytest
 from streams.media_servers import MediaServerError, NginxRtmp, Srs
 
 API = json.loads((Path(__file__).parent / "srs_payloads.json").read_text())["api"]
-KEY = "live_7_s3cret"  # SRS names clients by their stream; ours are stream keys
+# SRS names clients by their stream: ours are `live_<channel>` (OBS's `?key=` is its param).
+NAME = "live_7"
 
 
 def clients_list():
     body = copy.deepcopy(API["clients_list_example"])
     for client in body["clients"]:
-        client["name"], client["url"] = KEY, f"/live/{KEY}"
+        client["name"], client["url"] = NAME, f"/live/{NAME}"
     return body
 
 

@@ -42,6 +42,17 @@ def children_of(pid: int) -> list[str]:
     return [line.split()[-1] for line in out.splitlines() if line.strip()]
 
 
+def all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def cmdline_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:  # gone meanwhile
+        return ""
+
+
 def environ_of(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
     return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
@@ -112,6 +123,11 @@ def test_a_720p_publish_becomes_a_playable_ladder(stack, api, channel, tmp_path)
         ).stdout.split()
         assert ffmpeg_pids, "no FFmpeg under the transcode worker"
         assert "DATABASE_URL" in environ_of(worker_pid)
+        # S-06: it pulls the public name; no process on this machine but OBS (the publisher,
+        # on the streamer's machine in real life) has the secret on its command line.
+        holders = [pid for pid in all_pids() if channel.key_secret in cmdline_of(pid)]
+        assert holders == [ffmpeg.pid], [cmdline_of(pid) for pid in holders]
+        assert f"/live/{channel.stream_name}" in cmdline_of(int(ffmpeg_pids[0]))
         ffmpeg_env = environ_of(int(ffmpeg_pids[0]))
         assert ffmpeg_env.keys() <= {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}, ffmpeg_env.keys()
     finally:
@@ -250,8 +266,10 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
     publisher = start_publishing(stack, channel, size="640x360")
     try:
         stream = wait_for(lambda: ladder_ready(channel), timeout=20, what="the ladder")
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        # S-16: the page plays under the site's Content-Security-Policy, with no violation.
+        # S-16: the page plays under the site's Content-Security-Policy, with no violation
+        # (waits poll from here: Playwright's wait_for_function would need 'unsafe-eval').
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=False)
+        current_time = lambda: page.evaluate("document.getElementById('player').currentTime")  # noqa: E731
         violations: list[str] = []
         page.on(
             "console", lambda msg: violations.append(msg.text) if "Content Security" in msg.text else None
@@ -262,10 +280,10 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
         )
         response = page.goto(f"{stack['web']}/streams/{stream.pk}/", wait_until="domcontentloaded")
         assert "script-src 'self'" in response.headers["content-security-policy"]
-        page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=20000)
-        first = page.evaluate("document.getElementById('player').currentTime")
+        wait_for(lambda: current_time() > 1, timeout=20, what="the video to play")
+        first = current_time()
         page.wait_for_timeout(2500)
-        later = page.evaluate("document.getElementById('player').currentTime")
+        later = current_time()
         assert later > first + 1, (first, later)
         levels = page.eval_on_selector_all("#quality option", "options => options.map(o => o.textContent)")
         assert levels == ["Auto", "360p"]
@@ -275,7 +293,7 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
         page.screenshot(path=out / "watch-live.png")
         # the channel page plays the same broadcast
         page.goto(f"{stack['web']}/alice/", wait_until="domcontentloaded")
-        page.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=20000)
+        wait_for(lambda: current_time() > 0.5, timeout=20, what="the channel page to play")
         assert violations == []
     finally:
         publisher.kill()
