@@ -17,6 +17,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.models import Follow, User
+from chat import reactions
 from chat.errors import ChatError
 from chat.frames import message_payload
 from chat.models import ChatBan, ChatMessage, Reaction, ReactionCount
@@ -173,5 +174,6 @@ def reaction_send(*, stream: Stream, user: User, reaction: Reaction) -> int:
     counter, _ = ReactionCount.objects.get_or_create(stream=stream, type=reaction)
     ReactionCount.objects.filter(pk=counter.pk).update(count=F("count") + 1)
     count = counter.count + 1
-    group_send(stream, {"type": realtime.REACTION, "reaction": reaction, "count": count})
+    # Coalesced with the others of its window: one frame, not one per reaction.
+    transaction.on_commit(lambda: reactions.reaction_announce(stream_id=stream.pk, reaction=reaction))
     return count

@@ -313,6 +313,8 @@ CHAT_RATE_SECONDS = env.int("CHAT_RATE_SECONDS", default=3)
 CHAT_RATE_TIMEOUT_SECONDS = env.int("CHAT_RATE_TIMEOUT_SECONDS", default=10)
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=4096)
 REACTION_RATE_SECONDS = env.int("REACTION_RATE_SECONDS", default=1)
+# Reactions go out coalesced, one frame per broadcast per this many seconds at most.
+REACTION_FRAME_SECONDS = env.float("REACTION_FRAME_SECONDS", default=0.25)
 # A socket that sends no heartbeat for this long stops counting as a viewer.
 # Frames one socket may send: a burst, then a steady rate a second (beyond: ignored, with
 # an error frame once a second). Chat messages and reactions have their own limits.

@@ -16,16 +16,27 @@ if (socket) {
     button.addEventListener("click", () => socket.send({ type: frames.reaction_send, reaction: button.dataset.reaction }));
   });
 
-  if (layer) {
-    socket.addEventListener(frames.reaction, (event) => {
-      const emoji = reactions[event.detail.reaction];
-      if (!emoji) return; // a kind this page does not know
+  // Frames come coalesced (at most 4 a second): `added` says how many of each kind the
+  // last moment brought. A bubble each, up to MAX_BUBBLES a frame, spread over the moment.
+  const MAX_BUBBLES = 12;
+  const float = (emoji, delay) => {
+    setTimeout(() => {
       const bubble = document.createElement("span");
       bubble.className = "reaction-bubble";
       bubble.textContent = emoji;
       bubble.style.left = `${10 + Math.random() * 80}%`;
       layer.appendChild(bubble);
       setTimeout(() => bubble.remove(), 2000);
+    }, delay);
+  };
+
+  if (layer) {
+    socket.addEventListener(frames.reaction, (event) => {
+      const added = event.detail.added || { [event.detail.reaction]: 1 };
+      const bubbles = Object.entries(added).flatMap(([kind, n]) =>
+        reactions[kind] ? Array(Math.max(0, Math.min(n, MAX_BUBBLES))).fill(reactions[kind]) : [],
+      );
+      bubbles.slice(0, MAX_BUBBLES).forEach((emoji, i) => float(emoji, i * 20));
     });
   }
 }
