@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from analytics.services import Client
 from chat import moderation, playback, presence, schemas, selectors, services
 from chat.frames import message_payload
+from socialflow.lib.addresses import request_address
 from streams.selectors import stream_get_visible
 
 
@@ -138,7 +139,11 @@ class StreamJoinApi(APIView):
             user_agent=request.headers.get("User-Agent", ""),
         )
         result = presence.viewer_join(
-            stream=stream, user=request.user, session=data.validated_data.get("session"), client=client
+            stream=stream,
+            user=request.user,
+            session=data.validated_data.get("session"),
+            client=client,
+            address=request_address(request),
         )
         return Response(result)
 

@@ -26,6 +26,7 @@ from chat import moderation, playback, presence, schemas, selectors, services
 from chat.errors import ChatError
 from chat.hub import hub
 from socialflow.lib import realtime
+from socialflow.lib.addresses import scope_address
 from socialflow.lib.api import validation_error_body
 from streams.models import Stream
 from streams.selectors import stream_get_visible
@@ -158,10 +159,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=realtime.CLOSE_NOT_FOUND)
             return
         self.stream = stream
-        self.presence_id = presence.member_id(None)
-        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.token = presence.new_token()
+        self.presence_id = presence.member_id(None, self.token)
+        self.query = query = parse_qs(self.scope.get("query_string", b"").decode())
         # An OBS overlay (or another read-only embed) is not a viewer.
         self.counted = query.get("overlay") != ["1"]
+        # A logged-out viewer is counted within its address's cap (S-10).
+        self.address = None if self.scope["user"].is_authenticated else scope_address(self.scope)
+        self.viewing = False  # counted: a presence entry and an analytics session
         self.session_id: int | None = None
         self.reported = False  # a playback report came: later ones carry no start-up time
         self.last_id: int | None = None  # until the history is sent, events wait in `pending`
@@ -180,13 +185,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope["user"]
         self.staff = await database_sync_to_async(selectors.chat_can_moderate)(user=user, stream=self.stream)
         if self.counted:
-            self.session_id = await database_sync_to_async(viewer_session_start)(
-                stream_id=self.stream.pk,
-                user_id=user.pk if user.is_authenticated else None,
-                client=_client(self.scope, query),
-            )
-            self.presence_id = presence.member_id(self.session_id)
-        await self.presence(presence.join)
+            await self.start_viewing()
         history, last_id = await database_sync_to_async(selectors.chat_history)(stream=self.stream)
         await self.send_json(history)
         async with self.delivery:
@@ -198,9 +197,43 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "joined", False):
             hub().discard(self.stream.pk, self)
-        if getattr(self, "session_id", None):
+        if getattr(self, "viewing", False):
             await self.presence(presence.leave)
-            await database_sync_to_async(viewer_session_end)(session_id=self.session_id)
+            if self.address is not None:
+                await self.presence(self.release)
+            if self.session_id:
+                await database_sync_to_async(viewer_session_end)(session_id=self.session_id)
+
+    async def start_viewing(self) -> None:
+        """Count this socket (an analytics session and a presence entry). A logged-out one
+        past its address's PRESENCE_MAX_PER_ADDRESS watches uncounted and asks again at each
+        heartbeat (S-10)."""
+        if not await self.admitted():
+            return
+        user = self.scope["user"]
+        self.session_id = await database_sync_to_async(viewer_session_start)(
+            stream_id=self.stream.pk,
+            user_id=user.pk if user.is_authenticated else None,
+            client=_client(self.scope, self.query),
+        )
+        self.presence_id = presence.member_id(self.session_id, self.token)
+        self.viewing = True
+        await self.presence(presence.join)
+
+    async def release(self, stream_id: str, member: str) -> None:
+        """Gives its place under its address's cap back (`presence` passes the member)."""
+        await presence.release(stream_id, self.address or "", self.token)
+
+    async def admitted(self) -> bool:
+        """Whether this socket may count (always, for a logged-in viewer); for a logged-out
+        one, also keeps its place under its address's cap."""
+        if self.address is None:
+            return True
+        try:
+            return await presence.admit(self.stream.pk, self.address, self.token)
+        except Exception as exc:  # Redis away: counted as before (presence itself fails open)
+            log.warning("presence admit failed for %s: %s", self.stream.pk, exc)
+            return not self.viewing
 
     async def still_allowed(self) -> bool:
         """Whether this user may still be here (S-09): an account banned, an unfollow from a
@@ -220,7 +253,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def presence(self, action: Callable[[str, str], Awaitable[None]]) -> None:
         """Presence is best effort: with Redis away, chat goes on and the count catches up
         with the next heartbeats."""
-        if not self.counted:
+        if not self.viewing:
             return
         try:
             await action(self.stream.pk, self.presence_id)
@@ -277,6 +310,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # --- commands ---------------------------------------------------------------------
 
     async def heartbeat(self) -> None:
+        if self.counted and not self.viewing:
+            await self.start_viewing()  # room under its address's cap now?
+        elif self.viewing and self.address is not None:
+            await self.admitted()  # keeps its place under the cap (it expires otherwise)
         await self.presence(presence.beat)
         # A quiet broadcast has no next message to reveal a gap; the heartbeat does.
         latest = await hub().latest_id(self.stream.pk)

@@ -52,6 +52,55 @@ def _key(stream_id: str) -> str:
     return f"presence:{stream_id}"
 
 
+# --- Anonymous viewers: at most PRESENCE_MAX_PER_ADDRESS counted per address (S-10) -------
+#
+# A logged-out viewer costs nothing to make, so one machine could open sockets (or REST
+# joins) by the thousand and top the directory. Each address holds a sorted set of the
+# anonymous viewers it has counted, scored by expiry like the presence set; past the cap,
+# more viewers from it watch and chat as usual but are not counted (and get no analytics
+# session). Logged-in viewers are counted per account, as before.
+
+_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def _address_key(stream_id: str, address: str) -> str:
+    return f"presence:address:{stream_id}:{address}"
+
+
+def _admit_args(member: str) -> list[object]:
+    now = time.time()
+    ttl = settings.PRESENCE_TTL_SECONDS
+    return [member, now + ttl, now, settings.PRESENCE_MAX_PER_ADDRESS, 2 * ttl]
+
+
+async def admit(stream_id: str, address: str, member: str) -> bool:
+    """Whether one more anonymous viewer (`member`) from `address` is counted; a viewer
+    already counted is kept (its expiry pushed forward)."""
+    keys = [_address_key(stream_id, address)]
+    return bool(await _redis().eval(_ADMIT, 1, *keys, *_admit_args(member)))
+
+
+def admit_sync(stream_id: str, address: str, member: str) -> bool:
+    keys = [_address_key(stream_id, address)]
+    return bool(_sync_redis().eval(_ADMIT, 1, *keys, *_admit_args(member)))
+
+
+async def release(stream_id: str, address: str, member: str) -> None:
+    await _redis().zrem(_address_key(stream_id, address), member)
+
+
+def release_sync(stream_id: str, address: str, member: str) -> None:
+    _sync_redis().zrem(_address_key(stream_id, address), member)
+
+
 async def join(stream_id: str, member: str) -> None:
     await _redis().zadd(_key(stream_id), {member: time.time() + settings.PRESENCE_TTL_SECONDS})
     await changed(stream_id)
@@ -142,10 +191,14 @@ def members_many(stream_ids: list[str]) -> dict[str, list[str]]:
     }
 
 
-def member_id(session_id: int | None) -> str:
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def member_id(session_id: int | None, token: str | None = None) -> str:
     """A presence entry's name: its analytics viewer session first, so the sampler can tell
-    which sessions are alive (`session_ids`)."""
-    return f"{session_id or 0}.{uuid.uuid4().hex}"
+    which sessions are alive (`session_ids`), then the viewer's token."""
+    return f"{session_id or 0}.{token or new_token()}"
 
 
 def session_ids(members: list[str]) -> list[int]:
@@ -211,46 +264,86 @@ def _push_later_in_worker(stream_id: str) -> None:
 
 
 def viewer_join(
-    *, stream: Stream, user: User, session: str | None = None, client: Client | None = None
+    *,
+    stream: Stream,
+    user: User,
+    session: str | None = None,
+    client: Client | None = None,
+    address: str = "",
 ) -> dict:
     """Count a native player as a viewer. Without `session` it starts one (and an analytics
     viewer session); with one it is the heartbeat. The session token is signed, so nobody
-    can end or extend someone else's."""
+    can end or extend someone else's.
+
+    A logged-out player is counted only within its address's PRESENCE_MAX_PER_ADDRESS
+    (S-10): past it, it gets a session that is not counted, and each heartbeat asks again."""
     if stream.status != Stream.Status.LIVE:
         raise ChatError("This broadcast is not live.", code="not_live", status_code=409)
-    joined = not session
     if session:
         data = _presence_session(stream, session)
-    else:
+    elif user.is_authenticated:
         viewer_session = viewer_session_start(
-            stream_id=stream.pk,
-            user_id=user.pk if user.is_authenticated else None,
-            client=client,
-            via=ViewerSession.Via.API,
+            stream_id=stream.pk, user_id=user.pk, client=client, via=ViewerSession.Via.API
         )
         data = {"s": stream.pk, "m": member_id(viewer_session), "v": viewer_session}
-    session = signing.dumps(data, salt=PRESENCE_SALT)  # fresh each time: an old one expires
-    if touch_sync(stream.pk, data["m"]):
+    else:  # logged out: counted below if its address has room
+        data = {
+            "s": stream.pk,
+            "m": None,
+            "v": None,
+            "t": new_token(),
+            "a": address,
+            "c": _client_data(client),
+        }
+    if "a" in data:  # a logged-out player: counted within its address's cap
+        data = _admit_anonymous(stream, data)
+    if data["m"] is not None and touch_sync(stream.pk, data["m"]):
         _push_later_in_worker(stream.pk)
+    session = signing.dumps(data, salt=PRESENCE_SALT)  # fresh each time: an old one expires
     viewers = count_sync(stream.pk)
-    if joined:  # the peak, even if it lasts less than the second between pushes
+    if data["m"] is not None:  # the peak, even if it lasts less than the second between pushes
         Stream.objects.filter(pk=stream.pk).update(
             peak_viewer_count=Greatest(F("peak_viewer_count"), viewers)
         )
     return {"session": session, "viewers": viewers, "heartbeat_seconds": heartbeat_seconds()}
 
 
+def _client_data(client: Client | None) -> list[str]:
+    client = client or Client()
+    return [client.anonymous_id, client.user_agent[:300], client.referrer]
+
+
+def _admit_anonymous(stream: Stream, data: dict) -> dict:
+    """A logged-out player's heartbeat: counted (and its analytics session started) once its
+    address has room; one counted already keeps its place."""
+    if not admit_sync(stream.pk, data["a"], data["t"]):
+        return data  # over the cap: watches uncounted, asks again next time
+    if data["m"] is None:
+        anonymous_id, user_agent, referrer = data.get("c") or ["", "", ""]
+        viewer_session = viewer_session_start(
+            stream_id=stream.pk,
+            user_id=None,
+            client=Client(anonymous_id=anonymous_id, user_agent=user_agent, referrer=referrer),
+            via=ViewerSession.Via.API,
+        )
+        data = {**data, "m": member_id(viewer_session, data["t"]), "v": viewer_session}
+    return data
+
+
 def viewer_leave(*, stream: Stream, session: str) -> None:
     data = _presence_session(stream, session)
-    if drop_sync(stream.pk, data["m"]):
-        _push_later_in_worker(stream.pk)
-    viewer_session_end(session_id=data["v"])
+    if "a" in data:
+        release_sync(stream.pk, data["a"], data["t"])
+    if data["m"] is not None:
+        if drop_sync(stream.pk, data["m"]):
+            _push_later_in_worker(stream.pk)
+        viewer_session_end(session_id=data["v"])
 
 
 def viewer_session_of(*, stream: Stream, session: str) -> tuple[str, int | None]:
     """A REST viewer session's presence entry and analytics session id (for its reports)."""
     data = _presence_session(stream, session)
-    return data["m"], data.get("v")
+    return data["m"] or member_id(None, data.get("t")), data.get("v")
 
 
 def _presence_session(stream: Stream, session: str) -> dict:

@@ -321,6 +321,9 @@ REACTION_FRAME_SECONDS = env.float("REACTION_FRAME_SECONDS", default=0.25)
 CHAT_FRAME_BURST = env.int("CHAT_FRAME_BURST", default=20)
 CHAT_FRAME_RATE = env.float("CHAT_FRAME_RATE", default=5.0)
 PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", default=45)
+# Logged-out viewers counted per address and broadcast (S-10): more from one address watch
+# uncounted. Room for a household or an office behind one NAT, not for a script.
+PRESENCE_MAX_PER_ADDRESS = env.int("PRESENCE_MAX_PER_ADDRESS", default=10)
 
 # Followers hear about a channel going live at most once in this many seconds (OBS reconnects).
 STREAM_NOTIFY_COOLDOWN = env.int("STREAM_NOTIFY_COOLDOWN", default=900)

@@ -174,3 +174,61 @@ def test_an_obs_overlay_socket_is_not_a_viewer(live_stream):
 
     assert async_to_sync(scenario)() == 1
     assert ViewerSession.objects.filter(stream=live_stream).count() == 1
+
+
+# --- S-10: logged-out viewers cannot inflate the count ------------------------------------
+
+
+def anonymous_socket(stream, address: str) -> WebsocketCommunicator:
+    communicator = socket(stream)
+    communicator.scope["client"] = (address, 50000)
+    return communicator
+
+
+def test_one_address_counts_at_most_its_cap_of_logged_out_sockets(live_stream, carol, settings):
+    settings.PRESENCE_MAX_PER_ADDRESS = 2
+
+    async def scenario():
+        crowd = [anonymous_socket(live_stream, "198.51.100.7") for _ in range(5)]
+        for s in crowd:
+            await connected(s)
+        logged_in = socket(live_stream, carol)  # from the same address: counted per account
+        logged_in.scope["client"] = ("198.51.100.7", 50001)
+        await connected(logged_in)
+        elsewhere = anonymous_socket(live_stream, "203.0.113.9")
+        await connected(elsewhere)
+        counted = await presence.count(live_stream.pk)
+        # one counted viewer leaves: the next heartbeat of an uncounted one takes its place
+        await crowd[0].disconnect()
+        await crowd[4].send_json_to({"type": "heartbeat"})
+        while (await crowd[4].receive_json_from())["type"] != "heartbeat":
+            pass
+        after = await presence.count(live_stream.pk)
+        for s in [*crowd[1:], logged_in, elsewhere]:
+            await s.disconnect()
+        return counted, after
+
+    counted, after = async_to_sync(scenario)()
+    assert counted == 2 + 1 + 1  # two of the five, the logged-in one, the other address
+    assert after == 4
+    # the uncounted ones had no analytics session either: 2 + carol + elsewhere + the late one
+    assert ViewerSession.objects.filter(stream=live_stream).count() == 5
+
+
+def test_rest_joins_from_one_address_count_up_to_its_cap(live_stream, api, settings):
+    settings.PRESENCE_MAX_PER_ADDRESS = 2
+    url = f"/api/v1/streams/{live_stream.pk}/join/"
+    joins = [api.post(url, {}, format="json", REMOTE_ADDR="198.51.100.7").json() for _ in range(4)]
+    assert [j["viewers"] for j in joins] == [1, 2, 2, 2]
+    # a forged X-Forwarded-For is the same address (NUM_PROXIES is 0)
+    forged = api.post(url, {}, format="json", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert forged.json()["viewers"] == 2
+    assert api.post(url, {}, format="json", REMOTE_ADDR="203.0.113.9").json()["viewers"] == 3
+    assert ViewerSession.objects.filter(stream=live_stream).count() == 3
+    # an uncounted player's session still works: it leaves cleanly, and heartbeats ask again
+    assert (
+        api.post(url.replace("join", "leave"), {"session": joins[0]["session"]}, format="json").status_code
+        == 204
+    )
+    beat = api.post(url, {"session": joins[3]["session"]}, format="json", REMOTE_ADDR="198.51.100.7")
+    assert beat.json()["viewers"] == 3
