@@ -6,6 +6,8 @@ urlpatterns = [
     path("auth/register/", apis.RegisterApi.as_view(), name="api-register"),
     path("auth/token/", apis.TokenApi.as_view(), name="api-token"),
     path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="api-token-refresh"),
+    path("auth/logout/", apis.LogoutApi.as_view(), name="api-logout"),
+    path("auth/ws-ticket/", apis.WsTicketApi.as_view(), name="api-ws-ticket"),
     # me/ and users/<username>/ are routed by streams.api_urls (they add the live state).
     path("users/<username:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
     path("users/<username:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),

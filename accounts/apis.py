@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenBlacklistSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import login_guard, selectors, services
+from accounts import login_guard, selectors, services, tokens
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User
 
 
@@ -73,7 +76,47 @@ class TokenApi(TokenObtainPairView):
 
 
 class TokenRefreshApi(TokenRefreshView):
+    """A new access token, and a new refresh token: the one sent is used up (S-20)."""
+
     throttle_scope = "login"
+
+
+class LogoutApi(APIView):
+    """Ends a refresh token (it is blacklisted): the app's sign-out. Its access tokens lapse
+    within JWT_ACCESS_MINUTES; a password change ends every token at once."""
+
+    permission_classes = [AllowAny]  # the refresh token is the credential
+    authentication_classes: list = []  # an expired access token must not stop a sign-out
+    throttle_scope = "login"
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'  # a refused token is 401, as on the refresh route
+
+    @extend_schema(request=TokenBlacklistSerializer, responses={204: None})
+    def post(self, request):
+        data = TokenBlacklistSerializer(data=request.data)
+        try:
+            data.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WsTicketApi(APIView):
+    """A ticket for one WebSocket connection (`?ticket=` on the socket's URL), good for
+    WS_TICKET_SECONDS: unlike an access token, nothing is lost if a proxy logs it."""
+
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        ticket = serializers.CharField()
+        expires_in = serializers.IntegerField(help_text="seconds")
+
+    @extend_schema(request=None, responses={201: OutputSerializer})
+    def post(self, request):
+        ticket = tokens.ws_ticket_issue(user=request.user)
+        body = {"ticket": ticket, "expires_in": settings.WS_TICKET_SECONDS}
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class MeApi(APIView):

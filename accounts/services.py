@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from PIL import Image
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import selectors
 from accounts.errors import AccountError
@@ -207,8 +208,12 @@ def user_set_go_live_exempt(*, user: User, exempt: bool, by: User | None = None)
 
 
 def sessions_clear_expired() -> int:
-    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
-    return deleted
+    """Expired site sessions, and expired refresh tokens with their blacklist entries (every
+    API sign-in and refresh records one)."""
+    now = timezone.now()
+    deleted, _ = Session.objects.filter(expire_date__lt=now).delete()
+    tokens, _ = OutstandingToken.objects.filter(expires_at__lt=now).delete()  # blacklist cascades
+    return deleted + tokens
 
 
 def notifications_notify_followers(*, actor: User, kind: str, message: str, url: str) -> int:

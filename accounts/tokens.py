@@ -7,6 +7,11 @@ before it is refused, access and refresh alike, without a token database.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.cache import cache
 from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework_simplejwt import authentication, serializers
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -53,3 +58,33 @@ class JWTAuthentication(authentication.JWTAuthentication):
         if not _still_valid(validated_token, user):
             raise InvalidToken("Token is no longer valid; log in again.")
         return user
+
+
+# --- WebSocket tickets (S-20) ---------------------------------------------------------------
+#
+# A socket cannot send an Authorization header, and a `?token=<access JWT>` in its URL lands
+# in every proxy's and CDN's access log, good for 15 minutes of the account. A ticket is
+# what goes in the URL instead: random, for one connection, gone after WS_TICKET_SECONDS.
+# Only a hash of it is stored.
+
+
+def _ticket_key(ticket: str) -> str:
+    return "accounts:ws-ticket:" + hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def ws_ticket_issue(*, user: User) -> str:
+    ticket = secrets.token_urlsafe(32)
+    cache.set(_ticket_key(ticket), user.pk, timeout=settings.WS_TICKET_SECONDS)
+    return ticket
+
+
+def ws_ticket_redeem(ticket: str) -> User | None:
+    """The user a ticket was issued to, once: a second use, an expired or a made-up ticket
+    is None (the socket is then anonymous)."""
+    if not ticket or len(ticket) > 100:
+        return None
+    key = _ticket_key(ticket)
+    user_id = cache.get(key)
+    if user_id is None or not cache.delete(key):  # another connection redeemed it first
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
@@ -368,10 +369,16 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "UPDATE_LAST_LOGIN": True,
+    # A refresh token is used once (S-20): refreshing returns a new one and blacklists the
+    # old, and signing out (POST /api/v1/auth/logout/) blacklists it.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
     # Tokens carry a fingerprint of the password hash: changing the password ends them all.
     "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
 }
+# A WebSocket ticket (POST /api/v1/auth/ws-ticket/) is good for one connection this soon.
+WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "SocialFlow API",
     "DESCRIPTION": "Live streaming, chat and moderation. Errors are {detail, code} with a 4xx status.",

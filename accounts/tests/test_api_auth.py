@@ -122,3 +122,45 @@ def test_unknown_api_path_is_json_404(client):
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+# --- S-20: refresh tokens are used once and end at sign-out -------------------------------
+
+REFRESH = "/api/v1/auth/token/refresh/"
+
+
+@pytest.mark.django_db
+def test_a_refresh_token_is_used_once(api, alice):
+    tokens = api.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json").json()
+    refreshed = api.post(REFRESH, {"refresh": tokens["refresh"]}, format="json").json()
+    assert refreshed["refresh"] != tokens["refresh"]  # a new one comes with the new access token
+    # the old one is spent: a copy that leaked is worth nothing once the app has refreshed
+    assert_error(api.post(REFRESH, {"refresh": tokens["refresh"]}, format="json"), 401, "token_not_valid")
+    assert api.post(REFRESH, {"refresh": refreshed["refresh"]}, format="json").status_code == 200
+
+
+@pytest.mark.django_db
+def test_signing_out_ends_the_refresh_token(api, alice):
+    tokens = api.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json").json()
+    assert api.post("/api/v1/auth/logout/", {"refresh": tokens["refresh"]}, format="json").status_code == 204
+    assert_error(api.post(REFRESH, {"refresh": tokens["refresh"]}, format="json"), 401, "token_not_valid")
+    again = api.post("/api/v1/auth/logout/", {"refresh": tokens["refresh"]}, format="json")
+    assert_error(again, 401, "token_not_valid")
+    assert_error(api.post("/api/v1/auth/logout/", {"refresh": "junk"}, format="json"), 401, "token_not_valid")
+    assert_error(api.post("/api/v1/auth/logout/", {}, format="json"), 400, "required")
+
+
+@pytest.mark.django_db
+def test_expired_refresh_tokens_are_cleared(api, alice):
+    from datetime import timedelta
+
+    import time_machine
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from accounts.services import sessions_clear_expired
+
+    api.post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")
+    assert OutstandingToken.objects.count() == 1
+    with time_machine.travel(timedelta(days=8)):
+        assert sessions_clear_expired() >= 1
+    assert OutstandingToken.objects.count() == 0

@@ -9,12 +9,14 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from accounts.models import Follow
 from chat import consumers
 from chat.models import ChatMessage
-from chat.tests.helpers import ORIGIN, connected, next_frame, socket
+from chat.tests.helpers import ORIGIN, connected, next_frame, socket, token_for
 from socialflow.asgi import application
+from socialflow.tests.helpers import assert_error
 from streams import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -347,3 +349,27 @@ def test_a_socket_whose_user_may_no_longer_see_the_broadcast_is_closed(go_live, 
     assert first["type"] == "chat.message"
     assert closed["code"] == 4404
     assert list(ChatMessage.objects.values_list("content", flat=True)) == ["before"]
+
+
+def test_a_ticket_opens_one_socket_as_its_user(live_stream, carol, settings):
+    # S-20: a socket's URL carries a ticket for one connection, not an access token a proxy's
+    # log would keep for its 15 minutes.
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(carol)}")
+    issued = api.post("/api/v1/auth/ws-ticket/")
+    assert issued.status_code == 201 and issued.json()["expires_in"] == settings.WS_TICKET_SECONDS
+    ticket = issued.json()["ticket"]
+    assert_error(APIClient().post("/api/v1/auth/ws-ticket/"), 401, "not_authenticated")
+
+    async def chat_as(query: str) -> dict:
+        s = WebsocketCommunicator(application, f"/ws/streams/{live_stream.pk}/?{query}", headers=ORIGIN)
+        await connected(s)
+        await s.send_json_to({"type": "chat.send", "content": "hi"})
+        frame = await next_frame(s)
+        await s.disconnect()
+        return frame
+
+    first = async_to_sync(chat_as)(f"ticket={ticket}")
+    assert first["type"] == "chat.message" and first["user"]["username"] == "carol"
+    assert async_to_sync(chat_as)(f"ticket={ticket}")["code"] == "login_required"  # used up
+    assert async_to_sync(chat_as)("ticket=made-up")["code"] == "login_required"
