@@ -32,8 +32,9 @@ run: setup-run
 	@$(VENV)/bin/supervisord -c deploy/supervisord.conf
 
 # Everything: lint, then the whole suite (end-to-end and browser tests included). CI runs this.
+# Without PYTEST_ARGS the end-to-end tests and the others run side by side (scripts/test.sh).
 test: setup-test lint-only
-	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@if [ -z "$(PYTEST_ARGS)" ]; then scripts/test.sh; else $(VENV)/bin/pytest $(PYTEST_ARGS); fi
 
 # The edit loop: no end-to-end or browser tests (those start Daphne, Celery, nginx, FFmpeg, Chromium).
 test-fast: setup-test
