@@ -234,6 +234,29 @@ def test_minio_bucket_is_created_and_readable_by_name_only(services):
     assert all(r.startswith("arn:aws:s3:::socialflow/") and r.endswith("/*") for r in resources)
 
 
+def test_the_app_signs_in_to_minio_as_a_user_limited_to_its_bucket(services):
+    """S-12: the app (and so a compromised FFmpeg's worker) never holds MinIO's root keys."""
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert "MINIO_ROOT" not in str(env["AWS_ACCESS_KEY_ID"]) + str(env["AWS_SECRET_ACCESS_KEY"])
+        assert "MINIO_APP_USER" in str(env["AWS_ACCESS_KEY_ID"])
+    script = " ".join(map(str, services["minio-init"].get("command") or []))
+    assert "mc admin policy create local socialflow-app /etc/socialflow/minio-app-policy.json" in script
+    assert 'mc admin user add local "$MINIO_APP_USER"' in script.replace("$$", "$")
+    assert "mc admin policy attach local socialflow-app --user" in script
+    policy = json.loads((ROOT / "deploy/minio-app-policy.json").read_text())
+    actions = {a for statement in policy["Statement"] for a in statement["Action"]}
+    resources = {r for statement in policy["Statement"] for r in statement["Resource"]}
+    assert actions <= {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+        "s3:GetBucketLocation",
+    }
+    assert resources <= {"arn:aws:s3:::socialflow", "arn:aws:s3:::socialflow/*"}
+
+
 def test_workers_listen_on_the_right_queues(services):
     default = services["worker-default"]["command"]
     transcode = services["worker-transcode"]["command"]
