@@ -47,6 +47,8 @@ class NginxRtmp:
     name = "nginx-rtmp"
     # nginx-rtmp calls on_update for every publisher: a silent one is gone.
     sends_heartbeats = True
+    # /stat shows what the publisher announced (source_info): no probe needed.
+    announces_source = True
 
     def __init__(self, api_url: str):
         self.api_url = api_url.rstrip("/")
@@ -125,6 +127,8 @@ class Srs:
     name = "srs"
     # SRS calls no hook while a publisher is connected; its API is the only sign of life.
     sends_heartbeats = False
+    # Its API lacks the frame rate (source_info is None): the transcoder probes at once.
+    announces_source = False
 
     def __init__(self, api_url: str):
         self.api_url = api_url.rstrip("/")

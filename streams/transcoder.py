@@ -718,9 +718,10 @@ def _publisher_present(stream: Stream) -> bool:
 
 def _source(stream: Stream, input_url: str, lock: _Lock) -> Source:
     """What the publisher sends: from the media server's metadata when it has it (instant),
-    else by probing the feed."""
+    else by probing the feed. A server that never announces it (SRS) is not waited for: the
+    wait added 3 s to every SRS go-live."""
     server = get_media_server(stream.media_server)
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + (3 if server.announces_source else 0)
     while time.monotonic() < deadline:
         info = server.source_info(channel_id=stream.channel_id)
         if info and info["width"] and info["height"]:

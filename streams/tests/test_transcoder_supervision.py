@@ -25,7 +25,7 @@ class FakeLock:
         self.calls = 0
         self.lost_after = lost_after
 
-    def keep(self):
+    def keep(self, now=False):
         self.calls += 1
         if self.lost_after is not None and self.calls > self.lost_after:
             raise transcoder.LockLost
@@ -154,3 +154,20 @@ def test_the_watchdog_queues_one_task_per_broadcast(channel, celery_queue, go_li
     assert transcoder.transcoders_ensure() == 1
     assert transcoder.transcoders_ensure() == 0  # still waiting for a free worker: not queued again
     assert celery_queue("transcode") == [("streams.tasks.transcode_stream_task", [stream.pk])]
+
+
+@pytest.mark.e2e  # a real ffprobe
+@pytest.mark.django_db
+def test_with_srs_the_source_is_probed_at_once(go_live, tmp_path, settings):
+    # SRS's API never says what the publisher sends: waiting 3 s for it, as for nginx-rtmp's
+    # /stat, made every SRS broadcast's first video 3 s later (issue 13).
+    from streams.tests.helpers import encode_clip
+
+    settings.MEDIA_SERVER_API_URL = "http://127.0.0.1:9"  # nothing answers there
+    clip = encode_clip(tmp_path / "source.flv", size="640x360", seconds=1)
+    stream = go_live()
+    stream.media_server = "srs"
+    started = time.monotonic()
+    source = transcoder._source(stream, str(clip), FakeLock())
+    assert (source.width, source.height) == (640, 360)
+    assert time.monotonic() - started < 2.5
