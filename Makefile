@@ -10,7 +10,7 @@ MEDIA_HOOK_BASE_URL ?= http://127.0.0.1:$(PORT)
 SOCIALFLOW_VAR ?= $(CURDIR)/var
 export PORT BIND MEDIA_HOOK_BASE_URL SOCIALFLOW_VAR
 
-.PHONY: run test test-fast lint lint-only migrations-check vendor setup-run setup-test clean
+.PHONY: run test test-fast test-faults lint lint-only migrations-check vendor setup-run setup-test clean
 
 setup-run:
 	@scripts/setup.sh apt-run venv redis envfile
@@ -39,6 +39,11 @@ test: setup-test lint-only
 # The edit loop: no end-to-end or browser tests (those start Daphne, Celery, nginx, FFmpeg, Chromium).
 test-fast: setup-test
 	@$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
+
+# The fault suite alone: Redis, PostgreSQL, FFmpeg, workers and web processes killed or cut
+# off under load, hooks replayed and reordered (also part of `make test`).
+test-faults: setup-test
+	@$(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
 
 lint: setup-run lint-only
 

@@ -80,7 +80,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "socialflow.lib.middleware.NoStoreWhenSignedIn",
-    "socialflow.lib.middleware.RedisAwayIsUnavailable",
+    "socialflow.lib.middleware.ServiceAwayIsUnavailable",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -126,10 +126,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if env.bool("DB_POOL", default=False):
     if "postgresql" not in DATABASES["default"]["ENGINE"]:
         raise ImproperlyConfigured("DB_POOL needs a PostgreSQL DATABASE_URL.")
+
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With CONN_HEALTH_CHECKS (above), Django has the pool check a connection before it is
+    # lent: after a database restart, dead connections are replaced, not lent to a request.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        # With the database away, a request waits this long for a connection, then is
+        # answered 503 (socialflow.lib.middleware), instead of psycopg's 30 s.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

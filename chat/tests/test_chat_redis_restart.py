@@ -10,16 +10,20 @@ work again afterwards (not just the heartbeat catch-up); and the viewer count re
 import asyncio
 import json
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 import websockets
+from django.conf import settings
 
 from chat import hub
 from chat.models import ChatMessage
 from chat.tests.helpers import http, token_for
 from socialflow.tests.processes import redis_server, web_server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 
 class Viewer:
@@ -79,6 +83,23 @@ class Viewer:
                 await ws.send(json.dumps({"type": "heartbeat"}))
 
 
+def heartbeat_hook(base: str, stream) -> tuple[int, str]:
+    """nginx-rtmp's on_update for the broadcast's publisher, as nginx sends it."""
+    channel = stream.channel
+    form = {"app": "live", "addr": "127.0.0.1", "clientid": stream.publisher_client_id}
+    form |= {"call": "update_publish", "name": channel.stream_name, "key": channel.key_secret}
+    request = urllib.request.Request(
+        f"{base}/hooks/nginx-rtmp/?secret={settings.MEDIA_HOOK_SECRET}",
+        data=urllib.parse.urlencode(form).encode(),
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 @pytest.mark.parametrize("layer", ["pubsub", "core"])
 def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer, go_live):
     stream = go_live()
@@ -97,6 +118,8 @@ def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer, go_live
                 assert status == 201, (n, status, body)
                 return body["id"]
 
+            hooks: list[tuple[int, str]] = []
+
             async def scenario():
                 viewers = [Viewer(base, stream.pk) for _ in range(4)]
                 tasks = [asyncio.create_task(v.run()) for v in viewers]
@@ -111,6 +134,8 @@ def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer, go_live
                     for n in range(5, 15):
                         sent.append(await post(n))  # persisted; nobody hears of it yet
                         await asyncio.sleep(0.2)
+                    # The media server's heartbeat hook still answers, and keeps the broadcast.
+                    hooks.append(await asyncio.to_thread(heartbeat_hook, base, stream))
                     redis.start()
                     for n in range(15, 20):
                         sent.append(await post(n))
@@ -149,6 +174,9 @@ def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer, go_live
 
             sent, caught_up, live, count = asyncio.run(scenario())
 
+    assert hooks == [(200, "OK")]
+    stream.refresh_from_db()
+    assert stream.status == "live"
     persisted = list(ChatMessage.objects.filter(stream=stream).order_by("id").values_list("id", flat=True))
     assert persisted == [*sent, persisted[-1]]
     for ids in caught_up:

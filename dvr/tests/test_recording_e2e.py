@@ -154,6 +154,7 @@ def test_record_off_keeps_no_recording(stack, channel):
     assert not any(media(stream.media_prefix).glob("*/seg_*.ts"))
 
 
+@pytest.mark.faults
 def test_a_killed_ffmpeg_leaves_a_whole_recording_with_the_gap_reported(stack, channel):
     started = time.monotonic()
     publisher = publish(stack, channel, 30)
@@ -166,6 +167,7 @@ def test_a_killed_ffmpeg_leaves_a_whole_recording_with_the_gap_reported(stack, c
     assert_covers(recording, stream, published=30)
 
 
+@pytest.mark.faults
 def test_a_killed_worker_leaves_a_whole_recording_with_the_gap_reported(stack, channel, tmp_path):
     started = time.monotonic()
     publisher = publish(stack, channel, 30)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
@@ -25,19 +27,26 @@ class NoStoreWhenSignedIn:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        user = getattr(request, "user", None)
-        signed_in = bool(user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META
+        signed_in = settings.SESSION_COOKIE_NAME in request.COOKIES or "HTTP_AUTHORIZATION" in request.META
+        if not signed_in:
+            user = getattr(request, "user", None)
+            try:
+                signed_in = bool(user is not None and user.is_authenticated)
+            except (OperationalError, InterfaceError):  # the 503 of a database outage
+                signed_in = True  # cannot tell: not stored
         if signed_in and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
             response["Cache-Control"] += ", private"
         return response
 
 
-class RedisAwayIsUnavailable:
-    """A view that needed Redis while it is away answers 503 with a reason, not a 500:
-    the site's sign-in and sign-up forms keep their rate limits in it (allauth), and refuse
-    rather than let attempts through uncounted (review R-05: auth limits fail closed). Pages
-    that can do without Redis guard their own reads (the home page) and never get here."""
+class ServiceAwayIsUnavailable:
+    """A view that needed Redis or PostgreSQL while it is away answers 503 with a reason and
+    Retry-After, not a 500. The site's sign-in and sign-up forms keep their rate limits in
+    Redis (allauth), and refuse rather than let attempts through uncounted (review R-05:
+    auth limits fail closed). Pages that can do without Redis guard their own reads (the
+    home page) and never get here. A database restart fails the requests that come while it
+    is down; the pool checks a connection before lending it, so none fails after."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -46,9 +55,15 @@ class RedisAwayIsUnavailable:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, RedisError):
+        if isinstance(exception, RedisError):
+            service = "Redis"
+        elif isinstance(exception, OperationalError | InterfaceError):
+            service = "the database"
+        else:
             return None
-        log.warning("%s %s: Redis unavailable (%s); answered 503", request.method, request.path, exception)
+        log.warning(
+            "%s %s: %s unavailable (%s); answered 503", request.method, request.path, service, exception
+        )
         detail = "This is unavailable for a moment (a service it needs is down); try again in a minute."
         if request.path.startswith("/api/"):
             response: HttpResponse = json_error(503, detail, "unavailable")

@@ -14,7 +14,7 @@ import pytest
 from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import BASE_DIR, BIN, free_port, http_ok, process_env
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 
 def spawned(log: Path) -> dict[str, int]:

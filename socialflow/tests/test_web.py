@@ -22,6 +22,7 @@ def children(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.faults
 def test_web_tier_runs_n_daphnes_restarts_a_dead_one_and_stops_them_all(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -5,6 +5,8 @@ import pytest
 from streams.models import Stream, StreamEvent
 from streams.tests.helpers import srs
 
+pytestmark = pytest.mark.faults
+
 
 def state(channel):
     return list(

@@ -22,6 +22,7 @@ def test_a_publish_in_flight_when_the_key_is_rotated_is_refused(channel, streame
 
 
 @pytest.mark.django_db
+@pytest.mark.faults
 def test_unpublish_still_ends_the_broadcast_when_redis_is_down(channel, settings, go_live):
     stream = go_live()
     settings.CACHES = {

@@ -196,6 +196,7 @@ def interrupt_ffmpeg_and_wait_for_the_restart(stack, channel, signal_name: str, 
     return publisher, stream, int(pids[0]), grew
 
 
+@pytest.mark.faults
 def test_a_killed_ffmpeg_is_restarted_and_segments_keep_coming(stack, channel):
     # Neither recorded nor rewindable: no segment index, and still the gap is reported.
     channel.record_by_default = channel.dvr_by_default = False
@@ -244,6 +245,7 @@ def test_an_audio_only_feed_fails_fast_with_a_reason(stack, channel):
         publisher.wait()
 
 
+@pytest.mark.faults
 def test_a_stalled_ffmpeg_is_restarted_and_segments_keep_coming(stack, channel):
     """Alive but stuck (SIGSTOP: no progress reports): stopped and restarted, not waited on."""
     publisher, stream, pid, grew = interrupt_ffmpeg_and_wait_for_the_restart(
@@ -300,6 +302,7 @@ def test_the_watch_page_plays_the_stream_in_chromium(stack, browser, channel):
         publisher.wait()
 
 
+@pytest.mark.faults
 def test_a_worker_shut_down_gracefully_leaves_no_ffmpeg_behind(stack, channel):
     publisher = start_publishing(stack, channel, size="640x360")
     worker = stack["transcode_worker"]
