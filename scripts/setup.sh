@@ -91,7 +91,10 @@ step_postgres() {
 }
 
 step_envfile() {
+  # Secrets: readable by this user alone, whoever else is on the machine.
+  umask 077
   if [ -f .env ]; then
+    chmod 600 .env
     grep -q '^MEDIA_HOOK_SECRET=' .env || echo "MEDIA_HOOK_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env
     return 0
   fi

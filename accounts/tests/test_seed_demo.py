@@ -55,3 +55,29 @@ def test_refused_without_debug(dev, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
         seed()
+
+
+def test_make_runs_env_file_is_readable_by_its_owner_alone(tmp_path):
+    """The review's leak list: `.env` (SECRET_KEY, MEDIA_HOOK_SECRET) was written 0644."""
+    import shutil
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(root / "scripts/setup.sh", tmp_path / "scripts/setup.sh")
+    venv = Path(sys.executable).parent.parent
+    env = {"PATH": "/usr/bin:/bin", "VENV": str(venv)}
+    subprocess.run(
+        ["bash", "scripts/setup.sh", "envfile"], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
+    written = tmp_path / ".env"
+    assert "SECRET_KEY=" in written.read_text()
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    written.chmod(0o644)  # one from before: tightened on the next run
+    subprocess.run(
+        ["bash", "scripts/setup.sh", "envfile"], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
