@@ -288,6 +288,9 @@ TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
 # FFmpeg alive but without a -progress report for this long (a hung input or process) is
 # stopped and restarted like one that died.
 TRANSCODE_STALL_SECONDS = env.int("TRANSCODE_STALL_SECONDS", default=20)
+# A live broadcast whose feed cannot be read this long after the publish (the media server
+# took OBS, but no video comes through) drops OBS, which reconnects (SRS issue #4182).
+TRANSCODE_NO_MEDIA_SECONDS = env.int("TRANSCODE_NO_MEDIA_SECONDS", default=10)
 # A transcoder holds a per-broadcast Redis lock this long, renewed every third of it; a
 # worker that vanished frees its broadcasts for another transcoder after at most this long.
 # S-21: the biggest feed accepted. A source taller than this (its shorter side) or sending

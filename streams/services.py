@@ -686,6 +686,12 @@ def _after_live(stream: Stream) -> None:
         )
 
 
+def broadcast_drop_publisher(*, stream: Stream) -> None:
+    """Disconnect the broadcast's publisher and nothing else: OBS reconnects by itself, and
+    its new connection goes live afresh (the transcoder's no-media rule)."""
+    _drop_publisher_on_commit(stream)
+
+
 def _drop_publisher_on_commit(stream: Stream) -> None:
     """Disconnect the broadcast's publisher (OBS) once the transaction has committed."""
     if stream.publisher_client_id:

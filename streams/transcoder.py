@@ -36,7 +36,13 @@ from streams.hls_publisher import HlsPublisher
 from streams.media_servers import get_media_server, is_publishing
 from streams.models import Stream, StreamEvent, StreamHealthSample
 from streams.segments import SegmentIndex, segments_trim
-from streams.services import stream_event_record, stream_fail, transcode_dequeued, transcode_enqueue_once
+from streams.services import (
+    broadcast_drop_publisher,
+    stream_event_record,
+    stream_fail,
+    transcode_dequeued,
+    transcode_enqueue_once,
+)
 from streams.transcoding import DEFAULT_LADDER, HlsOptions, Source, build_transcode_command
 
 log = logging.getLogger(__name__)
@@ -71,6 +77,7 @@ class Outcome(StrEnum):
     PUBLISHER_LEFT = "publisher left"
     BROADCAST_ENDED = "broadcast ended"
     GAVE_UP = "gave up"
+    NO_MEDIA = "no media from the publisher"
 
 
 class RunEnd(StrEnum):
@@ -535,10 +542,15 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
     forced: capacity.Plan | None = None
     known_source: Source | None = None
     health_meter = health.HealthMeter(ingest_limit_kbps=settings.INGEST_MAX_KBPS or None)
+    # The publisher's media has reached a transcoder (this one made a segment, or an earlier
+    # one published the ladder): the no-media rule is for a broadcast's start only.
+    media_seen = stream.hls_ready_at is not None
     while True:
         lock.keep()
         if _shutting_down(worker):
             return Outcome.WORKER_SHUTTING_DOWN
+        if not media_seen and _no_media_for(stream) >= settings.TRANSCODE_NO_MEDIA_SECONDS:
+            return _drop_for_no_media(stream)
         try:
             # A ladder change restarts at once with what is known of the source: a probe
             # would add seconds to the restart's gap.
@@ -560,7 +572,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
                 )
             if restarts > settings.TRANSCODE_MAX_RESTARTS:
                 return _give_up(stream)
-            lock.sleep(min(10, 2**restarts))
+            lock.sleep(_backoff(restarts, stream, media_seen))
             continue
         known_source = source
         refusal = source_refusal(source)
@@ -649,6 +661,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
             with contextlib.suppress(Exception):
                 publisher.sync(final=True)  # its last segments and ENDLIST playlists
             previous_end = publisher.last_segment_end or previous_end
+            media_seen = media_seen or bool(publisher.uploaded)
         if not isinstance(outcome, RunEnd):
             return outcome
         if outcome == RunEnd.RELADDER and steering.next_plan is not None and held.plan is not None:
@@ -693,7 +706,38 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         )
         if restarts > settings.TRANSCODE_MAX_RESTARTS:
             return _give_up(stream)
-        lock.sleep(min(10, 2 ** (restarts - 1)))
+        lock.sleep(_backoff(restarts - 1, stream, media_seen))
+
+
+def _no_media_for(stream: Stream) -> float:
+    """Seconds since the broadcast went live (it has made nothing yet)."""
+    if stream.started_at is None:
+        return 0.0
+    return (timezone.now() - stream.started_at).total_seconds()
+
+
+def _backoff(failures: int, stream: Stream, media_seen: bool) -> float:
+    """The wait before the next attempt; before any media, never past the no-media check."""
+    wait = float(min(10, 2**failures))
+    if not media_seen:
+        wait = min(wait, max(0.5, settings.TRANSCODE_NO_MEDIA_SECONDS - _no_media_for(stream)))
+    return wait
+
+
+def _drop_for_no_media(stream: Stream) -> Outcome:
+    """The media server took the publisher, but nothing it sends can be read (SRS can feed a
+    source nobody reads: SRS issue #4182): a live broadcast must not sit without video in
+    silence. Dropping the publisher makes OBS reconnect, which brings a fresh source."""
+    seconds = settings.TRANSCODE_NO_MEDIA_SECONDS
+    _event(
+        stream,
+        f"No video could be read from OBS's connection in {seconds} s, though the media server "
+        "accepted it: OBS was disconnected so that it reconnects.",
+        StreamEvent.Severity.WARNING,
+    )
+    log.warning("no media from the publisher of %s in %s s: dropped it", stream.pk, seconds)
+    broadcast_drop_publisher(stream=stream)
+    return Outcome.NO_MEDIA
 
 
 def _gap_event(stream: Stream, seconds: float) -> None:
