@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transac
 
 def test_a_publish_whose_feed_cannot_be_read_drops_obs_within_the_limit(tmp_path, channel):
     clip = encode_clip(tmp_path / "360p.flv", size="640x360", seconds=4)
-    with live_stack(tmp_path, transcode=True, RTMP_PULL_URL="rtmp://127.0.0.1:9/live") as stack:
+    env = {"RTMP_PULL_URL": "rtmp://127.0.0.1:9/live", "TRANSCODE_NO_MEDIA_SECONDS": "6"}
+    with live_stack(tmp_path, transcode=True, **env) as stack:
         started = time.monotonic()
         obs = publish_clip(f"{stack['rtmp_url']}/{channel.stream_key}", clip, seconds=60)
         try:
@@ -39,7 +40,7 @@ def test_a_publish_whose_feed_cannot_be_read_drops_obs_within_the_limit(tmp_path
             obs.kill()
             obs.wait()
     print(f"dropped {took:.1f} s after the publish")
-    assert took < 10 + 5  # the limit, and a retry's worth of slack
+    assert took < 6 + 5  # the limit, and a retry's worth of slack
     assert dropped.severity == "warning" and "reconnects" in dropped.message
     stream.refresh_from_db()
     assert stream.status == "ended" and stream.end_reason == "publisher_left"
