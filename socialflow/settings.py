@@ -264,6 +264,14 @@ for _net in env.list("MEDIA_PULL_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128
         MEDIA_PULL_ALLOWED_NETWORKS.append(ip_network(_net, strict=False))
     except ValueError as exc:
         raise ImproperlyConfigured(f"MEDIA_PULL_ALLOWED_IPS: {exc}") from exc
+# Media servers whose hooks need no secret in the URL: their address is the proof (the
+# compose network's SRS, whose error log prints every hook URL). Empty: the secret always.
+MEDIA_HOOK_ALLOWED_NETWORKS = []
+for _net in env.list("MEDIA_HOOK_ALLOWED_IPS", default=[]):
+    try:
+        MEDIA_HOOK_ALLOWED_NETWORKS.append(ip_network(_net, strict=False))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"MEDIA_HOOK_ALLOWED_IPS: {exc}") from exc
 # A live broadcast with no sign of its publisher for this long is ended by the reaper.
 MEDIA_HEARTBEAT_INTERVAL = env.int("MEDIA_HEARTBEAT_INTERVAL", default=10)
 MEDIA_HEARTBEAT_TIMEOUT = env.int("MEDIA_HEARTBEAT_TIMEOUT", default=35)

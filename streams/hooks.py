@@ -30,9 +30,17 @@ APP = "live"
 
 
 def _secret_ok(request: HttpRequest) -> bool:
+    """The hook secret in the URL; or, with no secret given, a media server at an address of
+    MEDIA_HOOK_ALLOWED_IPS (the connection's own address: hooks come straight from it)."""
     expected = settings.MEDIA_HOOK_SECRET
-    given = request.GET.get("secret", "")
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    if "secret" in request.GET:
+        given = request.GET["secret"]
+        return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in network for network in settings.MEDIA_HOOK_ALLOWED_NETWORKS)
 
 
 def _forbidden() -> HttpResponse:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 import pytest
@@ -289,7 +290,8 @@ def test_srs_conf_hooks_point_at_the_hook_endpoint():
         urls = hooks.get(hook)
         assert urls, f"srs.conf lacks {hook}"
         for url in urls:
-            assert HOOK_PATH + "?secret=" in url, f"{hook} -> {url}"
+            # No secret in the URL: SRS logs refused hooks' URLs at ERROR (issue 13).
+            assert url == f"http://web:8000{HOOK_PATH}", f"{hook} -> {url}"
 
 
 def test_srs_conf_keeps_own_hls_and_dvr_off():
@@ -301,16 +303,19 @@ def test_srs_conf_keeps_own_hls_and_dvr_off():
     assert re.search(r"^\s*listen\s+1935\s*;", text, re.MULTILINE)
 
 
-def test_srs_environment_carries_the_hook_secret(services):
-    # SRS 5+ lets SRS_VHOST_HTTP_HOOKS_<HOOK> override vhost.http_hooks.<hook>.
+def test_srs_hooks_carry_no_secret_and_srs_is_allowed_by_its_address(services):
+    # SRS 5+ lets SRS_VHOST_HTTP_HOOKS_<HOOK> override vhost.http_hooks.<hook>. SRS logs a
+    # refused hook's URL at ERROR: the URL carries no secret, SRS's fixed address is the proof.
     env = env_mapping(services["srs"])
     assert env.get("SRS_VHOST_HTTP_HOOKS_ENABLED") == "on"
     for hook in SRS_HOOKS:
         url = env.get(f"SRS_VHOST_HTTP_HOOKS_{hook.upper()}", "")
-        assert url.startswith(f"http://web:8000{HOOK_PATH}?secret=${{MEDIA_HOOK_SECRET"), (
-            hook,
-            url,
-        )
+        assert url == f"http://web:8000{HOOK_PATH}", (hook, url)
+        assert "secret" not in url
+    address = services["srs"]["networks"]["default"]["ipv4_address"]
+    allowed = [ip_network(n) for n in str(env_mapping(services["web"])["MEDIA_HOOK_ALLOWED_IPS"]).split(",")]
+    assert any(ip_address(address) in network for network in allowed)
+    assert all(network.num_addresses == 1 for network in allowed)  # SRS alone, not the network
 
 
 # --- settings ------------------------------------------------------------------

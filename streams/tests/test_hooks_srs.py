@@ -1,5 +1,7 @@
 """Contract tests: SRS's documented http_hooks payloads, replayed through /hooks/srs/."""
 
+import json
+
 import pytest
 
 from streams.models import Stream, StreamEvent
@@ -126,3 +128,21 @@ def test_hostile_fields_are_400_not_500(client, channel, overrides):
 def test_malformed_ip_is_dropped_not_fatal(client, channel):
     assert srs(client, "on_publish", channel.stream_key, ip="not-an-ip").content == b"0"
     assert Stream.objects.get().publisher_ip is None
+
+
+@pytest.mark.django_db
+def test_a_media_server_at_an_allowed_address_needs_no_secret_in_the_url(client, channel, settings):
+    # Compose's SRS: its error log prints hook URLs, so they carry no secret; its fixed
+    # address is the proof (MEDIA_HOOK_ALLOWED_IPS). Elsewhere the secret stays required.
+    from ipaddress import ip_network
+
+    body = json.dumps(
+        {**SRS_PAYLOADS["on_publish"], "stream": channel.stream_name, "param": f"?key={channel.key_secret}"}
+    )
+    post = lambda url, addr: client.post(url, data=body, content_type="application/json", REMOTE_ADDR=addr)  # noqa: E731
+    assert post("/hooks/srs/", "172.28.0.10").status_code == 403  # no allow-list: the secret
+    settings.MEDIA_HOOK_ALLOWED_NETWORKS = [ip_network("172.28.0.10/32")]
+    assert post("/hooks/srs/", "172.28.0.11").status_code == 403  # a neighbour is not SRS
+    assert post("/hooks/srs/?secret=wrong", "172.28.0.10").status_code == 403  # a wrong one is wrong
+    assert post("/hooks/srs/", "172.28.0.10").content == b"0"
+    assert Stream.objects.get(channel=channel).status == "live"
