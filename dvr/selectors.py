@@ -15,6 +15,7 @@ from accounts.models import Follow, User
 from chat.models import ChatMessage
 from dvr.errors import DvrError
 from dvr.models import Clip, Recording
+from socialflow.lib.media_urls import media_url as signed_or_plain_url
 from streams.models import Channel, MediaSegment, Stream, Visibility
 from streams.selectors import user_is_site_moderator
 
@@ -130,18 +131,18 @@ def recording_chat_replay(*, recording: Recording, from_offset: float, to_offset
 def recording_variant_playlist(
     *, recording: Recording, rendition: str, absolute: Callable[[str], str]
 ) -> str | None:
-    """A stored VOD playlist with every segment URI made an absolute storage URL."""
+    """A stored VOD playlist with every segment URI made an absolute storage URL (signed,
+    lapsing, for a private broadcast's recording: S-04)."""
     if not recording.is_playable:
         return None
     folder = posixpath.dirname(recording.playlist_path)
     text = _read(f"{folder}/{rendition}.m3u8")
     if text is None:
         return None
-    storage = storages["live"]
     lines = []
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            line = absolute(storage.url(posixpath.normpath(f"{folder}/{line}")))
+            line = signed_or_plain_url(posixpath.normpath(f"{folder}/{line}"), absolute)
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -171,7 +172,8 @@ def _read(name: str) -> str | None:
 
 
 def media_url(path: str, absolute: Callable[[str], str]) -> str | None:
-    return absolute(storages["live"].url(path)) if path else None
+    """A file's URL: plain, or signed and lapsing when it is a private broadcast's (S-04)."""
+    return signed_or_plain_url(path, absolute) if path else None
 
 
 # --- Clips ------------------------------------------------------------------------------

@@ -538,6 +538,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage",
     },
 }
+# A followers-only broadcast's files are fetched by signed URLs that lapse this soon (S-04):
+# a copied link dies with it, and an unfollower's player stops at its next refresh.
+MEDIA_SIGNED_URL_SECONDS = env.int("MEDIA_SIGNED_URL_SECONDS", default=300)
 # Serve MEDIA_ROOT from Django when files are local (development, single machine).
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not USE_S3)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

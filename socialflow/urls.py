@@ -2,10 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from socialflow import error_views
+from socialflow.lib import media_urls
 from streams import views as streams_views
 
 api_v1 = [
@@ -34,7 +34,8 @@ if settings.SERVE_MEDIA:
     # Local storage: Django serves uploads itself (S3/CDN serve them in production).
     media_prefix = settings.MEDIA_URL.lstrip("/")
     urlpatterns += [
-        re_path(rf"^{media_prefix}(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+        # A followers-only broadcast's files (private/) only by a signed URL (S-04).
+        re_path(rf"^{media_prefix}(?P<path>.*)$", media_urls.serve_media),
     ]
 
 # Channel pages at /<username>/ come last: reserved names (ACCOUNT_USERNAME_BLACKLIST)

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Follow
+from socialflow.lib.media_urls import PRIVATE_ROOT
 
 ID_ALPHABET = string.ascii_letters + string.digits
 STREAM_KEY_PREFIX = "live"
@@ -172,8 +173,11 @@ class Stream(models.Model):
     publisher_client_id = models.CharField(max_length=64, blank=True)
     publisher_ip = models.GenericIPAddressField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Last media-server heartbeat.")
-    # Playback: HLS lives under live/<id>/<media_token>/ in the "live" storage.
+    # Playback: HLS lives under live/<id>/<media_token>/ in the "live" storage, or under
+    # private/ for a broadcast that went live followers-only: fetched by signed URLs only
+    # (socialflow.lib.media_urls, S-04).
     media_token = models.CharField(max_length=24, default=new_media_token, editable=False)
+    media_private = models.BooleanField(default=False, editable=False)
     hls_ready_at = models.DateTimeField(
         null=True, blank=True, help_text="When the first playable ladder was published."
     )
@@ -229,7 +233,8 @@ class Stream(models.Model):
     @property
     def media_prefix(self) -> str:
         """Where this broadcast's HLS, thumbnail and source copy live in storage."""
-        return f"live/{self.pk}/{self.media_token}"
+        root = PRIVATE_ROOT if self.media_private else "live"
+        return f"{root}/{self.pk}/{self.media_token}"
 
 
 class StreamEvent(models.Model):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_followee_ids
+from socialflow.lib.media_urls import is_private, media_url
 from streams import segments
 from streams.models import (
     Category,
@@ -149,8 +150,9 @@ def stream_hls_master(*, stream: Stream, absolute: Callable[[str], str]) -> str 
     text = _read_live(f"{stream.media_prefix}/master.m3u8")
     if text is None:
         return None
-    if stream.visibility == Visibility.FOLLOWERS:
-        # Variant playlists go through Django too (a visibility check per refresh).
+    if stream.visibility == Visibility.FOLLOWERS or stream.media_private:
+        # Variant playlists go through Django too (a visibility check per refresh), and
+        # hand out signed segment URLs (S-04).
         base = absolute(reverse("streams:hls", args=[stream.pk])).rsplit("/", 1)[0] + "/"
     else:
         base = absolute(storages["live"].url(f"{stream.media_prefix}/"))
@@ -158,13 +160,17 @@ def stream_hls_master(*, stream: Stream, absolute: Callable[[str], str]) -> str 
 
 
 def stream_hls_variant(*, stream: Stream, rung: str, absolute: Callable[[str], str]) -> str | None:
-    """A variant playlist with its segment URLs pointing straight at storage."""
+    """A variant playlist with its segment URLs pointing straight at storage: signed ones,
+    lapsing in MEDIA_SIGNED_URL_SECONDS, for a private broadcast."""
     if not stream.is_live:
         return None
-    text = _read_live(f"{stream.media_prefix}/{rung}/index.m3u8")
+    folder = f"{stream.media_prefix}/{rung}/"
+    text = _read_live(f"{folder}index.m3u8")
     if text is None:
         return None
-    return _absolute_uris(text, absolute(storages["live"].url(f"{stream.media_prefix}/{rung}/")))
+    if stream.media_private:
+        return _signed_uris(text, folder, absolute)
+    return _absolute_uris(text, absolute(storages["live"].url(folder)))
 
 
 def stream_dvr_master(*, stream: Stream, absolute: Callable[[str], str]) -> str | None:
@@ -215,10 +221,15 @@ def stream_dvr_variant(
     can_skip_until = DVR_SKIP_TARGET_DURATIONS * target
     base = absolute(storages["live"].url(f"{stream.media_prefix}/{rung}/"))
 
+    def url(segment: MediaSegment) -> str:
+        if is_private(segment.name):
+            return media_url(segment.name, absolute)  # signed (S-04)
+        return base + segment.name.rsplit("/", 1)[1]
+
     def render(listed: list[MediaSegment], previous: MediaSegment | None = None, skipped: int = 0) -> str:
         return segments.render_media_playlist(
             listed,
-            url=lambda s: base + s.name.rsplit("/", 1)[1],
+            url=url,
             first=first,
             previous=previous,
             skipped=skipped,
@@ -263,9 +274,19 @@ def _absolute_uris(text: str, base: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _signed_uris(text: str, folder: str, absolute: Callable[[str], str]) -> str:
+    lines = [
+        line if not line or line.startswith("#") else media_url(folder + line, absolute)
+        for line in text.splitlines()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def stream_thumbnail_url(*, stream: Stream) -> str | None:
     if stream.thumbnail_updated_at is None:
         return None
+    if stream.media_private:  # signed, and lapsing: no lasting address to share (S-04)
+        return media_url(f"{stream.media_prefix}/thumb.jpg", lambda path: path)
     version = int(stream.thumbnail_updated_at.timestamp())
     return f"{storages['live'].url(f'{stream.media_prefix}/thumb.jpg')}?v={version}"
 

@@ -501,11 +501,13 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
             stream.media_server = dialect
             stream.publisher_client_id = client_id
             stream.publisher_ip = ip
+            if stream.hls_ready_at is None:  # nothing written yet: followers-only goes private
+                stream.media_private = stream.visibility == Visibility.FOLLOWERS
             if stream._state.adding:
                 stream.save(force_insert=True)
             else:
                 live_fields = ["status", "started_at", "last_seen_at", "media_server", "publisher_client_id"]
-                stream.save(update_fields=[*live_fields, "publisher_ip", "updated_at"])
+                stream.save(update_fields=[*live_fields, "publisher_ip", "media_private", "updated_at"])
             stream_event_record(
                 stream=stream,
                 kind=EventType.WENT_LIVE,

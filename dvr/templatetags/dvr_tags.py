@@ -1,9 +1,9 @@
 """What lower apps' pages show of recordings and clips (streams may not import dvr)."""
 
 from django import template
-from django.core.files.storage import storages
 
 from dvr import selectors
+from socialflow.lib.media_urls import media_url
 
 register = template.Library()
 
@@ -26,8 +26,9 @@ def channel_storage(channel):
 
 @register.filter
 def live_media_url(path: str) -> str:
-    """The public URL of a file in the "live" storage (local disk or S3)."""
-    return storages["live"].url(path) if path else ""
+    """The URL of a file in the "live" storage (local disk or S3); signed and lapsing for a
+    private broadcast's file (S-04)."""
+    return media_url(path, lambda url: url) if path else ""
 
 
 @register.filter

@@ -134,3 +134,19 @@ def test_after_the_end_the_rewind_is_closed(client, dvr_stream):
     Stream.objects.filter(pk=dvr_stream.pk).update(status="ended", ended_at=timezone.now())
     playlist = m3u8.loads(body(client.get(f"/streams/{dvr_stream.pk}/dvr/360p.m3u8")))
     assert playlist.is_endlist and len(playlist.segments) == 30
+
+
+def test_a_private_broadcasts_rewind_hands_out_signed_segment_urls(client, go_live, carol):
+    # S-04: a followers-only broadcast's segments sit under private/: the rewind playlist,
+    # like the live one, signs each segment URL for the follower it is given to.
+    stream = go_live(visibility="followers")
+    Stream.objects.filter(pk=stream.pk).update(hls_ready_at=timezone.now())
+    stream.refresh_from_db()
+    index(stream, "360p", 20)
+    follow_create(follower=carol, followee=stream.owner)
+    client.force_login(carol)
+    playlist = m3u8.loads(body(client.get(f"/streams/{stream.pk}/dvr/360p.m3u8")))
+    assert len(playlist.segments) == 10
+    for segment in playlist.segments:
+        assert f"/media/{stream.media_prefix}/360p/" in segment.uri and "?e=" in segment.uri
+        assert segment.uri.split("?")[0].startswith("http://testserver/media/private/")
