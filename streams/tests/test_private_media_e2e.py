@@ -1,0 +1,69 @@
+"""S-04 end to end: a followers-only broadcast transcoded for real (nginx-rtmp, Celery,
+FFmpeg) writes under private/; a follower plays it through the checked playlists and their
+signed segment URLs, and nobody gets a byte of it by name."""
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import m3u8
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from accounts.services import follow_create
+from socialflow.tests.helpers import wait_for
+from socialflow.tests.processes import live_stack
+from streams import services as stream_services
+from streams.models import Stream
+from streams.tests.helpers import encode_clip, publish_clip
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def fetch(url: str, session: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if session:
+        request.add_header("Cookie", f"{settings.SESSION_COOKIE_NAME}={session}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+
+
+def test_a_follower_plays_a_followers_only_broadcast_by_signed_urls_alone(tmp_path, streamer, carol):
+    stream_services.stream_create(owner=streamer, title="Members only", visibility="followers")
+    channel = stream_services.channel_get_or_create(user=streamer)
+    follow_create(follower=carol, followee=streamer)
+    login = Client()
+    login.force_login(carol)
+    session = login.cookies[settings.SESSION_COOKIE_NAME].value
+    clip = encode_clip(tmp_path / "360p.flv", size="640x360", seconds=4)
+    with live_stack(tmp_path, transcode=True) as stack:
+        obs = publish_clip(f"{stack['rtmp_url']}/{channel.stream_key}", clip, seconds=30)
+        try:
+            stream = wait_for(
+                lambda: Stream.objects.filter(channel=channel, hls_ready_at__isnull=False).first(),
+                timeout=25,
+                what="the ladder",
+            )
+            assert stream.media_prefix.startswith("private/")
+            assert (Path(settings.MEDIA_ROOT) / stream.media_prefix / "master.m3u8").exists()
+            web = stack["web"]
+            status, master = fetch(f"{web}/streams/{stream.pk}/live.m3u8", session)
+            assert status == 200
+            variant = m3u8.loads(master.decode()).playlists[0].uri
+            status, text = fetch(variant, session)
+            segment = m3u8.loads(text.decode()).segments[-1].uri
+            assert "?e=" in segment
+            status, data = fetch(segment)  # the signature is the key: no session needed
+            assert status == 200 and data[:1] == b"\x47"  # MPEG-TS
+            # Nobody gets anything by name, and a stranger gets no playlist.
+            unsigned = segment.split("?")[0]
+            assert fetch(unsigned)[0] == 404
+            assert fetch(f"{web}/media/{stream.media_prefix}/master.m3u8")[0] == 404
+            assert fetch(f"{web}/streams/{stream.pk}/live.m3u8")[0] == 404
+        finally:
+            obs.kill()
+            obs.wait()
