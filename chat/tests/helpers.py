@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+import websockets
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -60,3 +63,60 @@ def http(method: str, url: str, *, token: str | None = None, body: dict | None =
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+class Viewer:
+    """What static/js/chat.js does, minus the page."""
+
+    def __init__(self, base: str, stream_id: str):
+        self.ws_url = base.replace("http://", "ws://") + f"/ws/streams/{stream_id}/"
+        self.api = f"{base}/api/v1/streams/{stream_id}/chat/"
+        self.origin = base
+        self.ids: list[int] = []
+        self.arrived: dict[int, float] = {}
+        self.connects = 0
+        self.heartbeats = True
+        self.viewers = None
+
+    def add(self, message: dict) -> None:
+        if message["id"] in self.arrived:
+            return
+        self.ids.append(message["id"])
+        self.arrived[message["id"]] = time.monotonic()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with websockets.connect(self.ws_url, origin=self.origin, open_timeout=5) as ws:
+                    self.connects += 1
+                    beat = asyncio.create_task(self.beat(ws))
+                    try:
+                        await self.listen(ws)
+                    finally:
+                        beat.cancel()
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
+                pass
+            await asyncio.sleep(0.3)
+
+    async def listen(self, ws) -> None:
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame["type"] == "chat.history":
+                last = self.ids[-1] if self.ids else None
+                for message in frame["messages"]:
+                    self.add(message)
+                if last is not None:  # reconnected: fetch what the history does not hold
+                    status, missed = await asyncio.to_thread(http, "GET", f"{self.api}?after={last}")
+                    assert status == 200, missed
+                    for message in missed:
+                        self.add(message)
+            elif frame["type"] == "chat.message":
+                self.add(frame)
+            elif frame["type"] == "viewers":
+                self.viewers = frame["count"]
+
+    async def beat(self, ws) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self.heartbeats:
+                await ws.send(json.dumps({"type": "heartbeat"}))

@@ -8,79 +8,20 @@ work again afterwards (not just the heartbeat catch-up); and the viewer count re
 """
 
 import asyncio
-import json
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-import websockets
 from django.conf import settings
 
 from chat import hub
 from chat.models import ChatMessage
-from chat.tests.helpers import http, token_for
+from chat.tests.helpers import Viewer, http, token_for
 from socialflow.tests.processes import redis_server, web_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-
-class Viewer:
-    """What static/js/chat.js does, minus the page."""
-
-    def __init__(self, base: str, stream_id: str):
-        self.ws_url = base.replace("http://", "ws://") + f"/ws/streams/{stream_id}/"
-        self.api = f"{base}/api/v1/streams/{stream_id}/chat/"
-        self.origin = base
-        self.ids: list[int] = []
-        self.arrived: dict[int, float] = {}
-        self.connects = 0
-        self.heartbeats = True
-        self.viewers = None
-
-    def add(self, message: dict) -> None:
-        if message["id"] in self.arrived:
-            return
-        self.ids.append(message["id"])
-        self.arrived[message["id"]] = time.monotonic()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                async with websockets.connect(self.ws_url, origin=self.origin, open_timeout=5) as ws:
-                    self.connects += 1
-                    beat = asyncio.create_task(self.beat(ws))
-                    try:
-                        await self.listen(ws)
-                    finally:
-                        beat.cancel()
-            except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
-                pass
-            await asyncio.sleep(0.3)
-
-    async def listen(self, ws) -> None:
-        async for raw in ws:
-            frame = json.loads(raw)
-            if frame["type"] == "chat.history":
-                last = self.ids[-1] if self.ids else None
-                for message in frame["messages"]:
-                    self.add(message)
-                if last is not None:  # reconnected: fetch what the history does not hold
-                    status, missed = await asyncio.to_thread(http, "GET", f"{self.api}?after={last}")
-                    assert status == 200, missed
-                    for message in missed:
-                        self.add(message)
-            elif frame["type"] == "chat.message":
-                self.add(frame)
-            elif frame["type"] == "viewers":
-                self.viewers = frame["count"]
-
-    async def beat(self, ws) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            if self.heartbeats:
-                await ws.send(json.dumps({"type": "heartbeat"}))
 
 
 def heartbeat_hook(base: str, stream) -> tuple[int, str]:
