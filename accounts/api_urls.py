@@ -8,6 +8,7 @@ urlpatterns = [
     path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="api-token-refresh"),
     path("auth/logout/", apis.LogoutApi.as_view(), name="api-logout"),
     path("auth/ws-ticket/", apis.WsTicketApi.as_view(), name="api-ws-ticket"),
+    path("notifications/", apis.NotificationsApi.as_view(), name="api-notifications"),
     # me/ and users/<username>/ are routed by streams.api_urls (they add the live state).
     path("users/<username:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
     path("users/<username:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -15,6 +15,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import login_guard, selectors, services, tokens
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User
+from socialflow.lib.api import PageNumberPagination
 
 
 def _absolute(request, url: str) -> str:
@@ -234,3 +235,53 @@ class UserFollowingApi(_FollowListApi):
 
     def get_queryset(self):
         return selectors.user_following(user=selectors.user_get_active(username=self.kwargs["username"]))
+
+
+class NotificationsApi(APIView):
+    """GET: your notifications, newest first (`?unread=1`: the unread ones), paginated.
+    POST {ids?}: marks those read (yours only; without `ids`, all); answers what is left unread."""
+
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        kind = serializers.CharField()
+        message = serializers.CharField()
+        url = serializers.CharField(help_text="the page it is about, on this site")
+        actor = UserSummarySerializer(allow_null=True)
+        created_at = serializers.DateTimeField()
+        read_at = serializers.DateTimeField(allow_null=True)
+
+    class FilterSerializer(serializers.Serializer):
+        unread = serializers.ChoiceField(choices=["1"], required=False)
+
+    class InputSerializer(serializers.Serializer):
+        ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1), max_length=500, required=False
+        )
+
+    class MarkedSerializer(serializers.Serializer):
+        marked = serializers.IntegerField()
+        unread = serializers.IntegerField()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", str, enum=["1"])], responses=OutputSerializer(many=True)
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        notifications = selectors.notifications_for(user=request.user)
+        if filters.validated_data.get("unread"):
+            notifications = notifications.filter(read_at__isnull=True)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(notifications, request, view=self)
+        data = self.OutputSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(request=InputSerializer, responses=MarkedSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        marked = services.notifications_mark_read(user=request.user, ids=data.validated_data.get("ids"))
+        unread = selectors.notifications_unread_count(user=request.user)
+        return Response(self.MarkedSerializer({"marked": marked, "unread": unread}).data)

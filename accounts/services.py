@@ -252,5 +252,10 @@ def notifications_email_followers(*, actor: User, template: str, context: dict[s
     return send_mass_mail(messages, fail_silently=False) if messages else 0
 
 
-def notifications_mark_read(*, user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
+    """Marks `user`'s unread notifications read: those of `ids` (others' ids are ignored),
+    or all of them; returns how many."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())

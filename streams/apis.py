@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from accounts import apis as account_apis
 from accounts.apis import UserSummarySerializer
 from accounts.selectors import user_go_live_eligibility
+from socialflow.lib.api import PageNumberPagination
 from streams import selectors, services
 from streams.models import Category, Stream, Visibility
 
@@ -163,10 +164,35 @@ class StreamFieldsInput(serializers.Serializer):
 
 
 class StreamListCreateApi(APIView):
+    """GET: the caller's own broadcasts, every status, newest first (`?mine=1`; the public
+    listing is /api/v1/streams/live/). POST: prepare a broadcast."""
+
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(StreamFieldsInput):
         pass
+
+    class FilterSerializer(serializers.Serializer):
+        mine = serializers.ChoiceField(choices=["1"], required=False, help_text="1: your own broadcasts")
+        status = serializers.ChoiceField(choices=Stream.Status.choices, required=False)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "mine", str, enum=["1"], description="your own broadcasts (the only listing here)"
+            ),
+            OpenApiParameter("status", str, enum=list(Stream.Status.values)),
+        ],
+        responses=OwnerStreamSerializer(many=True),
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        streams = selectors.streams_of_owner(user=request.user, status=filters.validated_data.get("status"))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(streams, request, view=self)
+        data = OwnerStreamSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
     @extend_schema(request=InputSerializer, responses={201: OwnerStreamSerializer})
     def post(self, request):

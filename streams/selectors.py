@@ -68,6 +68,12 @@ def stream_get_for_manager(*, stream_id: str, user: User) -> Stream:
     return stream
 
 
+def streams_of_owner(*, user: User, status: str | None = None) -> QuerySet[Stream]:
+    """Every broadcast of `user`'s, newest first (prepared, live and past); `status` narrows."""
+    qs = _base().filter(owner=user).order_by("-created_at", "-pk")
+    return qs.filter(status=status) if status else qs
+
+
 def streams_live(*, category: str | None = None, q: str | None = None) -> QuerySet[Stream]:
     """Public live broadcasts, most viewers first."""
     qs = (

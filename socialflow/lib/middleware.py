@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import is_valid_path
 from django.utils.cache import add_never_cache_headers
 from redis.exceptions import RedisError
 
@@ -71,3 +72,43 @@ class ServiceAwayIsUnavailable:
             response = HttpResponse(render_to_string("503.html", {"detail": detail}), status=503)
         response["Retry-After"] = "30"
         return response
+
+
+class ApiAnswersJson:
+    """Every error under /api/ (and a 404 or 405 under /hooks/) is JSON `{detail, code}`,
+    with DEBUG on too: Django's debug 404 page, a 405 from a view, and a missing trailing
+    slash (APPEND_SLASH would redirect, or under DEBUG fail a POST with a 500)."""
+
+    prefixes = ("/api/", "/hooks/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(self.prefixes):
+            return self.get_response(request)
+        urlconf = getattr(request, "urlconf", None)
+        if (
+            not request.path.endswith("/")
+            and not is_valid_path(request.path, urlconf)
+            and is_valid_path(f"{request.path}/", urlconf)
+        ):
+            return json_error(404, f"Not found; the address ends with a slash: {request.path}/", "not_found")
+        response = self.get_response(request)
+        json_body = response.get("Content-Type", "").startswith("application/json")
+        # A hook's refusal is the media server's: nginx-rtmp gets its reason as text.
+        ours = request.path.startswith("/api/") or response.status_code in (404, 405)
+        if response.status_code >= 400 and not json_body and ours:
+            return json_error(response.status_code, _reason(response), _code(response.status_code))
+        return response
+
+
+def _reason(response: HttpResponse) -> str:
+    reason = getattr(response, "reason_phrase", "") or "Error"
+    return f"{reason}."
+
+
+def _code(status: int) -> str:
+    return {400: "bad_request", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed"}.get(
+        status, "error"
+    )

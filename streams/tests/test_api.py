@@ -154,3 +154,23 @@ def test_profile_api_says_who_is_live(api, channel, go_live):
     assert api.get("/api/v1/users/alice/").json()["is_live"] is False
     go_live()
     assert api.get("/api/v1/users/alice/").json()["is_live"] is True
+
+
+@pytest.mark.django_db
+def test_an_owner_lists_their_own_broadcasts_of_every_status(api_as, streamer, carol, go_live):
+    # Issue 14: a mobile app shows the streamer's broadcasts (it was a 405).
+    api = api_as(streamer)
+    live = go_live()
+    prepared = api.post("/api/v1/streams/", {"title": "Later"}, format="json").json()
+    listed = api.get("/api/v1/streams/", {"mine": "1"})
+    assert listed.status_code == 200, listed.content
+    body = listed.json()
+    assert {s["id"] for s in body["results"]} == {prepared["id"], live.pk} and body["count"] == 2
+    assert all("ingest" in s for s in body["results"])  # the owner's view, with the OBS settings
+    only_live = api.get("/api/v1/streams/", {"mine": "1", "status": "live"}).json()
+    assert [s["id"] for s in only_live["results"]] == [live.pk]
+    assert api_as(carol).get("/api/v1/streams/", {"mine": "1"}).json()["count"] == 0  # hers: none
+    assert_error(api.get("/api/v1/streams/", {"status": "nonsense"}), 400, "invalid_choice")
+    from rest_framework.test import APIClient
+
+    assert_error(APIClient().get("/api/v1/streams/", {"mine": "1"}), 401, "not_authenticated")
