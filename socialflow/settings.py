@@ -395,6 +395,8 @@ SIMPLE_JWT = {
     "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
 }
+# /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: to nobody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A WebSocket ticket (POST /api/v1/auth/ws-ticket/) is good for one connection this soon.
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 SPECTACULAR_SETTINGS = {

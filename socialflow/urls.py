@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from socialflow import error_views
+from socialflow import error_views, metrics
 from socialflow.lib import media_urls
 from streams import views as streams_views
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("healthz/", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
 ]
 
