@@ -544,6 +544,9 @@ STORAGES = {
 # A followers-only broadcast's files are fetched by signed URLs that lapse this soon (S-04):
 # a copied link dies with it, and an unfollower's player stops at its next refresh.
 MEDIA_SIGNED_URL_SECONDS = env.int("MEDIA_SIGNED_URL_SECONDS", default=300)
+# A playback grant (the API's hls_url for a token client of a followers-only broadcast) names
+# its user this long; each playlist it fetches still runs the visibility check.
+PLAYBACK_GRANT_SECONDS = env.int("PLAYBACK_GRANT_SECONDS", default=12 * 3600)
 # Serve MEDIA_ROOT from Django when files are local (development, single machine).
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not USE_S3)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

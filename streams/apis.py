@@ -5,6 +5,8 @@ The stream key is serialized only in the owner's answers (`ingest`, the channel)
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -112,7 +114,12 @@ class StreamSerializer(serializers.Serializer):
         """The master playlist, once the transcoder has published one."""
         if not stream.is_live or stream.hls_ready_at is None:
             return None
-        return self.context["request"].build_absolute_uri(reverse("streams:hls", args=[stream.pk]))
+        request = self.context["request"]
+        url = request.build_absolute_uri(reverse("streams:hls", args=[stream.pk]))
+        private = stream.visibility == Visibility.FOLLOWERS or stream.media_private
+        if private and request.user.is_authenticated:  # a native player sends no token
+            url += "?" + urlencode({"grant": selectors.playback_grant(stream=stream, user=request.user)})
+        return url
 
     def get_dvr_window_seconds(self, stream) -> int:
         """How far viewers may rewind (0 without DVR)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import storages
 from django.db.models import Count, Q, QuerySet, TextField
@@ -327,3 +329,26 @@ def user_upcoming(*, user: User, viewer: User) -> QuerySet[Stream]:
         .select_related("category")
         .order_by("scheduled_for")[:5]
     )
+
+
+# --- Playback grants: a native player without the session plays what its user may see ---
+
+PLAYBACK_GRANT_SALT = "streams.playback_grant"
+
+
+def playback_grant(*, stream: Stream, user: User) -> str:
+    """A signed "this player plays for `user`" for one broadcast (the API's `hls_url` for a
+    token client: a player sends neither its app's token nor a cookie). It grants nothing
+    by itself: every playlist it fetches runs the visibility check for that user, so an
+    unfollow or a ban still stops it at the next refresh."""
+    return signing.dumps([stream.pk, user.pk], salt=PLAYBACK_GRANT_SALT)
+
+
+def playback_grant_user(*, stream_id: str, grant: str) -> User | None:
+    try:
+        granted = signing.loads(grant, salt=PLAYBACK_GRANT_SALT, max_age=settings.PLAYBACK_GRANT_SECONDS)
+    except signing.BadSignature:
+        return None
+    if not isinstance(granted, list) or len(granted) != 2 or granted[0] != stream_id:
+        return None
+    return User.objects.filter(pk=granted[1], is_active=True).first()

@@ -1,4 +1,5 @@
 import re
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -154,10 +155,35 @@ def dashboard_stream_end(request, stream_id):
     return redirect("streams:dashboard")
 
 
+def _player(request, stream_id):
+    """Who is watching: the session's user, or the one a playback grant (`?grant=`, from the
+    API's hls_url) names for this broadcast; anonymous otherwise."""
+    grant = request.GET.get("grant")
+    if request.user.is_authenticated or not grant:
+        return request.user, None
+    user = selectors.playback_grant_user(stream_id=stream_id, grant=grant)
+    return (user, grant) if user is not None else (request.user, None)
+
+
+def _granted(text: str | None, grant: str | None) -> str | None:
+    """The playlist with the grant carried on to the playlists it names on this site."""
+    if text is None or grant is None:
+        return text
+    lines = []
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "/streams/" in line and "/media/" not in line:
+            line += ("&" if "?" in line else "?") + urlencode({"grant": grant})
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def stream_hls(request, stream_id):
     """The master playlist (hls_url), after the same visibility check as the page."""
-    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
-    playlist = selectors.stream_hls_master(stream=stream, absolute=request.build_absolute_uri)
+    user, grant = _player(request, stream_id)
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=user)
+    playlist = _granted(
+        selectors.stream_hls_master(stream=stream, absolute=request.build_absolute_uri), grant
+    )
     if playlist is None:
         return HttpResponse("Not live.", status=404, content_type="text/plain")
     return HttpResponse(
@@ -172,7 +198,7 @@ RUNG_RE = re.compile(r"^(source|[0-9]{3,4}p)$")
 
 def stream_hls_variant(request, stream_id, rung):
     """A variant playlist of a followers-only broadcast, after the visibility check."""
-    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=_player(request, stream_id)[0])
     if not RUNG_RE.match(rung):
         return HttpResponse("No such quality.", status=404, content_type="text/plain")
     playlist = selectors.stream_hls_variant(stream=stream, rung=rung, absolute=request.build_absolute_uri)
@@ -187,15 +213,18 @@ def stream_hls_variant(request, stream_id, rung):
 def stream_dvr_master(request, stream_id):
     """The master playlist of the rewind window (DVR on), after the visibility check: a
     followers-only broadcast's rewind is for its followers only."""
-    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
-    playlist = selectors.stream_dvr_master(stream=stream, absolute=request.build_absolute_uri)
+    user, grant = _player(request, stream_id)
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=user)
+    playlist = _granted(
+        selectors.stream_dvr_master(stream=stream, absolute=request.build_absolute_uri), grant
+    )
     return _playlist(playlist, missing="No rewind for this broadcast.")
 
 
 @gzip_page
 def stream_dvr_variant(request, stream_id, rung):
     """A rung over the rewind window; `_HLS_skip=YES` asks for a delta update."""
-    stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+    stream = selectors.stream_get_visible(stream_id=stream_id, user=_player(request, stream_id)[0])
     if not RUNG_RE.match(rung):
         return HttpResponse("No such quality.", status=404, content_type="text/plain")
     skip = request.GET.get("_HLS_skip") in ("YES", "v2")

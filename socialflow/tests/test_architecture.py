@@ -26,9 +26,15 @@ LAYERS: list[set[str]] = [
     {"chat"},
     {"dvr"},
 ]
-# The project package's top-level modules compose every app (URLs, ASGI, Celery, settings);
-# only socialflow/lib is infrastructure below the apps.
-COMPOSITION = {"socialflow.urls", "socialflow.asgi", "socialflow.routing", "socialflow.celery"}
+# The project package's top-level modules compose every app (URLs, ASGI, Celery, settings,
+# /metrics); only socialflow/lib is infrastructure below the apps.
+COMPOSITION = {
+    "socialflow.urls",
+    "socialflow.asgi",
+    "socialflow.routing",
+    "socialflow.celery",
+    "socialflow.metrics",
+}
 APP_LOADING_MARK = "app loading"
 
 

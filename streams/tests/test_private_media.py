@@ -142,3 +142,39 @@ def test_on_s3_a_private_file_gets_a_presigned_url_for_the_public_address(settin
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.read() == b"segment"
         assert "X-Amz-Signature" not in plain
+
+
+def test_a_token_client_plays_by_the_grant_in_its_hls_url(api_as, followers_only, carol, go_live):
+    # Issue 14: a native player sends neither the app's token nor a cookie; the API's hls_url
+    # names its user for this broadcast, and every playlist still runs the visibility check.
+    from django.test import Client
+
+    Follow.objects.create(follower=carol, followee=followers_only.owner)
+    hls_url = api_as(carol).get(f"/api/v1/streams/{followers_only.pk}/").json()["hls_url"]
+    assert "?grant=" in hls_url
+    player = Client()  # no session
+    master = player.get(hls_url)
+    assert master.status_code == 200, master.content
+    (variant,) = segment_urls(master.content.decode())
+    assert "grant=" in variant
+    playlist = player.get(variant)
+    assert playlist.status_code == 200
+    segment = urlsplit(segment_urls(playlist.content.decode())[0])
+    assert body(player.get(f"{segment.path}?{segment.query}")) == b"\x47" * 188
+    # Refused: without it, tampered, for another broadcast, and once carol unfollows.
+    path, grant = hls_url.split("?grant=")
+    assert player.get(path).status_code == 404
+    assert player.get(f"{path}?grant={grant[:-2]}xx").status_code == 404
+    other = go_live("dora", visibility="followers")  # carol follows dora too: only her grant differs
+    write_ladder(other)
+    Follow.objects.create(follower=carol, followee=other.owner)
+    assert player.get(f"/streams/{other.pk}/live.m3u8?grant={grant}").status_code == 404
+    Follow.objects.filter(follower=carol).delete()
+    assert player.get(hls_url).status_code == 404
+    assert player.get(variant).status_code == 404
+
+
+def test_a_public_broadcasts_hls_url_needs_no_grant(api_as, go_live, carol):
+    stream = go_live("dora")
+    Stream.objects.filter(pk=stream.pk).update(hls_ready_at=timezone.now())
+    assert "grant" not in api_as(carol).get(f"/api/v1/streams/{stream.pk}/").json()["hls_url"]
