@@ -67,7 +67,11 @@ def test_a_feed_too_tall_or_too_fast_fails_with_the_reason_and_obs_is_dropped(
         user = UserFactory(username=name)
         followers_of(user, 2)
         channels.append(stream_services.channel_get_or_create(user=user))
-    with live_stack(tmp_path, transcode=True, INGEST_MAX_HEIGHT="480", INGEST_MAX_KBPS=str(limit)) as stack:
+    env = {"INGEST_MAX_HEIGHT": "480", "INGEST_MAX_KBPS": str(limit)}
+    # Both transcoders at once, as `make run`'s thread pool runs them (a solo worker took the
+    # fast feed's first, and the tall one waited its turn for the whole test).
+    pool = ("--pool", "threads", "--concurrency", "4")
+    with live_stack(tmp_path, transcode=True, transcode_pool=pool, **env) as stack:
         started = time.monotonic()
         publishers = [
             publish_clip(f"{stack['rtmp_url']}/{channel.stream_key}", clip, seconds=60)
