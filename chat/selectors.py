@@ -10,7 +10,7 @@ from accounts.models import User
 from chat.frames import chat_modes, message_payload
 from chat.models import ChannelModerator, ChatMessage, ChatSettings
 from socialflow.lib import realtime
-from streams.models import Stream
+from streams.models import Channel, Stream
 
 HISTORY_SIZE = 50
 MAX_CATCH_UP = 500
@@ -89,3 +89,8 @@ def chat_can_moderate(*, user: User, stream: Stream) -> bool:
     if user.is_staff and user.has_perm("chat.change_chatmessage"):
         return True
     return ChannelModerator.objects.filter(channel_id=stream.channel_id, user=user).exists()
+
+
+def is_channel_moderator(user: User, channel: Channel) -> bool:
+    """One of the channel's own moderators (streams asks, through register_channel_managers)."""
+    return ChannelModerator.objects.filter(channel=channel, user=user).exists()

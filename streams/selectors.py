@@ -62,12 +62,23 @@ def stream_get_for_owner(*, stream_id: str, user: User) -> Stream:
     return stream
 
 
+# Who else manages a channel's broadcasts (end them, read their events): chat registers its
+# channel moderators at start (chat.apps), as chat sits above streams.
+_channel_managers: dict[str, Callable[[User, Channel], bool]] = {}
+
+
+def register_channel_managers(name: str, check: Callable[[User, Channel], bool]) -> None:
+    _channel_managers[name] = check
+
+
 def stream_get_for_manager(*, stream_id: str, user: User) -> Stream:
-    """The owner or a moderator."""
+    """The owner, a site moderator, or one of the channel's moderators."""
     stream = stream_get_visible(stream_id=stream_id, user=user)
-    if stream.owner_id != user.pk and not user_is_site_moderator(user):
-        raise PermissionDenied("Only the streamer or a moderator can do this.")
-    return stream
+    if stream.owner_id == user.pk or user_is_site_moderator(user):
+        return stream
+    if user.is_authenticated and any(check(user, stream.channel) for check in _channel_managers.values()):
+        return stream
+    raise PermissionDenied("Only the streamer or a moderator can do this.")
 
 
 def streams_of_owner(*, user: User, status: str | None = None) -> QuerySet[Stream]:

@@ -80,3 +80,19 @@ def test_a_moderator_of_one_channel_cannot_moderate_another(go_live, carol):
     assert deleted["type"] == "error" and deleted["code"] == "permission_denied", deleted
     assert timeout["type"] == "error" and timeout["code"] == "permission_denied", timeout
     assert not ChatMessage.objects.get(pk=message.pk).deleted_at
+
+
+@pytest.mark.django_db
+def test_a_channel_moderator_ends_its_broadcasts_and_reads_their_events_and_no_others(api_as, go_live, carol):
+    # Issue 14 (API.md): a channel's moderators, not site staff, manage its broadcasts.
+    mine = go_live()  # alice's; erin moderates her channel
+    other = go_live("dora", client_id="2")
+    erin = UserFactory(username="erin")
+    ChannelModerator.objects.create(channel=mine.channel, user=erin)
+    api = api_as(erin)
+    assert api.get(f"/api/v1/streams/{mine.pk}/events/").status_code == 200
+    assert_error(api.get(f"/api/v1/streams/{other.pk}/events/"), 403, "permission_denied")
+    assert_error(api.post(f"/api/v1/streams/{other.pk}/end/"), 403, "permission_denied")
+    ended = api.post(f"/api/v1/streams/{mine.pk}/end/").json()
+    assert ended["status"] == "ended" and ended["end_reason"] == "moderator_ended"
+    assert_error(api_as(carol).post(f"/api/v1/streams/{other.pk}/end/"), 403, "permission_denied")
