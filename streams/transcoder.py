@@ -549,7 +549,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         lock.keep()
         if _shutting_down(worker):
             return Outcome.WORKER_SHUTTING_DOWN
-        if not media_seen and _no_media_for(stream) >= settings.TRANSCODE_NO_MEDIA_SECONDS:
+        if not media_seen and _seconds_live(stream) >= settings.TRANSCODE_NO_MEDIA_SECONDS:
             return _drop_for_no_media(stream)
         try:
             # A ladder change restarts at once with what is known of the source: a probe
@@ -709,8 +709,8 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
         lock.sleep(_backoff(restarts - 1, stream, media_seen))
 
 
-def _no_media_for(stream: Stream) -> float:
-    """Seconds since the broadcast went live (it has made nothing yet)."""
+def _seconds_live(stream: Stream) -> float:
+    """Seconds since the broadcast went live."""
     if stream.started_at is None:
         return 0.0
     return (timezone.now() - stream.started_at).total_seconds()
@@ -720,7 +720,7 @@ def _backoff(failures: int, stream: Stream, media_seen: bool) -> float:
     """The wait before the next attempt; before any media, never past the no-media check."""
     wait = float(min(10, 2**failures))
     if not media_seen:
-        wait = min(wait, max(0.5, settings.TRANSCODE_NO_MEDIA_SECONDS - _no_media_for(stream)))
+        wait = min(wait, max(0.5, settings.TRANSCODE_NO_MEDIA_SECONDS - _seconds_live(stream)))
     return wait
 
 

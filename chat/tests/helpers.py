@@ -120,3 +120,11 @@ class Viewer:
             await asyncio.sleep(0.5)
             if self.heartbeats:
                 await ws.send(json.dumps({"type": "heartbeat"}))
+
+
+async def post_chat(base: str, stream_id: str, token: str, n: int) -> int:
+    """Message `m<n>` posted over REST to a real server, as a sender beside the viewers; its id."""
+    url = f"{base}/api/v1/streams/{stream_id}/chat/"
+    status, body = await asyncio.to_thread(http, "POST", url, token=token, body={"content": f"m{n}"})
+    assert status == 201, (n, status, body)
+    return body["id"]  # type: ignore[index]

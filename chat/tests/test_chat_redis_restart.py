@@ -18,7 +18,7 @@ from django.conf import settings
 
 from chat import hub
 from chat.models import ChatMessage
-from chat.tests.helpers import Viewer, http, token_for
+from chat.tests.helpers import Viewer, post_chat, token_for
 from socialflow.tests.processes import redis_server, web_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -50,14 +50,9 @@ def test_redis_restart_loses_no_message(tmp_path, channel, alice, layer, go_live
         env = {"TEST_REDIS_URL": redis.url, "TEST_CACHE_URL": redis.url, "CHANNEL_LAYER": layer}
         env["CHAT_RATE_MESSAGES"] = "1000"
         with web_server(tmp_path, workers=2, **env) as base:
-            post_url = f"{base}/api/v1/streams/{stream.pk}/chat/"
 
             async def post(n: int) -> int:
-                status, body = await asyncio.to_thread(
-                    http, "POST", post_url, token=token, body={"content": f"m{n}"}
-                )
-                assert status == 201, (n, status, body)
-                return body["id"]
+                return await post_chat(base, stream.pk, token, n)
 
             hooks: list[tuple[int, str]] = []
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from chat.models import ChatMessage
-from chat.tests.helpers import Viewer, http, token_for
+from chat.tests.helpers import Viewer, post_chat, token_for
 from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import web_server
 
@@ -65,14 +65,9 @@ def test_a_killed_web_process_loses_no_viewer_and_no_message(tmp_path, go_live, 
     with web_server(tmp_path, workers=2, CHAT_RATE_MESSAGES="1000") as base:
         port = int(base.rsplit(":", 1)[1])
         wait_for(lambda: len(daphnes_on(port)) == 2, timeout=20, what="two Daphnes")
-        post_url = f"{base}/api/v1/streams/{stream.pk}/chat/"
 
         async def post(n: int) -> int:
-            status, body = await asyncio.to_thread(
-                http, "POST", post_url, token=token, body={"content": f"m{n}"}
-            )
-            assert status == 201, (n, status, body)
-            return body["id"]
+            return await post_chat(base, stream.pk, token, n)
 
         async def scenario():
             viewers = [Viewer(base, stream.pk) for _ in range(6)]  # spread over both processes
