@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from accounts import selectors, services
 from accounts.errors import AccountError
-from accounts.models import Follow, User
+from accounts.models import Follow, User, Webhook, WebhookDelivery
 
 
 class UserAdminForm(UserChangeForm):
@@ -137,3 +137,33 @@ class FollowAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     ordering = ("-created_at",)
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(_ReadOnlyAdmin):
+    """Read-only for staff: who sends where (the signing secret is its owner's alone)."""
+
+    list_display = ["url", "owner", "events", "created_at"]
+    list_select_related = ["owner"]
+    search_fields = ["owner__username", "url"]
+    fields = ["owner", "url", "events", "created_at"]
+    readonly_fields = fields
+    show_full_result_count = False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnlyAdmin):
+    list_display = ["created_at", "event", "webhook", "status", "attempts", "response_code", "error"]
+    list_filter = ["status", "event"]
+    list_select_related = ["webhook"]
+    fields = [*list_display[:-1], "error", "response_body", "duration_ms", "last_attempt_at", "payload"]
+    readonly_fields = fields
+    show_full_result_count = False

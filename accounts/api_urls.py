@@ -9,6 +9,15 @@ urlpatterns = [
     path("auth/logout/", apis.LogoutApi.as_view(), name="api-logout"),
     path("auth/ws-ticket/", apis.WsTicketApi.as_view(), name="api-ws-ticket"),
     path("notifications/", apis.NotificationsApi.as_view(), name="api-notifications"),
+    path("notifications/read/", apis.NotificationsReadApi.as_view(), name="api-notifications-read"),
+    path("webhooks/", apis.WebhooksApi.as_view(), name="api-webhooks"),
+    path("webhooks/<int:webhook_id>/", apis.WebhookDetailApi.as_view(), name="api-webhook"),
+    path("webhooks/<int:webhook_id>/test/", apis.WebhookTestApi.as_view(), name="api-webhook-test"),
+    path(
+        "webhooks/<int:webhook_id>/deliveries/",
+        apis.WebhookDeliveriesApi.as_view(),
+        name="api-webhook-deliveries",
+    ),
     # me/ and users/<username>/ are routed by streams.api_urls (they add the live state).
     path("users/<username:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
     path("users/<username:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),

@@ -13,8 +13,9 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenBlacklistSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import login_guard, selectors, services, tokens
-from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User
+from accounts import login_guard, selectors, services, tokens, webhooks
+from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User, WebhookDelivery, WebhookEvent
+from socialflow.lib import outbound
 from socialflow.lib.api import PageNumberPagination
 
 
@@ -237,6 +238,12 @@ class UserFollowingApi(_FollowListApi):
         return selectors.user_following(user=selectors.user_get_active(username=self.kwargs["username"]))
 
 
+def _mark_read(request, ids: list[int] | None) -> Response:
+    marked = services.notifications_mark_read(user=request.user, ids=ids)
+    unread = selectors.notifications_unread_count(user=request.user)
+    return Response(NotificationsApi.MarkedSerializer({"marked": marked, "unread": unread}).data)
+
+
 class NotificationsApi(APIView):
     """GET: your notifications, newest first (`?unread=1`: the unread ones), paginated.
     POST {ids?}: marks those read (yours only; without `ids`, all); answers what is left unread."""
@@ -282,6 +289,120 @@ class NotificationsApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        marked = services.notifications_mark_read(user=request.user, ids=data.validated_data.get("ids"))
-        unread = selectors.notifications_unread_count(user=request.user)
-        return Response(self.MarkedSerializer({"marked": marked, "unread": unread}).data)
+        return _mark_read(request, data.validated_data.get("ids"))
+
+
+class NotificationsReadApi(APIView):
+    """POST {ids} or {all: true}: marks those of your notifications read (API.md's form of
+    `POST /api/v1/notifications/`); answers what was marked and what is left unread."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1), max_length=500, required=False
+        )
+        all = serializers.BooleanField(required=False)
+
+        def validate(self, attrs):
+            if ("ids" in attrs) == bool(attrs.get("all")):
+                raise serializers.ValidationError("Send either ids or all: true.", code="ids_or_all")
+            return attrs
+
+    @extend_schema(request=InputSerializer, responses=NotificationsApi.MarkedSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _mark_read(request, data.validated_data.get("ids"))
+
+
+# --- Outgoing webhooks ------------------------------------------------------------------
+
+
+class WebhookOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices))
+    created_at = serializers.DateTimeField()
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    event = serializers.CharField()
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
+    attempts = serializers.IntegerField()
+    response_code = serializers.IntegerField(allow_null=True, help_text="null: no HTTP answer (see error)")
+    error = serializers.CharField(help_text="why the last try failed, or empty")
+    duration_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebhooksApi(APIView):
+    """GET: your webhooks. POST {url, events}: register one; the answer carries its signing
+    `secret`, shown this once (the dashboard shows it again to you)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        url = serializers.CharField(max_length=outbound.MAX_URL_LENGTH)
+        events = serializers.ListField(
+            child=serializers.ChoiceField(choices=WebhookEvent.choices),
+            min_length=1,
+            max_length=len(WebhookEvent.values),
+        )
+
+    class CreatedSerializer(WebhookOutputSerializer):
+        secret = serializers.CharField(help_text="the HMAC-SHA256 key of X-SocialFlow-Signature")
+
+    @extend_schema(responses=WebhookOutputSerializer(many=True))
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(webhooks.webhooks_of(owner=request.user), request, view=self)
+        return paginator.get_paginated_response(WebhookOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        webhook = webhooks.webhook_create(owner=request.user, **data.validated_data)
+        response = Response(self.CreatedSerializer(webhook).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"  # it carries the secret
+        return response
+
+
+class WebhookDetailApi(APIView):
+    """DELETE: remove one of your webhooks (its deliveries go with it)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, webhook_id: int):
+        webhook = webhooks.webhook_get_for_owner(owner=request.user, webhook_id=webhook_id)
+        webhooks.webhook_delete(webhook=webhook)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookTestApi(APIView):
+    """POST: send the webhook a `ping` delivery now; watch its result in the deliveries."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    def post(self, request, webhook_id: int):
+        webhook = webhooks.webhook_get_for_owner(owner=request.user, webhook_id=webhook_id)
+        delivery = webhooks.webhook_ping(webhook=webhook)
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookDeliveriesApi(APIView):
+    """GET: the webhook's latest 50 deliveries, newest first, with what the receiver answered."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=WebhookDeliverySerializer(many=True))
+    def get(self, request, webhook_id: int):
+        webhook = webhooks.webhook_get_for_owner(owner=request.user, webhook_id=webhook_id)
+        deliveries = webhooks.webhook_deliveries(webhook=webhook)
+        return Response(WebhookDeliverySerializer(deliveries, many=True).data)

@@ -1,6 +1,7 @@
 from django import forms
 
-from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH
+from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, WebhookEvent
+from socialflow.lib import outbound
 
 
 class ProfileForm(forms.Form):
@@ -27,3 +28,17 @@ class ProfileForm(forms.Form):
             "email_notifications": user.email_notifications,
         }
         return cls(data, files, initial=initial)
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(
+        label="Payload URL",
+        max_length=outbound.MAX_URL_LENGTH,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/socialflow-hook"}),
+    )
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[WebhookEvent.STREAM_STARTED, WebhookEvent.STREAM_ENDED],
+        error_messages={"required": "Choose at least one event."},
+    )

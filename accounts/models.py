@@ -121,3 +121,68 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class WebhookEvent(models.TextChoices):
+    """What a webhook can be told of (the `X-SocialFlow-Event` header). `ping` is the test
+    delivery, sent whatever the webhook's events."""
+
+    STREAM_STARTED = "stream.started", "A broadcast went live"
+    STREAM_ENDED = "stream.ended", "A broadcast ended"
+    FOLLOWER_NEW = "follower.new", "A new follower"
+    CHAT_MESSAGE = "chat.message", "A chat message"
+    RECORDING_READY = "recording.ready", "A recording is ready"
+    CLIP_CREATED = "clip.created", "A clip is ready"
+
+
+class Webhook(models.Model):
+    """A URL a streamer registered to be told of their channel's events, signed with `secret`."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)  # WebhookEvent values; JSON so SQLite (make run) works
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["owner"], name="accounts_webhook_owner_idx")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook, with what its receiver answered."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # queued, or waiting for its next try
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"  # every try failed, or the target was refused
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.CharField(max_length=1024, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["webhook", "-created_at"], name="accounts_delivery_hook_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "delivered", "failed"]),
+                name="accounts_delivery_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} -> {self.webhook_id} ({self.status})"

@@ -21,9 +21,9 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts import selectors
+from accounts import selectors, webhooks
 from accounts.errors import AccountError
-from accounts.models import Follow, Notification, User
+from accounts.models import Follow, Notification, User, WebhookEvent
 from socialflow.lib.updates import model_update
 
 
@@ -164,7 +164,18 @@ def follow_create(*, follower: User, followee: User) -> tuple[Follow, bool]:
     if not followee.is_active:
         raise AccountError("This account is suspended.", code="user_suspended", status_code=404)
     # get_or_create re-reads after an IntegrityError, so concurrent follows end in one row.
-    return Follow.objects.get_or_create(follower=follower, followee=followee)
+    with transaction.atomic():
+        follow, created = Follow.objects.get_or_create(follower=follower, followee=followee)
+        if created:
+            webhooks.webhooks_emit(
+                owner_id=followee.pk,
+                event=WebhookEvent.FOLLOWER_NEW,
+                data={
+                    "follower": {"username": follower.username, "display_name": follower.name},
+                    "followed_at": follow.created_at.isoformat(),
+                },
+            )
+    return follow, created
 
 
 def follow_delete(*, follower: User, followee: User) -> bool:

@@ -7,6 +7,12 @@ app_name = "accounts"
 urlpatterns = [
     path("settings/profile/", views.profile_edit, name="profile_edit"),
     path("notifications/", views.notifications, name="notifications"),
+    path("dashboard/webhooks/", views.webhooks_page, name="webhooks"),
+    path(
+        "dashboard/webhooks/<int:webhook_id>/deliveries/", views.webhook_deliveries, name="webhook_deliveries"
+    ),
+    path("dashboard/webhooks/<int:webhook_id>/test/", views.webhook_test, name="webhook_test"),
+    path("dashboard/webhooks/<int:webhook_id>/delete/", views.webhook_delete, name="webhook_delete"),
     path("u/<username:username>/", views.profile, name="profile"),
     path("u/<username:username>/followers/", views.followers, name="followers"),
     path("u/<username:username>/following/", views.following, name="following"),

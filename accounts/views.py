@@ -1,15 +1,16 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import selectors, services, webhooks
 from accounts.errors import AccountError
-from accounts.forms import ProfileForm
+from accounts.forms import ProfileForm, WebhookForm
 
 FOLLOW_LIST_PAGE_SIZE = 30
 
@@ -110,3 +111,62 @@ def notifications(request):
     response = render(request, "accounts/notifications.html", {"page": page})
     services.notifications_mark_read(user=request.user)  # after rendering: unread ones still stand out
     return response
+
+
+# --- Webhooks (the dashboard's integrations page) --------------------------------------
+
+
+@login_required
+def webhooks_page(request):
+    form = WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            webhook = webhooks.webhook_create(owner=request.user, **form.cleaned_data)
+        except AccountError as exc:
+            form.add_error("url" if exc.code == "webhook_target_refused" else None, exc.message)
+        else:
+            messages.success(
+                request, "Webhook added. Check each delivery's signature with its secret (below)."
+            )
+            return redirect(f"{reverse('accounts:webhooks')}#webhook-{webhook.pk}")
+    hooks = [_webhook_rows(hook) for hook in webhooks.webhooks_of(owner=request.user)]
+    context = {"form": form, "hooks": hooks, "timeout": settings.WEBHOOK_TIMEOUT_SECONDS}
+    return render(request, "accounts/webhooks.html", context)
+
+
+def _webhook_rows(hook) -> dict:
+    deliveries = webhooks.webhook_deliveries(webhook=hook, limit=20)
+    pending = any(delivery.status == "pending" for delivery in deliveries)
+    return {"hook": hook, "deliveries": deliveries, "pending": pending}
+
+
+def _own_webhook(request, webhook_id):
+    try:
+        return webhooks.webhook_get_for_owner(owner=request.user, webhook_id=webhook_id)
+    except AccountError:
+        raise Http404("No such webhook.") from None
+
+
+@login_required
+def webhook_deliveries(request, webhook_id):
+    """The deliveries table of one webhook (htmx polls it while one is pending)."""
+    hook = _own_webhook(request, webhook_id)
+    return render(request, "accounts/_webhook_deliveries.html", _webhook_rows(hook))
+
+
+@login_required
+@require_POST
+def webhook_test(request, webhook_id):
+    hook = _own_webhook(request, webhook_id)
+    webhooks.webhook_ping(webhook=hook)
+    messages.success(request, "A test delivery is on its way; its answer appears in the table below.")
+    return redirect(f"{reverse('accounts:webhooks')}#webhook-{hook.pk}")
+
+
+@login_required
+@require_POST
+def webhook_delete(request, webhook_id):
+    hook = _own_webhook(request, webhook_id)
+    webhooks.webhook_delete(webhook=hook)
+    messages.success(request, f"Webhook {hook.url} deleted.")
+    return redirect("accounts:webhooks")

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from accounts.models import Follow, User
+from accounts import webhooks
+from accounts.models import Follow, User, WebhookEvent
 from chat import reactions
 from chat.errors import ChatError
 from chat.frames import message_payload
@@ -88,8 +89,12 @@ def message_send(*, stream: Stream, user: User, content: str) -> ChatMessage:
             raise _closed()
         prev = ChatMessage.objects.filter(stream=stream).aggregate(last=Max("id"))["last"]
         message = ChatMessage.objects.create(stream=stream, user=user, content=content)
-    group_send(
-        stream, {"type": realtime.CHAT_MESSAGE, **message_payload(message)}, id=message.pk, prev=prev or 0
+    payload = message_payload(message)
+    group_send(stream, {"type": realtime.CHAT_MESSAGE, **payload}, id=message.pk, prev=prev or 0)
+    webhooks.webhooks_emit(
+        owner_id=stream.owner_id,
+        event=WebhookEvent.CHAT_MESSAGE,
+        data={"stream": {"id": str(stream.pk), "title": stream.title}, "message": payload},
     )
     return message
 

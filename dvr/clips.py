@@ -15,12 +15,15 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import storages
 from django.db import transaction
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts import webhooks
+from accounts.models import User, WebhookEvent
 from dvr.errors import DvrError
 from dvr.models import Clip, Recording
 from dvr.selectors import clip_can_delete
@@ -29,6 +32,7 @@ from dvr.tasks import clip_make_task
 from socialflow.lib import ratelimit
 from streams import segments
 from streams.models import MediaSegment, Stream
+from streams.services import stream_webhook_data
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +150,24 @@ def clip_make(*, clip_id: int) -> Clip | None:
             status=Clip.Status.FAILED, reason=f"The clip failed: {exc}"[:300]
         )
     else:
-        Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.READY, reason="", **made)
+        with transaction.atomic():
+            Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.READY, reason="", **made)
+            clip.refresh_from_db()
+            webhooks.webhooks_emit(
+                owner_id=clip.stream.owner_id,
+                event=WebhookEvent.CLIP_CREATED,
+                data={
+                    "clip": {
+                        "id": clip.pk,
+                        "title": clip.title,
+                        "duration_seconds": clip.duration_seconds,
+                        "creator": {"username": clip.creator.username, "display_name": clip.creator.name},
+                        "url": f"{settings.SITE_URL}{reverse('dvr:clip', args=[clip.pk])}",
+                    },
+                    **stream_webhook_data(clip.stream),
+                },
+            )
+        return clip
     clip.refresh_from_db()
     return clip
 

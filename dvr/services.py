@@ -25,15 +25,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts import webhooks
+from accounts.models import WebhookEvent
 from dvr.errors import DvrError
 from dvr.models import Recording
 from dvr.tasks import recording_finalize_task
 from socialflow.lib import ffmpeg, ratelimit
 from streams import segments
 from streams.models import MediaSegment, Stream, StreamEvent, Visibility
-from streams.services import stream_event_record
+from streams.services import stream_event_record, stream_webhook_data
 from streams.transcoder import transcoder_running
 
 log = logging.getLogger(__name__)
@@ -160,6 +163,21 @@ def _finalized(recording: Recording, *, status: str, reason: str = "", **fields:
             else f"The recording could not be finished: {reason}"[:300],
             details={"recording": recording.pk, "status": status},
         )
+        if status == Status.READY:
+            webhooks.webhooks_emit(
+                owner_id=recording.stream.owner_id,
+                event=WebhookEvent.RECORDING_READY,
+                data={
+                    "recording": {
+                        "id": recording.pk,
+                        "title": recording.title,
+                        "duration_seconds": recording.duration_seconds,
+                        "visibility": recording.effective_visibility,
+                        "url": f"{settings.SITE_URL}{reverse('dvr:recording', args=[recording.pk])}",
+                    },
+                    **stream_webhook_data(recording.stream),
+                },
+            )
     return recording
 
 

@@ -96,6 +96,7 @@ step_envfile() {
   if [ -f .env ]; then
     chmod 600 .env
     grep -q '^MEDIA_HOOK_SECRET=' .env || echo "MEDIA_HOOK_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env
+    grep -q '^WEBHOOKS_ALLOW_PRIVATE_TARGETS=' .env || echo "WEBHOOKS_ALLOW_PRIVATE_TARGETS=true" >> .env
     return 0
   fi
   log "writing .env (local development settings; edit freely, never commit)"
@@ -106,6 +107,8 @@ step_envfile() {
 DEBUG=true
 SECRET_KEY=$secret
 MEDIA_HOOK_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')
+# Webhooks may call receivers on this machine or its network (a local tool); never in production.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS=true
 ENV
 }
 

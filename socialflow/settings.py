@@ -399,6 +399,28 @@ SIMPLE_JWT = {
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A WebSocket ticket (POST /api/v1/auth/ws-ticket/) is good for one connection this soon.
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
+
+# --- Outgoing webhooks (accounts/webhooks.py) ------------------------------------
+# Private, loopback and link-local targets are refused unless this is on (make run's .env
+# turns it on, for a developer's local receivers; never in production).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOKS_PER_USER = env.int("WEBHOOKS_PER_USER", default=10)
+# One try, connection and answer together, is cut after this long.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Tries in all; the n-th retry waits BASE x 2^(n-1) (30 s, 1, 2, 4, 8 min by default).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+# A delivery still pending this long after it was due lost its task: it is queued again.
+WEBHOOK_STALE_SECONDS = env.int("WEBHOOK_STALE_SECONDS", default=120)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+for _name in (
+    "WEBHOOKS_PER_USER",
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "WEBHOOK_MAX_ATTEMPTS",
+    "WEBHOOK_RETRY_BASE_SECONDS",
+):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be positive.")
 SPECTACULAR_SETTINGS = {
     "TITLE": "SocialFlow API",
     "DESCRIPTION": "Live streaming, chat and moderation. Errors are {detail, code} with a 4xx status.",
@@ -427,6 +449,8 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("transcode"))
 CELERY_TASK_ROUTES = {
     "streams.tasks.transcode_stream_task": {"queue": "transcode"},
     "analytics.tasks.*": {"queue": "analytics"},
+    # A receiver that hangs holds a slot for WEBHOOK_TIMEOUT_SECONDS: never in front of "default".
+    "accounts.tasks.webhook_deliver_task": {"queue": "webhooks"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
@@ -473,6 +497,10 @@ CELERY_BEAT_SCHEDULE = {
     "accounts-clear-expired-sessions": {
         "task": "accounts.tasks.sessions_clear_expired_task",
         "schedule": timedelta(hours=6),
+    },
+    "accounts-webhook-deliveries-sweep": {
+        "task": "accounts.tasks.webhook_deliveries_sweep_task",
+        "schedule": timedelta(minutes=1),
     },
 }
 

@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.models import Notification, User
+from accounts import webhooks
+from accounts.models import Notification, User, WebhookEvent
 from accounts.selectors import user_go_live_eligibility
 from socialflow.lib import ratelimit, realtime
 from socialflow.lib.updates import model_update
@@ -516,6 +517,9 @@ def broadcast_publish(*, dialect: str, key: str, client_id: str, ip: str | None)
             )
             _broadcast_status(stream)
             broadcast_started.send(sender=Stream, stream=stream)
+            webhooks.webhooks_emit(
+                owner_id=stream.owner_id, event=WebhookEvent.STREAM_STARTED, data=stream_webhook_data(stream)
+            )
             transaction.on_commit(lambda: _enqueue_notify_followers(stream.pk), robust=True)
             transaction.on_commit(lambda: _enqueue_transcode(stream.pk), robust=True)
     except IntegrityError:  # a concurrent publish won the one-live-per-channel constraint
@@ -672,6 +676,9 @@ def _end(stream: Stream, *, reason: str, drop_publisher: bool, by: User | None =
     _broadcast_status(stream)
     if was_live:
         _after_live(stream)
+        webhooks.webhooks_emit(
+            owner_id=stream.owner_id, event=WebhookEvent.STREAM_ENDED, data=stream_webhook_data(stream)
+        )
     if was_live and drop_publisher:
         _drop_publisher_on_commit(stream)
 
@@ -751,6 +758,29 @@ def stream_event_record(
         message=message[:300],
         details=details or {},
     )
+
+
+def stream_webhook_data(stream: Stream) -> dict[str, Any]:
+    """What a webhook is told of a broadcast (stream.started, stream.ended, and inside the
+    recording and clip events)."""
+    owner = stream.owner
+    return {
+        "stream": {
+            "id": str(stream.pk),
+            "title": stream.title,
+            "visibility": stream.visibility,
+            "status": stream.status,
+            "started_at": stream.started_at.isoformat() if stream.started_at else None,
+            "ended_at": stream.ended_at.isoformat() if stream.ended_at else None,
+            "end_reason": stream.end_reason or None,
+            "url": f"{settings.SITE_URL}{reverse('streams:watch', args=[stream.pk])}",
+        },
+        "channel": {
+            "username": owner.username,
+            "display_name": owner.name,
+            "url": f"{settings.SITE_URL}{reverse('channel', args=[owner.username])}",
+        },
+    }
 
 
 def stream_status_payload(stream: Stream) -> dict[str, Any]:

@@ -51,3 +51,27 @@ def test_an_app_lists_notifications_and_marks_them_read(api_as, alice, carol):
     assert Notification.objects.filter(recipient=alice, read_at__isnull=True).count() == 1  # untouched
     assert_error(api.post("/api/v1/notifications/", {"ids": ["x"]}, format="json"), 400, "invalid")
     assert_error(APIClient().get("/api/v1/notifications/"), 401, "not_authenticated")
+
+
+def test_notifications_read_takes_ids_or_all_as_api_md_says(api_as, alice, carol):
+    from accounts.models import Notification
+    from socialflow.tests.helpers import assert_error
+
+    made = [
+        Notification.objects.create(recipient=carol, actor=alice, kind="went_live", message=f"m{i}", url="/")
+        for i in range(3)
+    ]
+    mine = Notification.objects.create(recipient=alice, kind="went_live", message="alice's", url="/")
+    api = api_as(carol)
+    marked = api.post("/api/v1/notifications/read/", {"ids": [made[0].pk, mine.pk]}, format="json")
+    assert marked.json() == {"marked": 1, "unread": 2}
+    assert api.post("/api/v1/notifications/read/", {"all": True}, format="json").json() == {
+        "marked": 2,
+        "unread": 0,
+    }
+    assert_error(api.post("/api/v1/notifications/read/", {}, format="json"), 400, "ids_or_all")
+    assert_error(api.post("/api/v1/notifications/read/", {"all": False}, format="json"), 400, "ids_or_all")
+    assert_error(
+        api.post("/api/v1/notifications/read/", {"ids": [1], "all": True}, format="json"), 400, "ids_or_all"
+    )
+    assert Notification.objects.get(pk=mine.pk).read_at is None

@@ -229,7 +229,10 @@ def redis_server(log_dir: Path) -> Iterator[RedisServer]:
 
 @contextmanager
 def celery_worker(
-    log_dir: Path, queues: str = "default,analytics", pool: tuple[str, ...] = ("--pool", "solo"), **env: str
+    log_dir: Path,
+    queues: str = "default,analytics,webhooks",
+    pool: tuple[str, ...] = ("--pool", "solo"),
+    **env: str,
 ) -> Iterator[subprocess.Popen]:
     """A worker; `pool`: e.g. ("--pool", "threads", "--concurrency", "8") as make run's
     transcode worker."""

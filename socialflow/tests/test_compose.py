@@ -261,7 +261,13 @@ def test_the_app_signs_in_to_minio_as_a_user_limited_to_its_bucket(services):
 def test_workers_listen_on_the_right_queues(services):
     default = services["worker-default"]["command"]
     transcode = services["worker-transcode"]["command"]
-    assert default[default.index("-Q") + 1] == "default,analytics"  # the beat's analytics ticks too
+    # The beat's analytics ticks and the webhook deliveries too.
+    assert default[default.index("-Q") + 1] == "default,analytics,webhooks"
+    from django.conf import settings
+
+    consumed = {*default[default.index("-Q") + 1].split(","), "transcode"}
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed <= consumed, "a queue that tasks are routed to but no worker consumes"
     assert transcode[transcode.index("-Q") + 1] == "transcode"
     assert transcode[transcode.index("--prefetch-multiplier") + 1] == "1"
     # Slots are not the limit on broadcasts: threads that wait on FFmpeg, many of them.

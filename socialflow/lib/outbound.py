@@ -1,0 +1,170 @@
+"""Requests the platform makes to addresses its users chose (webhooks): never to the inside.
+
+A user-chosen URL is a way into the network the server sits in (SSRF): the cloud's metadata
+service, Redis, the admin of a router. So a target is resolved once, every address it
+resolves to must be public (`ipaddress`'s `is_global`), and the connection goes to the
+address that was checked, not to a second lookup that could answer otherwise (DNS
+rebinding). Redirects are not followed: a 3xx is the receiver's answer, recorded as such,
+so a public URL cannot bounce the request inward. The whole exchange has one deadline, and
+only the status and the first KiB of the body are read, so a receiver that hangs or
+trickles costs at most `timeout` seconds.
+
+Written here on urllib3 (already installed with botocore) rather than taken from a library:
+the SSRF libraries for Python (advocate, for one) are unmaintained or pin old requests, and
+what is needed is small: one lookup, one check, one pinned connection.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+MAX_URL_LENGTH = 2000
+BODY_EXCERPT_BYTES = 1024
+
+
+class TargetRefused(Exception):
+    """The URL may not be called: not http(s), malformed, or an address on the inside."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None  # None: no HTTP answer (refused, timed out, connection failed)
+    body: str  # the first BODY_EXCERPT_BYTES, decoded leniently
+    error: str  # why there was no answer, or ""
+    duration_ms: int
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+    return ip.is_global and not ip.is_multicast
+
+
+def parse(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path with query) of an http(s) URL, or TargetRefused."""
+    if len(url) > MAX_URL_LENGTH:
+        raise TargetRefused(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise TargetRefused(f"The URL is malformed: {exc}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise TargetRefused("Only http:// and https:// URLs can be called.")
+    if not parts.hostname:
+        raise TargetRefused("The URL has no host.")
+    if parts.username or parts.password:
+        raise TargetRefused("Put no user name or password in the URL; the signature authenticates.")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise TargetRefused("The URL contains spaces or control characters.")
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
+
+
+def resolve(url: str, *, allow_private: bool) -> Target:
+    """The URL's host, looked up once; refused when any of its addresses is not public
+    (unless `allow_private`, for a developer's own receivers)."""
+    scheme, host, port, path = parse(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise TargetRefused(f"The host {host} does not resolve.") from None
+    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise TargetRefused(f"The host {host} does not resolve.")
+    if not allow_private:
+        inside = [address for address in addresses if not _is_public(address)]
+        if inside:
+            raise TargetRefused(
+                f"The host {host} resolves to {inside[0]}, a private, loopback or link-local "
+                "address: only public addresses can be called."
+            )
+    return Target(url=url, scheme=scheme, host=host, port=port, path=path, addresses=addresses)
+
+
+def _pool(target: Target, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
+    # `total`: the connection and the wait for the answer's headers share one budget.
+    budget = urllib3.Timeout(total=timeout)
+    if target.scheme == "https":
+        # Connect to the checked address; verify the certificate against the host name.
+        return urllib3.HTTPSConnectionPool(
+            address,
+            port=target.port,
+            timeout=budget,
+            retries=False,
+            maxsize=1,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
+    return urllib3.HTTPConnectionPool(address, port=target.port, timeout=budget, retries=False, maxsize=1)
+
+
+def post(target: Target, *, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+    """POST `body` to the resolved target's first address, within `timeout` seconds in all."""
+    started = time.monotonic()
+    deadline = started + timeout
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    host_header = target.host if ":" not in target.host else f"[{target.host}]"
+    default_port = 443 if target.scheme == "https" else 80
+    if target.port != default_port:
+        host_header = f"{host_header}:{target.port}"
+    pool = _pool(target, target.addresses[0], timeout)
+    try:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "Host": host_header},
+            redirect=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+    except Urllib3Error as exc:
+        reason = (
+            "timed out" if isinstance(exc, Urllib3Timeout) else f"connection failed ({type(exc).__name__})"
+        )
+        pool.close()
+        return Answer(status=None, body="", error=reason, duration_ms=took())
+    try:
+        excerpt = b""
+        while len(excerpt) < BODY_EXCERPT_BYTES and time.monotonic() < deadline:
+            sock = getattr(response.connection, "sock", None)
+            if sock is not None:  # each read waits only for what is left of the deadline
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = response.read(BODY_EXCERPT_BYTES - len(excerpt), decode_content=False)
+            if not chunk:
+                break
+            excerpt += chunk
+    except (Urllib3Error, OSError):
+        excerpt = b""
+    finally:
+        response.release_conn()
+        response.close()
+        pool.close()
+    return Answer(
+        status=response.status, body=excerpt.decode("utf-8", "replace"), error="", duration_ms=took()
+    )
