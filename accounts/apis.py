@@ -6,6 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -126,6 +127,7 @@ class MeApi(APIView):
     the live state: accounts knows nothing of broadcasts."""
 
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser]  # multipart for an avatar
 
     class OutputSerializer(ProfileOutputSerializer):
         id = serializers.IntegerField()

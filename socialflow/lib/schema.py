@@ -27,3 +27,101 @@ class PasswordBoundJWTScheme(SimpleJWTScheme):
     """Documents accounts.tokens.JWTAuthentication as the bearer scheme it is."""
 
     target_class = "accounts.tokens.JWTAuthentication"
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every refusal of the API (socialflow.lib.api.exception_handler).",
+    "properties": {
+        "detail": {"type": "string", "description": "what went wrong, for a person"},
+        "code": {
+            "type": "string",
+            "description": "a stable machine code: not_found, throttled, invalid, ...",
+        },
+        "errors": {"description": "validation errors only: the messages of each field, as DRF gives them"},
+    },
+    "required": ["detail", "code"],
+}
+ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "The request is malformed or a value is refused; `errors` says which field.",
+        {
+            "detail": "title: This field may not be blank.",
+            "code": "blank",
+            "errors": {"title": ["This field may not be blank."]},
+        },
+    ),
+    401: (
+        "Not signed in, or the token is invalid or expired.",
+        {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"},
+    ),
+    403: (
+        "Signed in, but not allowed to do this (not the owner, banned, a missing CSRF token with a session).",
+        {"detail": "You do not have permission to perform this action.", "code": "permission_denied"},
+    ),
+    404: ("No such object, or not one you may see.", {"detail": "Not found.", "code": "not_found"}),
+    409: (
+        "The object's state does not allow it now (already live, already ended, a limit reached).",
+        {"detail": "The broadcast is live; end it instead.", "code": "stream_live"},
+    ),
+    415: (
+        "The body is not JSON, a form or multipart.",
+        {"detail": 'Unsupported media type "text/plain" in request.', "code": "unsupported_media_type"},
+    ),
+    429: (
+        "Too many requests; `Retry-After` says when to try again.",
+        {"detail": "Request was throttled. Expected available in 12 seconds.", "code": "throttled"},
+    ),
+    503: (
+        "A service it needs (the database, Redis) is down for a moment; try again.",
+        {
+            "detail": "This is unavailable for a moment (a service it needs is down); try again in a minute.",
+            "code": "unavailable",
+        },
+    ),
+}
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: every operation documents every status it can
+    answer besides its success, each with the error body and an example.
+
+    - 400 where it takes input (a body, query parameters, or an unsafe method's JSON);
+    - 401 and 403 where it authenticates (a bad token is 401 even where anonymous may call);
+    - 404 where the path names an object; 409 and 415 for writes;
+    - 429 and 503 everywhere (throttles; the database or Redis away).
+    """
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method.upper() not in {"GET", "HEAD", *UNSAFE}:
+                continue
+            params = operation.get("parameters", [])
+            codes = {429, 503}
+            if method.upper() in UNSAFE or any(p.get("in") == "query" for p in params):
+                codes.add(400)
+            if any(scheme for scheme in operation.get("security", [])) or operation.get("x-authenticates"):
+                codes |= {401, 403}
+            if "{" in path:
+                codes.add(404)
+            if method.upper() in UNSAFE:
+                codes.add(409)
+                if "requestBody" in operation:
+                    codes.add(415)
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                description, example = ERRORS[code]
+                responses.setdefault(
+                    str(code),
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Error"},
+                                "example": example,
+                            }
+                        },
+                    },
+                )
+    return result
