@@ -26,7 +26,7 @@ from django.shortcuts import render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts import selectors as account_selectors
 from accounts.models import User
@@ -63,7 +63,7 @@ def _embed_context(request: HttpRequest, username: str) -> tuple[dict[str, Any],
     return {"owner": owner, "stream": stream, "card": card}, 200
 
 
-@require_GET
+@require_safe
 @embeddable
 def embed_player(request: HttpRequest, username: str) -> HttpResponse:
     context, status = _embed_context(request, username)
@@ -74,7 +74,7 @@ def embed_player(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "streams/embed.html", context, status=status)
 
 
-@require_GET
+@require_safe
 @embeddable
 def embed_chat(request: HttpRequest, username: str) -> HttpResponse:
     context, status = _embed_context(request, username)
@@ -186,10 +186,13 @@ def oembed_answer(request: HttpRequest, *, url: str, maxwidth: str | None, maxhe
     }
 
 
-@require_GET
 def oembed(request: HttpRequest) -> HttpResponse:
     """oEmbed 1.0 for a channel or watch page: JSON only (format=xml is 501, as the spec
     says of a format a provider lacks); errors are JSON {detail, code}."""
+    if request.method not in ("GET", "HEAD"):
+        refused = json_error(405, "Only GET is served here.", "method_not_allowed")
+        refused["Allow"] = "GET, HEAD"
+        return refused
     url = request.GET.get("url", "").strip()
     try:
         if not url:

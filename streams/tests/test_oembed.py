@@ -124,6 +124,12 @@ def test_xml_is_not_implemented(client, streamer):
     assert_error(oembed(client, f"{SITE}/alice/", format="xml"), 501, "not_implemented")
 
 
+def test_only_get_is_served(client, streamer):
+    response = client.post("/oembed", {"url": f"{SITE}/alice/"})
+    assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET, HEAD"
+
+
 def test_a_missing_url_is_400(client):
     assert_error(client.get("/oembed"), 400, "invalid")
     assert_error(client.get("/oembed?url=%20"), 400, "invalid")
