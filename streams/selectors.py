@@ -161,6 +161,14 @@ def user_live_stream(*, user: User, viewer: User) -> Stream | None:
     return Stream.objects.live().filter(owner=user).visible_to(viewer).listed().first()
 
 
+def user_embeddable_stream(*, user: User) -> Stream | None:
+    """`user`'s live broadcast if another site may play it: a public one only. An embed is
+    the same for every visitor (a third-party frame is sent no cookies), so it shows what
+    anyone may see; unlisted broadcasts are not found by channel, followers-only ones need
+    a follower."""
+    return _base().live().filter(owner=user, visibility=Visibility.PUBLIC).first()
+
+
 def stream_hls_master(*, stream: Stream, absolute: Callable[[str], str]) -> str | None:
     """The master playlist of a live broadcast, its variant URLs pointing straight at
     storage (segments never pass through Django); None while there is nothing to play."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from streams import views
+from streams import embeds, views
 
 app_name = "streams"
 
@@ -24,4 +24,7 @@ urlpatterns = [
     path("streams/<stream_id:stream_id>/<str:rung>/index.m3u8", views.stream_hls_variant, name="hls_variant"),
     path("streams/<stream_id:stream_id>/dvr.m3u8", views.stream_dvr_master, name="dvr"),
     path("streams/<stream_id:stream_id>/dvr/<str:rung>.m3u8", views.stream_dvr_variant, name="dvr_variant"),
+    path("embed/<username:username>/", embeds.embed_player, name="embed"),
+    path("embed/<username:username>/chat/", embeds.embed_chat, name="embed_chat"),
+    path("oembed", embeds.oembed, name="oembed"),
 ]

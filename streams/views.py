@@ -7,15 +7,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from socialflow.lib import realtime
 from streams import selectors, services
+from streams.embeds import oembed_discovery_url
 from streams.errors import StreamError
 from streams.forms import ChannelMediaForm, StreamForm
-from streams.models import Stream
+from streams.models import Stream, Visibility
 
 
 def home(request):
@@ -244,7 +246,9 @@ def _playlist(text: str | None, *, missing: str) -> HttpResponse:
 
 def watch(request, stream_id):
     stream = selectors.stream_get_visible(stream_id=stream_id, user=request.user)
-    return _watch_page(request, stream, stream.owner)
+    # Only a public broadcast plays in an embed: the others' pages name no oEmbed.
+    oembed = oembed_discovery_url(request, request.path) if stream.visibility == Visibility.PUBLIC else None
+    return _watch_page(request, stream, stream.owner, oembed=oembed)
 
 
 def stream_chat(request, stream_id):
@@ -258,10 +262,11 @@ def channel(request, username):
     """/<username>/: the live broadcast if there is one, else the offline channel page."""
     owner = account_selectors.user_get_profile(username=username, viewer=request.user)
     stream = selectors.user_live_stream(user=owner, viewer=request.user)
-    return _watch_page(request, stream, owner)
+    page = reverse("channel", args=[owner.username])
+    return _watch_page(request, stream, owner, oembed=oembed_discovery_url(request, page))
 
 
-def _watch_page(request, stream, owner):
+def _watch_page(request, stream, owner, *, oembed):
     if stream is not None and stream.owner_id == owner.pk and not hasattr(owner, "follower_count"):
         owner = account_selectors.user_get_profile(username=owner.username, viewer=request.user)
     context = {
@@ -271,5 +276,6 @@ def _watch_page(request, stream, owner):
         "last_live": selectors.user_last_broadcast(user=owner, viewer=request.user),
         "upcoming": selectors.user_upcoming(user=owner, viewer=request.user),
         "playback_report_seconds": settings.PLAYBACK_REPORT_SECONDS,
+        "oembed_url": oembed,
     }
     return render(request, "streams/watch.html", context)

@@ -133,14 +133,16 @@ function visitorId() {
   }
 }
 
-// The page's one StreamSocket, for the chat panel on it (null without one). Created by the
-// first caller, not connected: chat.js connects it after adding its listeners.
+// The page's one StreamSocket, for the chat panel on it, or for the player embed's
+// #stream-socket (null without either). Created by the first caller, not connected: chat.js
+// (embed.js on the player embed) connects it after adding its listeners. The OBS overlay
+// and the chat embed are read-only: they do not count as viewers.
 let page;
 export function pageSocket() {
   if (page !== undefined) return page;
-  const panel = document.getElementById("chat-panel");
+  const panel = document.getElementById("chat-panel") || document.getElementById("stream-socket");
   const config = chatConfig();
-  const overlay = Boolean(panel) && panel.dataset.overlay === "true";
+  const overlay = Boolean(panel) && (panel.dataset.overlay === "true" || panel.dataset.readonly === "true");
   page =
     panel && config
       ? new StreamSocket({ stream: panel.dataset.stream, config, overlay, referrer: panel.dataset.referrer || "" })

@@ -1,11 +1,13 @@
 """What the streams tests share besides fixtures: the hook secret, SRS's documented hook
-payloads, and the FFmpeg command that plays OBS in the end-to-end tests."""
+payloads, the FFmpeg command that plays OBS in the end-to-end tests, and what makes an
+oEmbed answer valid."""
 
 from __future__ import annotations
 
 import copy
 import json
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,45 @@ def publish_clip(url: str, clip: Path, *, seconds: float) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(html: str, name: str) -> list[dict[str, str | None]]:
+    parser = _Tags()
+    parser.feed(html)
+    return [attrs for tag, attrs in parser.tags if tag == name]
+
+
+def assert_oembed_video(body: dict) -> dict[str, str | None]:
+    """A valid oEmbed 1.0 "video" response (https://oembed.com/, sections 2.3.4 and 2.3.4.4):
+    version "1.0"; type "video" with html, width and height (required); the optional fields
+    of the right types; thumbnail_url, _width and _height all or none. The html is one
+    iframe of that size; its attributes."""
+    assert body["version"] == "1.0" and body["type"] == "video"
+    for name in ("html", "title", "author_name", "author_url", "provider_name", "provider_url"):
+        assert isinstance(body[name], str) and body[name], name
+    for name in ("width", "height"):
+        assert isinstance(body[name], int) and body[name] > 0, name
+    thumbnail = {"thumbnail_url", "thumbnail_width", "thumbnail_height"}
+    assert len(thumbnail & body.keys()) in (0, 3), body.keys()
+    if "thumbnail_url" in body:
+        assert body["thumbnail_url"].startswith(("http://", "https://"))
+        assert isinstance(body["thumbnail_width"], int) and isinstance(body["thumbnail_height"], int)
+    if "cache_age" in body:
+        assert isinstance(body["cache_age"], int) and body["cache_age"] > 0
+    known = {"version", "type", "title", "author_name", "author_url", "provider_name", "provider_url"}
+    known |= {"cache_age", "html", "width", "height", *thumbnail}
+    assert body.keys() <= known, body.keys() - known
+    frames = tags(body["html"], "iframe")
+    assert len(frames) == 1 and body["html"].startswith("<iframe ") and body["html"].endswith("</iframe>")
+    frame = frames[0]
+    assert frame["width"] == str(body["width"]) and frame["height"] == str(body["height"])
+    return frame
