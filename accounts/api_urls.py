@@ -9,6 +9,8 @@ urlpatterns = [
     path("auth/logout/", apis.LogoutApi.as_view(), name="api-logout"),
     path("auth/ws-ticket/", apis.WsTicketApi.as_view(), name="api-ws-ticket"),
     path("notifications/", apis.NotificationsApi.as_view(), name="api-notifications"),
+    path("push/key/", apis.PushKeyApi.as_view(), name="api-push-key"),
+    path("push/subscriptions/", apis.PushSubscriptionsApi.as_view(), name="api-push-subscriptions"),
     # me/ and users/<username>/ are routed by streams.api_urls (they add the live state).
     path("users/<username:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
     path("users/<username:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),
