@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.permissions import MODERATORS
 from accounts.tests.factories import FollowFactory, UserFactory
+from accounts.tests.push_service import LocalPushService, vapid_key_pair
 from socialflow.tests.processes import CHROMIUM_ARGS, daphne_server
 from streams import services as stream_services
 from streams.models import Stream
@@ -94,6 +95,25 @@ def followers_of():
         return fans
 
     return make
+
+
+@pytest.fixture
+def push_settings(settings):
+    """Browser push on: a fresh VAPID key pair, and push endpoints on this machine allowed
+    (the local push service stands in for the browsers')."""
+    settings.WEB_PUSH_VAPID_PUBLIC_KEY, settings.WEB_PUSH_VAPID_PRIVATE_KEY = vapid_key_pair()
+    settings.WEB_PUSH_ENABLED = True
+    settings.WEB_PUSH_ALLOW_INSECURE_ENDPOINTS = True
+    settings.WEB_PUSH_CONTACT = "mailto:ops@socialflow.example"
+    return settings
+
+
+@pytest.fixture
+def push_service():
+    """A push service on 127.0.0.1 (accounts/tests/push_service.py)."""
+    service = LocalPushService()
+    yield service
+    service.close()
 
 
 # --- Streaming: alice's channel, going live ------------------------------------------

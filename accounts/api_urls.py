@@ -18,6 +18,8 @@ urlpatterns = [
         apis.WebhookDeliveriesApi.as_view(),
         name="api-webhook-deliveries",
     ),
+    path("push/key/", apis.PushKeyApi.as_view(), name="api-push-key"),
+    path("push/subscriptions/", apis.PushSubscriptionsApi.as_view(), name="api-push-subscriptions"),
     # me/ and users/<username>/ are routed by streams.api_urls (they add the live state).
     path("users/<username:username>/follow/", apis.UserFollowApi.as_view(), name="api-user-follow"),
     path("users/<username:username>/followers/", apis.UserFollowersApi.as_view(), name="api-user-followers"),

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenBlacklistSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import login_guard, selectors, services, tokens, webhooks
+from accounts import login_guard, push, selectors, services, tokens, webhooks
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User, WebhookDelivery, WebhookEvent
 from socialflow.lib import outbound
 from socialflow.lib.api import PageNumberPagination
@@ -408,3 +408,71 @@ class WebhookDeliveriesApi(APIView):
         webhook = webhooks.webhook_get_for_owner(owner=request.user, webhook_id=webhook_id)
         deliveries = webhooks.webhook_deliveries(webhook=webhook)
         return Response(WebhookDeliverySerializer(deliveries, many=True).data)
+
+
+# --- Web Push ---------------------------------------------------------------------------
+
+
+class PushKeyApi(APIView):
+    """The VAPID public key a browser subscribes with (`applicationServerKey`). 404
+    `push_disabled` when the site has no key pair (push is off)."""
+
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer):
+        public_key = serializers.CharField(help_text="base64url, the uncompressed P-256 point")
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        return Response(self.OutputSerializer({"public_key": push.push_public_key()}).data)
+
+
+class PushSubscriptionsApi(APIView):
+    """This browser's Web Push subscription: POST the PushSubscription JSON
+    (`subscription.toJSON()`) to get a push when a channel you follow goes live; DELETE
+    {endpoint} to stop. One subscription serves every channel you follow."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "push"
+
+    class InputSerializer(serializers.Serializer):
+        class KeysSerializer(serializers.Serializer):
+            p256dh = serializers.CharField(max_length=100, trim_whitespace=False)
+            auth = serializers.CharField(max_length=50, trim_whitespace=False)
+
+        endpoint = serializers.CharField(max_length=push.ENDPOINT_MAX_LENGTH, trim_whitespace=False)
+        keys = KeysSerializer()
+        expirationTime = serializers.IntegerField(  # the browser's name
+            required=False, allow_null=True, help_text="ignored"
+        )
+
+    class DeleteSerializer(serializers.Serializer):
+        endpoint = serializers.CharField(max_length=push.ENDPOINT_MAX_LENGTH, trim_whitespace=False)
+
+    class OutputSerializer(serializers.Serializer):
+        endpoint = serializers.CharField()
+        created_at = serializers.DateTimeField()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        push.push_require_enabled()  # 404 push_disabled before the body is looked at
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields, keys = data.validated_data, data.validated_data["keys"]
+        subscription, created = push.push_subscription_create(
+            user=request.user, endpoint=fields["endpoint"], p256dh=keys["p256dh"], auth=keys["auth"]
+        )
+        return Response(
+            self.OutputSerializer(subscription).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=DeleteSerializer, responses={204: None})
+    def delete(self, request):
+        data = self.DeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        push.push_subscription_delete(user=request.user, endpoint=data.validated_data["endpoint"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -186,3 +186,23 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.webhook_id} ({self.status})"
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (the PushSubscription JSON it hands over): it
+    gets a push when a channel its user follows goes live (accounts.push)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=2048, unique=True)
+    p256dh = models.CharField(max_length=100, help_text="the browser's P-256 public key, base64url")
+    auth = models.CharField(max_length=50, help_text="the browser's 16-byte auth secret, base64url")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="failed pushes in a row")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.endpoint[:60]}"
+
+    def as_subscription_info(self) -> dict:
+        """The PushSubscription JSON, as pywebpush takes it."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}

@@ -90,6 +90,20 @@ step_postgres() {
     "${psql_admin[@]}" -c "CREATE DATABASE socialflow OWNER $PG_URL_ROLE"
 }
 
+vapid_keys() {
+  # A VAPID key pair for browser pushes (EC P-256), base64url as settings.py reads it: the
+  # private key's 32-byte scalar and the public key's 65-byte uncompressed point.
+  "$VENV/bin/python" - <<'PY'
+from base64 import urlsafe_b64encode
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+key = ec.generate_private_key(ec.SECP256R1())
+text = lambda raw: urlsafe_b64encode(raw).rstrip(b"=").decode()
+print("WEB_PUSH_VAPID_PRIVATE_KEY=" + text(key.private_numbers().private_value.to_bytes(32, "big")))
+print("WEB_PUSH_VAPID_PUBLIC_KEY=" + text(key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)))
+PY
+}
+
 step_envfile() {
   # Secrets: readable by this user alone, whoever else is on the machine.
   umask 077
@@ -97,6 +111,8 @@ step_envfile() {
     chmod 600 .env
     grep -q '^MEDIA_HOOK_SECRET=' .env || echo "MEDIA_HOOK_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env
     grep -q '^WEBHOOKS_ALLOW_PRIVATE_TARGETS=' .env || echo "WEBHOOKS_ALLOW_PRIVATE_TARGETS=true" >> .env
+    # Both keys or neither: a .env with one of them is the operator's to fix (settings says so).
+    grep -q '^WEB_PUSH_VAPID_\(PUBLIC\|PRIVATE\)_KEY=' .env || vapid_keys >> .env
     return 0
   fi
   log "writing .env (local development settings; edit freely, never commit)"
@@ -109,6 +125,7 @@ SECRET_KEY=$secret
 MEDIA_HOOK_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')
 # Webhooks may call receivers on this machine or its network (a local tool); never in production.
 WEBHOOKS_ALLOW_PRIVATE_TARGETS=true
+$(vapid_keys)
 ENV
 }
 

@@ -7,12 +7,16 @@ The README lists every variable.
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64decode
 from datetime import timedelta
+from email.utils import parseaddr
 from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
@@ -375,6 +379,7 @@ REST_FRAMEWORK = {
         "register": env.str("API_THROTTLE_REGISTER", default="10/hour"),
         "login": env.str("API_THROTTLE_LOGIN", default="20/min"),
         "follow": env.str("API_THROTTLE_FOLLOW", default="60/min"),
+        "push": env.str("API_THROTTLE_PUSH", default="30/min"),
     },
     "EXCEPTION_HANDLER": "socialflow.lib.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "socialflow.lib.schema.AutoSchema",
@@ -592,6 +597,61 @@ AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SocialFlow <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Web Push ----------------------------------------------------------------
+
+# The VAPID key pair that signs this site's pushes (`make run` writes one into .env): the
+# public key as base64url of the uncompressed P-256 point, the private key as base64url of
+# its 32-byte scalar. Unset, browser push is off: no opt-in on pages, the API answers 404.
+WEB_PUSH_VAPID_PUBLIC_KEY = env.str("WEB_PUSH_VAPID_PUBLIC_KEY", default="").strip()
+WEB_PUSH_VAPID_PRIVATE_KEY = env.str("WEB_PUSH_VAPID_PRIVATE_KEY", default="").strip()
+WEB_PUSH_ENABLED = bool(WEB_PUSH_VAPID_PUBLIC_KEY and WEB_PUSH_VAPID_PRIVATE_KEY)
+if bool(WEB_PUSH_VAPID_PUBLIC_KEY) != bool(WEB_PUSH_VAPID_PRIVATE_KEY):
+    raise ImproperlyConfigured("Set both WEB_PUSH_VAPID_PUBLIC_KEY and _PRIVATE_KEY, or neither.")
+
+
+def _b64url(text: str) -> bytes:
+    return urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+if WEB_PUSH_ENABLED:
+    try:
+        _vapid_private = _b64url(WEB_PUSH_VAPID_PRIVATE_KEY)
+        _vapid_public = _b64url(WEB_PUSH_VAPID_PUBLIC_KEY)
+        _vapid_derived = (
+            ec.derive_private_key(int.from_bytes(_vapid_private, "big"), ec.SECP256R1())
+            .public_key()
+            .public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"WEB_PUSH_VAPID_PRIVATE_KEY is not a P-256 key: {exc}") from exc
+    if len(_vapid_private) != 32 or _vapid_derived != _vapid_public:
+        raise ImproperlyConfigured(
+            "WEB_PUSH_VAPID_PUBLIC_KEY and WEB_PUSH_VAPID_PRIVATE_KEY are not one P-256 key pair "
+            "(base64url: the 65-byte uncompressed public point, the 32-byte private scalar)."
+        )
+# Who the push services may contact about this site's pushes (the VAPID `sub` claim).
+WEB_PUSH_CONTACT = env.str("WEB_PUSH_CONTACT", default=f"mailto:{parseaddr(DEFAULT_FROM_EMAIL)[1]}")
+if not WEB_PUSH_CONTACT.startswith(("mailto:", "https://")):
+    raise ImproperlyConfigured("WEB_PUSH_CONTACT must be a mailto: or https:// URL.")
+# Push endpoints are URLs browsers hand over, i.e. chosen by users: only https on public
+# addresses, unless this is on (tests and development with a local push service).
+WEB_PUSH_ALLOW_INSECURE_ENDPOINTS = env.bool("WEB_PUSH_ALLOW_INSECURE_ENDPOINTS", default=False)
+# One push request waits this long to connect, and as long for each read, then counts a failure.
+WEB_PUSH_TIMEOUT_SECONDS = env.float("WEB_PUSH_TIMEOUT_SECONDS", default=5.0)
+# A push service keeps an undelivered "went live" this long (a later one is stale).
+WEB_PUSH_TTL_SECONDS = env.int("WEB_PUSH_TTL_SECONDS", default=600)
+# Subscriptions per Celery task; a task that has spent WEB_PUSH_BATCH_SECONDS queues the rest.
+WEB_PUSH_BATCH_SIZE = env.int("WEB_PUSH_BATCH_SIZE", default=25)
+WEB_PUSH_BATCH_SECONDS = env.float("WEB_PUSH_BATCH_SECONDS", default=30.0)
+# A subscription that failed this many times in a row is dropped (404/410 drop it at once).
+WEB_PUSH_MAX_FAILURES = env.int("WEB_PUSH_MAX_FAILURES", default=10)
+# Browsers one user may subscribe; a new one beyond replaces their oldest.
+WEB_PUSH_MAX_SUBSCRIPTIONS_PER_USER = env.int("WEB_PUSH_MAX_SUBSCRIPTIONS_PER_USER", default=20)
+if min(WEB_PUSH_TIMEOUT_SECONDS, WEB_PUSH_BATCH_SIZE, WEB_PUSH_BATCH_SECONDS, WEB_PUSH_MAX_FAILURES) <= 0:
+    raise ImproperlyConfigured("WEB_PUSH_TIMEOUT_SECONDS, _BATCH_SIZE, _BATCH_SECONDS, _MAX_FAILURES: > 0.")
+if WEB_PUSH_MAX_SUBSCRIPTIONS_PER_USER < 1 or WEB_PUSH_TTL_SECONDS < 0:
+    raise ImproperlyConfigured("WEB_PUSH_MAX_SUBSCRIPTIONS_PER_USER must be >= 1, _TTL_SECONDS >= 0.")
 
 # --- Security ----------------------------------------------------------------
 

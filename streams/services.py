@@ -17,6 +17,7 @@ from django.db.models import Case, Q, When
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import push as account_push
 from accounts import services as account_services
 from accounts import webhooks
 from accounts.models import Notification, User, WebhookEvent
@@ -827,7 +828,8 @@ def transcode_dequeued(*, stream_id: str) -> None:
 
 
 def stream_notify_followers(*, stream_id: str) -> int:
-    """In-app notifications and e-mails to the followers of a channel that went live."""
+    """In-app notifications, browser pushes and e-mails to the followers of a channel that
+    went live."""
     stream = Stream.objects.select_related("owner").filter(pk=stream_id).first()
     if stream is None or stream.started_at is None or not stream.is_live:
         return 0
@@ -846,6 +848,14 @@ def stream_notify_followers(*, stream_id: str) -> int:
         kind=Notification.Kind.WENT_LIVE,
         message=f"{owner.name} is live: {stream.title}",
         url=url,
+    )
+    # Before the e-mails: a mail server that fails must not cost the browsers their push.
+    account_push.push_send_to_followers(
+        actor=owner,
+        title=f"{owner.name} is live",
+        body=stream.title,
+        url=f"{settings.SITE_URL}{reverse('channel', args=[owner.username])}",
+        tag=f"live-{owner.username}",
     )
     account_services.notifications_email_followers(
         actor=owner,
