@@ -20,7 +20,6 @@ import ipaddress
 import json
 import logging
 import re
-import socket
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -42,6 +41,7 @@ from accounts import selectors
 from accounts.errors import AccountError
 from accounts.models import PushSubscription, User
 from accounts.tasks import push_send_task
+from socialflow.lib import outbound
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ ENDPOINT_MAX_LENGTH = 2048
 P256DH_BYTES = 65  # an uncompressed P-256 point
 AUTH_BYTES = 16
 # A push service answers with a few bytes; more is read no further.
-ANSWER_MAX_BYTES = 16 * 1024
 # Push services take about 4 KB of payload; these keep a "went live" well inside it.
 TITLE_MAX_CHARS = 120
 BODY_MAX_CHARS = 240
@@ -114,50 +113,19 @@ def _endpoint_parts(endpoint: str) -> tuple[str, int]:
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo, NAT64), if any."""
-    if address.ipv4_mapped:
-        return address.ipv4_mapped
-    if address.sixtofour:
-        return address.sixtofour
-    if address.teredo:
-        return address.teredo[1]
-    if address in ipaddress.IPv6Network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def _is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and (inner := _embedded_ipv4(address)):
-        address = inner
-    return address.is_global and not address.is_multicast
-
-
-def _addresses(host: str, port: int) -> list[IPAddress] | None:
-    """The addresses `host` stands for; None if it does not resolve now."""
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return None
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
-
-
 def endpoint_check(endpoint: str) -> None:
     """Refuses (AccountError) an endpoint this site must not send to: not https, or on an
     address that is not public (loopback, private, link-local: this machine and its
     network), unless WEB_PUSH_ALLOW_INSECURE_ENDPOINTS."""
-    host, port = _endpoint_parts(endpoint)
+    _endpoint_parts(endpoint)
     if settings.WEB_PUSH_ALLOW_INSECURE_ENDPOINTS:
         return
-    addresses = _addresses(host, port)
-    if not addresses:
-        raise AccountError("endpoint: Its host does not resolve.", code="invalid_endpoint")
-    if not all(_is_public(address) for address in addresses):
-        raise AccountError("endpoint: Not a public address.", code="endpoint_not_public")
+    try:
+        outbound.resolve(endpoint, allow_private=False)
+    except outbound.Unresolvable:
+        raise AccountError("endpoint: Its host does not resolve.", code="invalid_endpoint") from None
+    except outbound.TargetRefused:
+        raise AccountError("endpoint: Not a public address.", code="endpoint_not_public") from None
 
 
 # --- Subscriptions ------------------------------------------------------------------------
@@ -224,20 +192,30 @@ def push_send_to_followers(*, actor: User, title: str, body: str, url: str, tag:
     return len(ids)
 
 
-class _PushSession(requests.Session):
-    """HTTP for push services: a redirect is not followed (a push service answers 201; a
-    redirect could point inside our network), and at most ANSWER_MAX_BYTES of an answer is
-    read, however much an endpoint sends."""
+class _PinnedSession(requests.Session):
+    """pywebpush's HTTP, sent through socialflow.lib.outbound to the address that was checked
+    (no second lookup that could answer otherwise), without following a redirect, reading
+    at most 1 KiB of the answer, within WEB_PUSH_TIMEOUT_SECONDS in all."""
 
-    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs["allow_redirects"] = False
-        kwargs["stream"] = True
-        response = super().request(method, url, *args, **kwargs)
-        try:
-            content = response.raw.read(ANSWER_MAX_BYTES, decode_content=True)
-        finally:
-            response.close()
-        response._content = content
+    def __init__(self, target: outbound.Target):
+        super().__init__()
+        self.target = target
+
+    def request(self, method: str | bytes, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        headers = {str(name): str(value) for name, value in (kwargs.get("headers") or {}).items()}
+        body = kwargs.get("data") or b""
+        answer = outbound.post(
+            self.target,
+            body=body if isinstance(body, bytes) else str(body).encode(),
+            headers=headers,
+            timeout=settings.WEB_PUSH_TIMEOUT_SECONDS,
+        )
+        if answer.status is None:
+            raise requests.ConnectionError(answer.error)
+        response = requests.Response()
+        response.status_code = answer.status
+        response._content = answer.body.encode()
+        response.url = url
         return response
 
 
@@ -255,23 +233,25 @@ def _push_failed(subscription: PushSubscription, reason: str) -> None:
     PushSubscription.objects.filter(pk=subscription.pk, failures__gte=settings.WEB_PUSH_MAX_FAILURES).delete()
 
 
-def _push_one(subscription: PushSubscription, data: str, vapid: Vapid, session: requests.Session) -> str:
+def _push_one(subscription: PushSubscription, data: str, vapid: Vapid) -> str:
     """Sends one push; answers "sent", "failed" or "dropped"."""
     try:
-        host, port = _endpoint_parts(subscription.endpoint)
+        _endpoint_parts(subscription.endpoint)
     except AccountError:  # registered under rules that no longer hold (an http endpoint)
         subscription.delete()
         return "dropped"
-    if not settings.WEB_PUSH_ALLOW_INSECURE_ENDPOINTS:
+    try:
         # Again at each push: the name may point elsewhere since it was registered.
-        addresses = _addresses(host, port)
-        if addresses is None:
-            _push_failed(subscription, "its host does not resolve")
-            return "failed"
-        if not all(_is_public(address) for address in addresses):
-            log.warning("push subscription %s dropped: its endpoint is not public", subscription.pk)
-            subscription.delete()
-            return "dropped"
+        target = outbound.resolve(
+            subscription.endpoint, allow_private=settings.WEB_PUSH_ALLOW_INSECURE_ENDPOINTS
+        )
+    except outbound.Unresolvable:
+        _push_failed(subscription, "its host does not resolve")
+        return "failed"
+    except outbound.TargetRefused:
+        log.warning("push subscription %s dropped: its endpoint is not public", subscription.pk)
+        subscription.delete()
+        return "dropped"
     try:
         webpush(
             subscription_info=subscription.as_subscription_info(),
@@ -282,7 +262,7 @@ def _push_one(subscription: PushSubscription, data: str, vapid: Vapid, session: 
             ttl=settings.WEB_PUSH_TTL_SECONDS,
             headers={"Urgency": "high"},
             timeout=settings.WEB_PUSH_TIMEOUT_SECONDS,
-            requests_session=session,
+            requests_session=_PinnedSession(target),
         )
     except WebPushException as exc:
         if exc.status_code in (404, 410):  # the browser unsubscribed, or the push service forgot it
@@ -308,22 +288,21 @@ def push_send_batch(*, subscription_ids: list[int], payload: dict[str, Any]) -> 
     data = json.dumps(payload, separators=(",", ":"))
     subscriptions = list(PushSubscription.objects.filter(pk__in=subscription_ids).order_by("pk"))
     started = time.monotonic()
-    with _PushSession() as session:
-        for index, subscription in enumerate(subscriptions):
-            if time.monotonic() - started > settings.WEB_PUSH_BATCH_SECONDS:
-                rest = [later.pk for later in subscriptions[index:]]
+    for index, subscription in enumerate(subscriptions):
+        if time.monotonic() - started > settings.WEB_PUSH_BATCH_SECONDS:
+            rest = [later.pk for later in subscriptions[index:]]
+            push_send_task.delay(rest, payload)
+            result.deferred = len(rest)
+            break
+        try:
+            outcome = _push_one(subscription, data, vapid)
+        except SoftTimeLimitExceeded:  # Celery's last resort: an endpoint that dribbles
+            _push_failed(subscription, "the task ran out of time")
+            rest = [later.pk for later in subscriptions[index + 1 :]]
+            if rest:
                 push_send_task.delay(rest, payload)
-                result.deferred = len(rest)
-                break
-            try:
-                outcome = _push_one(subscription, data, vapid, session)
-            except SoftTimeLimitExceeded:  # Celery's last resort: an endpoint that dribbles
-                _push_failed(subscription, "the task ran out of time")
-                rest = [later.pk for later in subscriptions[index + 1 :]]
-                if rest:
-                    push_send_task.delay(rest, payload)
-                result.failed += 1
-                result.deferred = len(rest)
-                break
-            setattr(result, outcome, getattr(result, outcome) + 1)
+            result.failed += 1
+            result.deferred = len(rest)
+            break
+        setattr(result, outcome, getattr(result, outcome) + 1)
     return result

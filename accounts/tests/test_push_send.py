@@ -183,3 +183,35 @@ def test_nothing_is_queued_with_push_off(alice, carol, celery_queue, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         assert push.push_send_to_followers(actor=alice, title="t", body="b", url="u", tag="t") == 0
     assert celery_queue() == []
+
+
+def test_the_push_goes_to_the_address_that_was_checked(carol, push_settings, push_service, monkeypatch):
+    """DNS rebinding: the name answers a public address to the check and loopback to any
+    later lookup. The push connects to the checked address (one lookup), never to loopback."""
+    import socket
+
+    real_getaddrinfo = socket.getaddrinfo
+    lookups = []
+
+    def rebinding_dns(host, port, *args, **kwargs):  # the outside world: DNS
+        if host == "push.example.net":
+            lookups.append(host)
+            address = "192.0.2.10" if len(lookups) == 1 else "127.0.0.1"  # TEST-NET-1, then inside
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    monkeypatch.setattr("socialflow.lib.outbound.is_public", lambda address: address == "192.0.2.10")
+    push_settings.WEB_PUSH_ALLOW_INSECURE_ENDPOINTS = False
+    push_settings.WEB_PUSH_TIMEOUT_SECONDS = 1
+    browser = push_service.browser()
+    port = push_service.base.rsplit(":", 1)[1]
+    subscription = PushSubscription.objects.create(
+        user=carol,
+        endpoint=f"https://push.example.net:{port}/push/x",
+        p256dh=browser.p256dh,
+        auth=browser.auth,
+    )
+    result = push.push_send_batch(subscription_ids=[subscription.pk], payload=PAYLOAD)
+    assert result.failed == 1 and lookups == ["push.example.net"]
+    assert push_service.pushes == []

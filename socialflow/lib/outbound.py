@@ -27,11 +27,15 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 MAX_URL_LENGTH = 2000
-BODY_EXCERPT_BYTES = 1024
+BODY_EXCERPT_BYTES = 1024  # of an answer: what a log needs, whatever the receiver sends
 
 
 class TargetRefused(Exception):
     """The URL may not be called: not http(s), malformed, or an address on the inside."""
+
+
+class Unresolvable(TargetRefused):
+    """The URL's host does not resolve (now): worth another try later, unlike the others."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,24 @@ class Answer:
     duration_ms: int
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo, NAT64), if any:
+    ::ffff:127.0.0.1 is loopback."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in ipaddress.IPv6Network("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(address: str) -> bool:
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)):
+        ip = inner
     return ip.is_global and not ip.is_multicast
 
 
@@ -88,13 +106,13 @@ def resolve(url: str, *, allow_private: bool) -> Target:
     scheme, host, port, path = parse(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise TargetRefused(f"The host {host} does not resolve.") from None
+    except (OSError, UnicodeError):
+        raise Unresolvable(f"The host {host} does not resolve.") from None
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
-        raise TargetRefused(f"The host {host} does not resolve.")
+        raise Unresolvable(f"The host {host} does not resolve.")
     if not allow_private:
-        inside = [address for address in addresses if not _is_public(address)]
+        inside = [address for address in addresses if not is_public(address)]
         if inside:
             raise TargetRefused(
                 f"The host {host} resolves to {inside[0]}, a private, loopback or link-local "
