@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -16,8 +17,12 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import login_guard, push, selectors, services, tokens, webhooks
 from accounts.models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, User, WebhookDelivery, WebhookEvent
+from accounts.validators import username_validators
 from socialflow.lib import outbound
-from socialflow.lib.api import PageNumberPagination
+from socialflow.lib.api import PageNumberPagination, QuerySerializer
+from socialflow.lib.schema import PAGE_PARAMETERS, page_of
+
+NOT_ONLY_DIGITS = RegexValidator(r"[^0-9]", "This password is entirely numeric.", code="invalid_password")
 
 
 def _absolute(request, url: str) -> str:
@@ -46,9 +51,24 @@ class RegisterApi(APIView):
     throttle_scope = "register"
 
     class InputSerializer(serializers.Serializer):
-        username = serializers.CharField(min_length=3, max_length=30)
-        email = serializers.EmailField()
-        password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
+        username = serializers.CharField(
+            min_length=3,
+            max_length=30,
+            trim_whitespace=False,
+            validators=username_validators,
+            help_text="letters, digits and underscores; 409 `username_taken` if taken or reserved",
+        )
+        email = serializers.EmailField(help_text="409 `email_taken` if another account has it")
+        password = serializers.CharField(
+            min_length=8,
+            max_length=128,
+            trim_whitespace=False,
+            write_only=True,
+            style={"input_type": "password"},
+            validators=[NOT_ONLY_DIGITS],
+            help_text="8 or more characters, not only digits; a common password or one too like "
+            "the username is refused (400 `invalid_password`)",
+        )
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -63,6 +83,7 @@ class RegisterApi(APIView):
         return Response(self.OutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(extensions={"x-error-statuses": [401]})  # wrong credentials
 class TokenApi(TokenObtainPairView):
     """A failed sign-in is 401; one refused because the account or the address is locked
     out (accounts.login_guard) is 429 `locked_out`, whatever the password."""
@@ -78,6 +99,7 @@ class TokenApi(TokenObtainPairView):
             raise
 
 
+@extend_schema(extensions={"x-error-statuses": [401]})  # an invalid or used-up refresh token
 class TokenRefreshApi(TokenRefreshView):
     """A new access token, and a new refresh token: the one sent is used up (S-20)."""
 
@@ -95,7 +117,9 @@ class LogoutApi(APIView):
     def get_authenticate_header(self, request):
         return 'Bearer realm="api"'  # a refused token is 401, as on the refresh route
 
-    @extend_schema(request=TokenBlacklistSerializer, responses={204: None})
+    @extend_schema(
+        request=TokenBlacklistSerializer, responses={204: None}, extensions={"x-error-statuses": [401]}
+    )
     def post(self, request):
         data = TokenBlacklistSerializer(data=request.data)
         try:
@@ -261,7 +285,7 @@ class NotificationsApi(APIView):
         created_at = serializers.DateTimeField()
         read_at = serializers.DateTimeField(allow_null=True)
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         unread = serializers.ChoiceField(choices=["1"], required=False)
 
     class InputSerializer(serializers.Serializer):
@@ -274,7 +298,8 @@ class NotificationsApi(APIView):
         unread = serializers.IntegerField()
 
     @extend_schema(
-        parameters=[OpenApiParameter("unread", str, enum=["1"])], responses=OutputSerializer(many=True)
+        parameters=[OpenApiParameter("unread", str, enum=["1"]), *PAGE_PARAMETERS],
+        responses=page_of(OutputSerializer, "Notification"),
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -307,11 +332,39 @@ class NotificationsReadApi(APIView):
         all = serializers.BooleanField(required=False)
 
         def validate(self, attrs):
-            if ("ids" in attrs) == bool(attrs.get("all")):
+            if set(self.initial_data) - {"ids", "all"}:
+                raise serializers.ValidationError("Send only ids, or all: true.", code="ids_or_all")
+            if ("ids" in attrs) == ("all" in attrs) or attrs.get("all") is False:
                 raise serializers.ValidationError("Send either ids or all: true.", code="ids_or_all")
             return attrs
 
-    @extend_schema(request=InputSerializer, responses=NotificationsApi.MarkedSerializer)
+    @extend_schema(
+        request={
+            "application/json": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {
+                            "ids": {
+                                "type": "array",
+                                "items": {"type": "integer", "minimum": 1},
+                                "maxItems": 500,
+                            }
+                        },
+                        "required": ["ids"],
+                        "additionalProperties": False,
+                    },
+                    {
+                        "type": "object",
+                        "properties": {"all": {"type": "boolean", "enum": [True]}},
+                        "required": ["all"],
+                        "additionalProperties": False,
+                    },
+                ]
+            }
+        },
+        responses=NotificationsApi.MarkedSerializer,
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -348,7 +401,19 @@ class WebhooksApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        url = serializers.CharField(max_length=outbound.MAX_URL_LENGTH)
+        url = serializers.CharField(
+            max_length=outbound.MAX_URL_LENGTH,
+            trim_whitespace=False,
+            validators=[
+                RegexValidator(
+                    outbound.URL_PATTERN,
+                    "An http:// or https:// URL with a host name, no user name or password, no spaces.",
+                    code="webhook_target_refused",
+                )
+            ],
+            help_text="403 `webhook_target_refused` if its host resolves to a private, loopback or "
+            "link-local address",
+        )
         events = serializers.ListField(
             child=serializers.ChoiceField(choices=WebhookEvent.choices),
             min_length=1,
@@ -358,7 +423,7 @@ class WebhooksApi(APIView):
     class CreatedSerializer(WebhookOutputSerializer):
         secret = serializers.CharField(help_text="the HMAC-SHA256 key of X-SocialFlow-Signature")
 
-    @extend_schema(responses=WebhookOutputSerializer(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=page_of(WebhookOutputSerializer, "Webhook"))
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(webhooks.webhooks_of(owner=request.user), request, view=self)
@@ -422,7 +487,7 @@ class PushKeyApi(APIView):
     class OutputSerializer(serializers.Serializer):
         public_key = serializers.CharField(help_text="base64url, the uncompressed P-256 point")
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=OutputSerializer, extensions={"x-error-statuses": [404]})  # push is off
     def get(self, request):
         return Response(self.OutputSerializer({"public_key": push.push_public_key()}).data)
 
@@ -457,7 +522,11 @@ class PushSubscriptionsApi(APIView):
         super().initial(request, *args, **kwargs)
         push.push_require_enabled()  # 404 push_disabled before the body is looked at
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer},
+        extensions={"x-error-statuses": [404]},  # push is off on this site
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -470,7 +539,7 @@ class PushSubscriptionsApi(APIView):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=DeleteSerializer, responses={204: None})
+    @extend_schema(request=DeleteSerializer, responses={204: None}, extensions={"x-error-statuses": [404]})
     def delete(self, request):
         data = self.DeleteSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -17,3 +17,8 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(
             moderators_group_after_migrate, sender=self, dispatch_uid="accounts.moderators_group"
         )
+        # app loading: DRF cannot be imported before the registry is ready. The API's JSON
+        # bodies are typed as its schema says.
+        from socialflow.lib.api import strict_json_types
+
+        strict_json_types()

@@ -38,8 +38,12 @@ def user_register(*, username: str, email: str, password: str) -> User:
         # Stored lower-case, like the sign-up page does (ACCOUNT_PRESERVE_USERNAME_CASING=False).
         username = adapter.clean_username(username.strip().lower())
     except ValidationError as exc:
-        code = "username_taken" if exc.code == "username_taken" else "invalid_username"
-        raise AccountError(f"username: {_first_message(exc)}", code=code) from exc
+        # Taken, or reserved (a page's name): not available, whatever its form (409).
+        if exc.code in ("username_taken", "username_blacklisted"):
+            raise AccountError(
+                f"username: {_first_message(exc)}", code="username_taken", status_code=409
+            ) from exc
+        raise AccountError(f"username: {_first_message(exc)}", code="invalid_username") from exc
     try:
         email = adapter.clean_email(email.strip())
     except ValidationError as exc:
@@ -49,7 +53,9 @@ def user_register(*, username: str, email: str, password: str) -> User:
         or User.objects.filter(email__iexact=email).exists()
     ):
         raise AccountError(
-            "email: A user is already registered with this e-mail address.", code="email_taken"
+            "email: A user is already registered with this e-mail address.",
+            code="email_taken",
+            status_code=409,
         )
     try:
         password_validation.validate_password(password, User(username=username, email=email))
@@ -62,7 +68,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
             EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
     except IntegrityError as exc:  # lost a race with a concurrent sign-up
         raise AccountError(
-            "username: A user with that username already exists.", code="username_taken"
+            "username: A user with that username already exists.", code="username_taken", status_code=409
         ) from exc
     return user
 
@@ -160,7 +166,7 @@ def user_update_profile(
 def follow_create(*, follower: User, followee: User) -> tuple[Follow, bool]:
     """Follow `followee`; following twice is not an error (returns created=False)."""
     if follower.pk == followee.pk:
-        raise AccountError("You can't follow yourself.", code="self_follow")
+        raise AccountError("You can't follow yourself.", code="self_follow", status_code=403)
     if not followee.is_active:
         raise AccountError("This account is suspended.", code="user_suspended", status_code=404)
     # get_or_create re-reads after an IntegrityError, so concurrent follows end in one row.

@@ -63,10 +63,19 @@ def _body(delivery: WebhookDelivery) -> bytes:
 
 
 def _check_target(url: str) -> None:
+    """Malformed: 400. Resolving to an address on the inside: 403 (unless
+    WEBHOOKS_ALLOW_PRIVATE_TARGETS). A host that does not resolve yet is taken: the
+    deliveries say so, and it is looked up again at every try."""
     try:
-        outbound.resolve(url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS)
+        outbound.parse(url)
     except outbound.TargetRefused as exc:
         raise AccountError(str(exc), code="webhook_target_refused") from None
+    try:
+        outbound.resolve(url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS)
+    except outbound.Unresolvable:
+        return
+    except outbound.TargetRefused as exc:
+        raise AccountError(str(exc), code="webhook_target_refused", status_code=403) from None
 
 
 def webhook_create(*, owner: User, url: str, events: list[str]) -> Webhook:

@@ -3,13 +3,14 @@ its owner. Anyone else gets 404, as for a broadcast that does not exist."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors
+from socialflow.lib.api import QuerySerializer
 
 
 class SummarySerializer(serializers.Serializer):
@@ -74,11 +75,15 @@ class HighlightSerializer(serializers.Serializer):
 class StreamAnalyticsApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(QuerySerializer):
         # `from` is a keyword: the field is renamed below.
-        from_ = serializers.DateTimeField(required=False)
-        to = serializers.DateTimeField(required=False)
-        resolution = serializers.IntegerField(required=False)
+        from_ = serializers.DateTimeField(required=False, help_text="ISO-8601; default: the start")
+        to = serializers.DateTimeField(
+            required=False, help_text="ISO-8601; default: its end, or now; at most 31 days after from"
+        )
+        resolution = serializers.ChoiceField(
+            choices=[10, 60, 300], required=False, help_text="seconds per point (default: by the window)"
+        )
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -99,16 +104,7 @@ class StreamAnalyticsApi(APIView):
             super().__init__(*args, **kwargs)
             self.fields["from"] = self.fields.pop("from_")
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("from", str, description="ISO-8601; default: the broadcast's start"),
-            OpenApiParameter(
-                "to", str, description="ISO-8601; default: its end, or now; at most 31 days after from"
-            ),
-            OpenApiParameter("resolution", int, description="seconds per point: 10, 60 or 300"),
-        ],
-        responses=OutputSerializer,
-    )
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request, stream_id: str):
         stream = selectors.analytics_stream_get(stream_id=stream_id, user=request.user)
         query = self.InputSerializer(data=request.query_params)
@@ -163,13 +159,10 @@ class ChannelAnalyticsSerializer(serializers.Serializer):
 class ChannelAnalyticsApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
-        days = serializers.IntegerField(required=False, default=30)
+    class InputSerializer(QuerySerializer):
+        days = serializers.ChoiceField(choices=[7, 30, 90], required=False, default=30)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="7, 30 (default) or 90")],
-        responses=ChannelAnalyticsSerializer,
-    )
+    @extend_schema(parameters=[InputSerializer], responses=ChannelAnalyticsSerializer)
     def get(self, request):
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

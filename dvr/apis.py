@@ -4,7 +4,7 @@ writes are for the streamer and moderators (and a clip's maker), and anyone else
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from accounts.apis import UserSummarySerializer
 from accounts.selectors import user_get_profile
 from dvr import clips, selectors, services
 from dvr.models import Clip, Recording
+from socialflow.lib.api import QuerySerializer
 from streams.models import Visibility
 from streams.selectors import stream_get_visible
 
@@ -125,11 +126,17 @@ class RecordingChatApi(APIView):
 
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(QuerySerializer):
         from_offset = serializers.FloatField(
-            required=False, default=0, min_value=0, max_value=selectors.REPLAY_MAX_OFFSET
+            required=False,
+            default=0,
+            min_value=0,
+            max_value=selectors.REPLAY_MAX_OFFSET,
+            help_text="seconds from the recording's start",
         )
-        to_offset = serializers.FloatField(required=False, min_value=0)
+        to_offset = serializers.FloatField(
+            required=False, min_value=0, help_text="seconds from the start (default from_offset + 60)"
+        )
 
     class OutputSerializer(serializers.Serializer):
         class MessageSerializer(serializers.Serializer):
@@ -141,15 +148,7 @@ class RecordingChatApi(APIView):
 
         messages = MessageSerializer(many=True)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("from_offset", float, description="seconds from the start (default 0)"),
-            OpenApiParameter(
-                "to_offset", float, description="seconds from the start (default from_offset + 60)"
-            ),
-        ],
-        responses=OutputSerializer,
-    )
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request, recording_id: int):
         recording = selectors.recording_get_visible(recording_id=recording_id, user=request.user)
         data = self.InputSerializer(data=request.query_params)

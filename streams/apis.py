@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from accounts import apis as account_apis
 from accounts.apis import UserSummarySerializer
 from accounts.selectors import user_go_live_eligibility
-from socialflow.lib.api import PageNumberPagination
+from socialflow.lib.api import PageNumberPagination, QuerySerializer
+from socialflow.lib.schema import PAGE_PARAMETERS, page_of
 from streams import selectors, services
 from streams.models import Category, Stream, Visibility
 
@@ -179,7 +180,7 @@ class StreamListCreateApi(APIView):
     class InputSerializer(StreamFieldsInput):
         pass
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(QuerySerializer):
         mine = serializers.ChoiceField(choices=["1"], required=False, help_text="1: your own broadcasts")
         status = serializers.ChoiceField(choices=Stream.Status.choices, required=False)
 
@@ -189,8 +190,10 @@ class StreamListCreateApi(APIView):
                 "mine", str, enum=["1"], description="your own broadcasts (the only listing here)"
             ),
             OpenApiParameter("status", str, enum=list(Stream.Status.values)),
+            *PAGE_PARAMETERS,
         ],
-        responses=OwnerStreamSerializer(many=True),
+        responses=page_of(OwnerStreamSerializer, "OwnerStream"),
+        operation_id="streams_list_mine",
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)

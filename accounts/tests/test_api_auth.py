@@ -28,7 +28,7 @@ def test_register_refuses_taken_username_case_insensitively(api, alice):
     response = api.post(
         REGISTER, {"username": "ALICE", "email": "x@example.com", "password": PASSWORD}, format="json"
     )
-    body = assert_error(response, 400, "username_taken")
+    body = assert_error(response, 409, "username_taken")
     assert body["detail"].startswith("username:")
 
 
@@ -38,8 +38,8 @@ def test_register_refuses_reserved_and_malformed_usernames(api):
         api.post(
             REGISTER, {"username": "admin", "email": "a@example.com", "password": PASSWORD}, format="json"
         ),
-        400,
-        "invalid_username",
+        409,  # not available: a page's name
+        "username_taken",
     )
     assert_error(
         api.post(
@@ -63,7 +63,7 @@ def test_register_refuses_weak_password_and_taken_email(api, alice):
         api.post(
             REGISTER, {"username": "dave", "email": "ALICE@example.com", "password": PASSWORD}, format="json"
         ),
-        400,
+        409,
         "email_taken",
     )
 

@@ -53,8 +53,8 @@ def test_follow_is_idempotent_both_ways(api_as, alice, carol):
 
 
 @pytest.mark.django_db
-def test_self_follow_is_a_400(api_as, alice):
-    body = assert_error(api_as(alice).post("/api/v1/users/alice/follow/"), 400, "self_follow")
+def test_self_follow_is_a_403(api_as, alice):
+    body = assert_error(api_as(alice).post("/api/v1/users/alice/follow/"), 403, "self_follow")
     assert body["detail"] == "You can't follow yourself."
 
 

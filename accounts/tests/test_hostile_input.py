@@ -32,11 +32,20 @@ def test_odd_usernames_in_api_urls_are_json_404(api_as, carol, path):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", ["page=abc", "page=99999999999999999999", "page_size=-5", "page_size=x"])
-def test_odd_pagination_is_never_a_500(api, alice, query):
-    response = api.get(f"/api/v1/users/alice/followers/?{query}")
-    assert response.status_code in (200, 404)
-    assert "code" in response.json() or "results" in response.json()
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("page=abc", 400, "invalid_page"),
+        ("page=0", 400, "invalid_page"),
+        ("page=1&page=2", 400, "invalid_page"),
+        ("page=99999999999999999999", 404, "not_found"),  # past the end
+        ("page_size=-5", 400, "invalid_page"),
+        ("page_size=x", 400, "invalid_page"),
+        ("page_size=101", 400, "invalid_page"),
+    ],
+)
+def test_odd_pagination_is_refused_with_a_reason(api, alice, query, status, code):
+    assert_error(api.get(f"/api/v1/users/alice/followers/?{query}"), status, code)
 
 
 def _image_bytes(fmt, mode="RGB", size=(64, 48), exif=None) -> bytes:

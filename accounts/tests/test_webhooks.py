@@ -157,7 +157,7 @@ def test_redirects_are_not_followed(local_targets, alice, carol):
 def test_targets_on_the_inside_are_refused(public_only, alice, url):
     with pytest.raises(webhooks.AccountError) as refused:
         webhooks.webhook_create(owner=alice, url=url, events=["stream.started"])
-    assert refused.value.code == "webhook_target_refused"
+    assert refused.value.code == "webhook_target_refused" and refused.value.status_code == 403
     assert "only public addresses" in refused.value.message
     assert not Webhook.objects.exists()
 
@@ -176,7 +176,15 @@ def test_targets_on_the_inside_are_refused(public_only, alice, url):
 def test_malformed_urls_are_refused_with_a_reason(public_only, alice, url, says):
     with pytest.raises(webhooks.AccountError) as refused:
         webhooks.webhook_create(owner=alice, url=url, events=["stream.started"])
-    assert says in refused.value.message
+    assert says in refused.value.message and refused.value.status_code == 400
+
+
+def test_a_host_that_does_not_resolve_yet_is_taken_and_its_deliveries_say_so(public_only, alice, carol):
+    hook = webhooks.webhook_create(owner=alice, url="http://hooks.invalid/x", events=["follower.new"])
+    account_services.follow_create(follower=carol, followee=alice)
+    [delivery] = deliver_all(alice)
+    assert delivery.webhook == hook and delivery.status == "failed"
+    assert delivery.error == "The host hooks.invalid does not resolve."
 
 
 def test_dns_rebinding_is_refused_at_delivery(public_only, alice, carol, monkeypatch):

@@ -44,7 +44,9 @@ def test_register_list_test_and_delete(local_targets, api_as, alice, celery_queu
         ({"url": "ftp://example.com/", "events": ["stream.started"]}, "webhook_target_refused"),
         ({"url": "http://example.com/", "events": []}, "min_length"),
         ({"url": "http://example.com/", "events": ["stream.exploded"]}, "invalid_choice"),
-        ({"url": "http://" + "a" * 2001, "events": ["stream.started"]}, "max_length"),
+        ({"url": "http://example.com/" + "a" * 2000, "events": ["stream.started"]}, "max_length"),
+        ({"url": "http://u:p@example.com/", "events": ["stream.started"]}, "webhook_target_refused"),
+        ({"url": 5, "events": ["stream.started"]}, "invalid"),
         ({"events": ["stream.started"]}, "required"),
         ({"url": "http://example.com/", "events": "stream.started"}, "not_a_list"),
     ],
@@ -60,7 +62,7 @@ def test_a_private_target_is_refused_by_the_api(settings, api_as, alice):
     answer = api_as(alice).post(
         "/api/v1/webhooks/", {"url": "http://169.254.169.254/", "events": ["stream.started"]}, format="json"
     )
-    assert answer.status_code == 400 and answer.json()["code"] == "webhook_target_refused"
+    assert answer.status_code == 403 and answer.json()["code"] == "webhook_target_refused"
     assert "169.254.169.254" in answer.json()["detail"]
 
 

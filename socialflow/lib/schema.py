@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from drf_spectacular import openapi
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import serializers
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -103,8 +105,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.add(400)
             if any(scheme for scheme in operation.get("security", [])) or operation.get("x-authenticates"):
                 codes |= {401, 403}
-            if "{" in path:
-                codes.add(404)
+            if "{" in path or any(p.get("name") == "page" for p in params):
+                codes.add(404)  # no such object; or a page past the end
+            codes |= set(operation.pop("x-error-statuses", []))
             if method.upper() in UNSAFE:
                 codes.add(409)
                 if "requestBody" in operation:
@@ -125,3 +128,25 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                     },
                 )
     return result
+
+
+# Lists an APIView paginates by hand (socialflow.lib.api.PageNumberPagination), documented
+# as the generic list views are: `page`, `page_size`, and {count, next, previous, results}.
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="1 to the last page"),
+    OpenApiParameter(
+        "page_size", {"type": "integer", "minimum": 1, "maximum": 100}, description="default 20"
+    ),
+]
+
+
+def page_of(serializer_class: type[serializers.Serializer], name: str) -> serializers.Serializer:
+    return inline_serializer(
+        name=f"Paginated{name}List",
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )

@@ -56,10 +56,12 @@ def test_create_stream_below_threshold_is_403_not_eligible(api_as, alice):
 
 
 @pytest.mark.django_db
-def test_create_stream_with_unknown_category_is_400(api_as, streamer):
+def test_create_stream_with_unknown_category_is_404(api_as, streamer):
+    # Well formed, naming nothing: 404 as a path naming nothing is (the schema cannot list slugs).
     assert_error(
-        api_as(streamer).post("/api/v1/streams/", {"category": "nope"}, format="json"), 400, "does_not_exist"
+        api_as(streamer).post("/api/v1/streams/", {"category": "nope"}, format="json"), 404, "does_not_exist"
     )
+    assert_error(api_as(streamer).post("/api/v1/streams/", {"category": 5}, format="json"), 400, "invalid")
 
 
 @pytest.mark.django_db
