@@ -8,6 +8,7 @@ urlpatterns = [
     path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="api-token-refresh"),
     path("auth/logout/", apis.LogoutApi.as_view(), name="api-logout"),
     path("auth/ws-ticket/", apis.WsTicketApi.as_view(), name="api-ws-ticket"),
+    path("me/avatar/", apis.MeAvatarApi.as_view(), name="api-me-avatar"),
     path("notifications/", apis.NotificationsApi.as_view(), name="api-notifications"),
     path("notifications/read/", apis.NotificationsReadApi.as_view(), name="api-notifications-read"),
     path("webhooks/", apis.WebhooksApi.as_view(), name="api-webhooks"),

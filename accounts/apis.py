@@ -7,7 +7,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +22,9 @@ from socialflow.lib import outbound
 from socialflow.lib.api import PageNumberPagination, QuerySerializer
 from socialflow.lib.schema import PAGE_PARAMETERS, page_of
 
-NOT_ONLY_DIGITS = RegexValidator(r"[^0-9]", "This password is entirely numeric.", code="invalid_password")
+# Django refuses a password of digits only (any script's digits): at least one letter says it
+# in a way a schema can.
+NOT_ONLY_DIGITS = RegexValidator(r"[A-Za-z]", "Use at least one letter (a to z).", code="invalid_password")
 
 
 def _absolute(request, url: str) -> str:
@@ -66,7 +68,7 @@ class RegisterApi(APIView):
             write_only=True,
             style={"input_type": "password"},
             validators=[NOT_ONLY_DIGITS],
-            help_text="8 or more characters, not only digits; a common password or one too like "
+            help_text="8 or more characters, one of them a letter; a common password or one too like "
             "the username is refused (400 `invalid_password`)",
         )
 
@@ -151,7 +153,6 @@ class MeApi(APIView):
     the live state: accounts knows nothing of broadcasts."""
 
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser]  # multipart for an avatar
 
     class OutputSerializer(ProfileOutputSerializer):
         id = serializers.IntegerField()
@@ -164,8 +165,9 @@ class MeApi(APIView):
             max_length=DISPLAY_NAME_MAX_LENGTH, allow_blank=True, required=False
         )
         bio = serializers.CharField(max_length=BIO_MAX_LENGTH, allow_blank=True, required=False)
-        avatar = serializers.ImageField(required=False)
-        remove_avatar = serializers.BooleanField(required=False, default=False)
+        remove_avatar = serializers.BooleanField(
+            required=False, default=False, help_text="a new one: PUT /api/v1/me/avatar/"
+        )
         email_notifications = serializers.BooleanField(required=False)
 
     def _render(self, request):
@@ -182,6 +184,28 @@ class MeApi(APIView):
         data.is_valid(raise_exception=True)
         services.user_update_profile(user=request.user, **data.validated_data)
         return self._render(request)
+
+
+class MeAvatarApi(APIView):
+    """PUT (multipart, `avatar`): your new avatar, re-encoded (JPEG, PNG, GIF or WebP up to
+    AVATAR_MAX_SOURCE_PIXELS); 400 `invalid_image` for anything else. The one multipart
+    operation: the rest of the profile is JSON (PATCH /api/v1/me/)."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(serializers.Serializer):
+        avatar = serializers.ImageField()
+
+    class OutputSerializer(serializers.Serializer):
+        avatar_url = serializers.CharField()
+
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses=OutputSerializer)
+    def put(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_update_profile(user=request.user, avatar=data.validated_data["avatar"])
+        return Response(self.OutputSerializer({"avatar_url": _absolute(request, user.avatar_url)}).data)
 
 
 class UserDetailApi(APIView):
@@ -364,6 +388,7 @@ class NotificationsReadApi(APIView):
             }
         },
         responses=NotificationsApi.MarkedSerializer,
+        extensions={"x-body-required": True},
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -520,7 +545,8 @@ class PushSubscriptionsApi(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        push.push_require_enabled()  # 404 push_disabled before the body is looked at
+        if hasattr(self, request.method.lower()):  # a method it lacks stays 405
+            push.push_require_enabled()  # 404 push_disabled before the body is looked at
 
     @extend_schema(
         request=InputSerializer,

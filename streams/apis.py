@@ -333,7 +333,9 @@ class ChannelApi(APIView):
         record_by_default = serializers.BooleanField(required=False)
         dvr_by_default = serializers.BooleanField(required=False)
         clips_enabled = serializers.BooleanField(required=False)
-        recording_retention_days = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+        recording_retention_days = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0, max_value=services.MAX_RETENTION_DAYS
+        )
 
     def _render(self, channel):
         data = {

@@ -119,7 +119,7 @@ def _png(size=(8, 8)) -> bytes:
 def test_avatar_upload_goes_through_storage(api_as, alice, settings):
     client = api_as(alice)
     upload = SimpleUploadedFile("me.png", _png(), content_type="image/png")
-    body = client.patch("/api/v1/me/", {"avatar": upload}, format="multipart").json()
+    body = client.put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart").json()
     assert body["avatar_url"].startswith("http://testserver/media/avatars/")
     alice.refresh_from_db()
     assert (settings.MEDIA_ROOT / alice.avatar.name).is_file()
@@ -129,7 +129,7 @@ def test_avatar_upload_goes_through_storage(api_as, alice, settings):
 def test_avatar_that_is_not_an_image_is_refused(api_as, alice):
     upload = SimpleUploadedFile("me.png", b"not an image", content_type="image/png")
     assert_error(
-        api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart"), 400, "invalid_image"
+        api_as(alice).put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart"), 400, "invalid_image"
     )
 
 

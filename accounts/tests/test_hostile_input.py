@@ -60,7 +60,7 @@ def _image_bytes(fmt, mode="RGB", size=(64, 48), exif=None) -> bytes:
 def test_avatar_is_reencoded_and_named_by_its_real_format(api_as, alice, settings):
     # A GIF posing as a PDF becomes a plain JPEG; the client's name and extension are ignored.
     upload = SimpleUploadedFile("evil.pdf", _image_bytes("GIF"), content_type="application/pdf")
-    response = api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart")
+    response = api_as(alice).put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart")
     assert response.status_code == 200, response.content
     alice.refresh_from_db()
     assert alice.avatar.name.endswith(".jpg") and "evil" not in alice.avatar.name
@@ -73,7 +73,7 @@ def test_avatar_metadata_is_dropped_and_size_capped(api_as, alice, settings):
     exif = Image.Exif()
     exif[0x010F] = "SpyCam"  # Make
     upload = SimpleUploadedFile("me.jpg", _image_bytes("JPEG", size=(2000, 1000), exif=exif.tobytes()))
-    api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart")
+    api_as(alice).put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart")
     alice.refresh_from_db()
     with Image.open(settings.MEDIA_ROOT / alice.avatar.name) as stored:
         assert stored.size == (512, 256)
@@ -83,7 +83,7 @@ def test_avatar_metadata_is_dropped_and_size_capped(api_as, alice, settings):
 @pytest.mark.django_db
 def test_transparent_avatar_stays_png(api_as, alice):
     upload = SimpleUploadedFile("me.png", _image_bytes("PNG", mode="RGBA"))
-    api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart")
+    api_as(alice).put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart")
     alice.refresh_from_db()
     assert alice.avatar.name.endswith(".png")
 
@@ -92,7 +92,7 @@ def test_transparent_avatar_stays_png(api_as, alice):
 def test_unsupported_image_format_is_refused_and_nothing_written(api_as, alice, settings):
     upload = SimpleUploadedFile("me.bmp", _image_bytes("BMP"))
     assert_error(
-        api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart"), 400, "invalid_image"
+        api_as(alice).put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart"), 400, "invalid_image"
     )
     assert not (settings.MEDIA_ROOT / "avatars").exists()
 
@@ -102,7 +102,9 @@ def test_oversized_avatar_is_refused(api_as, alice, settings):
     settings.AVATAR_MAX_BYTES = 1000
     upload = SimpleUploadedFile("me.png", _image_bytes("PNG", size=(400, 400)) + b"\0" * 2000)
     body = assert_error(
-        api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart"), 400, "avatar_too_large"
+        api_as(alice).put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart"),
+        400,
+        "avatar_too_large",
     )
     assert "larger than" in body["detail"]
 
@@ -155,9 +157,9 @@ def test_an_avatar_over_16_megapixels_is_refused_before_decoding(api_as, alice, 
     settings.AVATAR_MAX_BYTES = 10 * 1024 * 1024
     upload = SimpleUploadedFile("bomb.png", _image_bytes("PNG", size=(4100, 4000)))
     body = assert_error(
-        api_as(alice).patch("/api/v1/me/", {"avatar": upload}, format="multipart"), 400, "invalid_image"
+        api_as(alice).put("/api/v1/me/avatar/", {"avatar": upload}, format="multipart"), 400, "invalid_image"
     )
     assert "too many pixels" in body["detail"]
     photo = SimpleUploadedFile("photo.jpg", _image_bytes("JPEG", size=(4000, 4000)))
-    answer = api_as(alice).patch("/api/v1/me/", {"avatar": photo}, format="multipart")
+    answer = api_as(alice).put("/api/v1/me/avatar/", {"avatar": photo}, format="multipart")
     assert answer.status_code == 200, answer.content

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse, QueryDict
 from rest_framework import exceptions, pagination, serializers
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -154,7 +155,17 @@ def strict_json_types() -> None:
     _typed(serializers.IntegerField, lambda data: isinstance(data, int) and not isinstance(data, bool))
     _typed(serializers.FloatField, lambda data: isinstance(data, int | float) and not isinstance(data, bool))
     _typed(serializers.BooleanField, lambda data: isinstance(data, bool))
-    _typed(serializers.SlugRelatedField, lambda data: isinstance(data, str))
+    _typed(serializers.SlugRelatedField, lambda data: isinstance(data, str) and "\x00" not in data)
+    # A related field turns "" into null before it looks: in JSON, null is null and "" is no slug.
+    original = serializers.RelatedField.run_validation
+
+    def run_validation(self: serializers.RelatedField, data: Any = empty) -> Any:
+        initial = getattr(self.root, "initial_data", None)
+        if data == "" and isinstance(initial, dict) and not isinstance(initial, QueryDict):
+            raise exceptions.ValidationError("A value, or null.", code="invalid")
+        return original(self, data)
+
+    serializers.RelatedField.run_validation = run_validation  # type: ignore[method-assign,assignment]
     serializers.CharField._strict_json = True  # type: ignore[attr-defined]
 
 

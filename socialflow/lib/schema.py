@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from django.core.validators import RegexValidator
 from drf_spectacular import openapi
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -16,6 +17,28 @@ from rest_framework import serializers
 
 class AutoSchema(openapi.AutoSchema):
     """Names nested `InputSerializer`/`OutputSerializer` after their view (`MeApi` -> `MeOutput`)."""
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # What DRF refuses in any text field and the schema should say: a NUL character, and
+        # (trimming before checking it is not blank) nothing but spaces.
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField | serializers.SlugRelatedField)
+            and not any(isinstance(v, RegexValidator) for v in field.validators)  # theirs come later
+            and isinstance(schema, dict)
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+            and "format" not in schema
+            and "enum" not in schema
+        ):
+            if isinstance(field, serializers.SlugRelatedField):
+                schema["pattern"] = r"^[^\u0000]+$"
+            elif field.trim_whitespace and not field.allow_blank:
+                schema["pattern"] = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+            else:
+                schema["pattern"] = r"^[^\u0000]*$"
+        return schema
 
     def get_serializer_name(self, serializer: Any, direction: Literal["request", "response"]) -> str:
         cls = serializer if isinstance(serializer, type) else type(serializer)
@@ -105,8 +128,10 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.add(400)
             if any(scheme for scheme in operation.get("security", [])) or operation.get("x-authenticates"):
                 codes |= {401, 403}
-            if "{" in path or any(p.get("name") == "page" for p in params):
-                codes.add(404)  # no such object; or a page past the end
+            if "{" in path or any(p.get("name") == "page" for p in params) or "requestBody" in operation:
+                codes.add(404)  # no such object; a page past the end; a reference to nothing
+            if operation.pop("x-body-required", False):
+                operation["requestBody"]["required"] = True
             codes |= set(operation.pop("x-error-statuses", []))
             if method.upper() in UNSAFE:
                 codes.add(409)

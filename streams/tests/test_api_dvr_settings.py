@@ -27,7 +27,7 @@ def test_a_channel_turns_clips_off_and_sets_its_retention(api_as, channel):
         client.patch("/api/v1/channel/", {"recording_retention_days": -1}, format="json"), 400, "min_value"
     )
     assert_error(
-        client.patch("/api/v1/channel/", {"recording_retention_days": 99999}, format="json"), 400, "invalid"
+        client.patch("/api/v1/channel/", {"recording_retention_days": 99999}, format="json"), 400, "max_value"
     )
 
 
