@@ -13,8 +13,9 @@ Checked in-process first (Django's test client against the same database): the n
 queries of the live list at page_size 5, 20 and 100, anonymous and signed in, and of the
 detail. They must not grow with the page size.
 
-Measured, at concurrency 4 and 32 (that many keep-alive connections, each sending its next
-request when the last one is answered), for --seconds after a second of warm-up, --rounds
+Measured, at concurrency 4 and 32 (that many keep-alive connections, each from its own
+loopback address as that many clients, each sending its next request when the last one is
+answered), for --seconds after a second of warm-up, --rounds
 times with the targets interleaved (the machine is shared: each round's baselines run
 within a minute of its endpoints):
 
@@ -171,34 +172,37 @@ async def load(target: Target, concurrency: int, seconds: float, warmup: float =
     errors = 0
     state = {"counting": False, "stop": False}
 
-    async def worker(session: aiohttp.ClientSession, n: int) -> None:
+    async def worker(n: int) -> None:
         nonlocal errors
-        i = n
-        while not state["stop"]:
-            url = target.urls[i % len(target.urls)]
-            i += concurrency
-            started = time.perf_counter()
-            async with session.get(url) as response:
-                await response.read()
-                status = response.status
-            elapsed = time.perf_counter() - started
-            if state["counting"]:
-                latencies.append(elapsed * 1000)
-                errors += status != 200
+        # Each connection from its own loopback address: the throttles count per address,
+        # as they would for that many clients, not one history of every request.
+        source = (f"127.0.{n // 250}.{2 + n % 250}", 0)
+        connector = aiohttp.TCPConnector(limit=1, local_addr=source)
+        async with aiohttp.ClientSession(connector=connector, headers=target.headers) as session:
+            i = n
+            while not state["stop"]:
+                url = target.urls[i % len(target.urls)]
+                i += concurrency
+                started = time.perf_counter()
+                async with session.get(url) as response:
+                    await response.read()
+                    status = response.status
+                elapsed = time.perf_counter() - started
+                if state["counting"]:
+                    latencies.append(elapsed * 1000)
+                    errors += status != 200
 
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers=target.headers) as session:
-        tasks = [asyncio.create_task(worker(session, n)) for n in range(concurrency)]
-        await asyncio.sleep(warmup)
-        server0, client0, machine0 = cpu_seconds(target.server_pids), time.process_time(), machine_ticks()
-        started = time.perf_counter()
-        state["counting"] = True
-        await asyncio.sleep(seconds)
-        state["counting"] = False
-        elapsed = time.perf_counter() - started
-        server1, client1, machine1 = cpu_seconds(target.server_pids), time.process_time(), machine_ticks()
-        state["stop"] = True
-        await asyncio.gather(*tasks)
+    tasks = [asyncio.create_task(worker(n)) for n in range(concurrency)]
+    await asyncio.sleep(warmup)
+    server0, client0, machine0 = cpu_seconds(target.server_pids), time.process_time(), machine_ticks()
+    started = time.perf_counter()
+    state["counting"] = True
+    await asyncio.sleep(seconds)
+    state["counting"] = False
+    elapsed = time.perf_counter() - started
+    server1, client1, machine1 = cpu_seconds(target.server_pids), time.process_time(), machine_ticks()
+    state["stop"] = True
+    await asyncio.gather(*tasks)
     busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1])
     return Run(len(latencies), errors, elapsed, latencies, server1 - server0, client1 - client0, busy)
 

@@ -70,7 +70,7 @@ def recreate_database(name: str) -> None:
 
 def drop_database(name: str) -> None:
     """At the end of a bench: drop `name`, or say why not (a connection still open)."""
-    _psql_admin(f"DROP DATABASE IF EXISTS {name}", check=False)
+    _psql_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", check=False)
 
 
 def prepare_database(env: dict[str, str]) -> str:
