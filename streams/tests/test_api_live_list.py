@@ -10,7 +10,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
-from accounts.tokens import TokenObtainPairSerializer
 from streams import selectors, services
 from streams.models import Channel, Stream
 from streams.tests.factories import CategoryFactory
@@ -43,17 +42,11 @@ def _live_broadcasts(n: int) -> list[Stream]:
     )
 
 
-def _signed_in(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {TokenObtainPairSerializer.get_token(user).access_token}")
-    return client
-
-
 @pytest.mark.django_db
-def test_queries_do_not_grow_with_the_page_size(settings, carol, django_assert_num_queries):
+def test_queries_do_not_grow_with_the_page_size(settings, carol, api_with_token, django_assert_num_queries):
     settings.STREAMS_API_CACHE_SECONDS = 0  # every answer afresh
     _live_broadcasts(101)
-    anonymous, signed_in = APIClient(), _signed_in(carol)
+    anonymous, signed_in = APIClient(), api_with_token(carol)
     for size in (5, 20, 100):
         with django_assert_num_queries(2):  # the count, the page
             body = anonymous.get(f"{URL}?page_size={size}").json()
@@ -82,7 +75,9 @@ def test_anonymous_callers_share_one_answer_that_lapses(settings, go_live, djang
 
 
 @pytest.mark.django_db
-def test_signed_in_callers_get_their_own_fields_never_the_shared_answer(settings, go_live, carol):
+def test_signed_in_callers_get_their_own_fields_never_the_shared_answer(
+    settings, go_live, carol, api_with_token
+):
     settings.STREAMS_API_CACHE_SECONDS = 60
     # Public now, its media private since it went live followers-only: a signed-in caller's
     # hls_url carries a playback grant for that caller.
@@ -97,9 +92,9 @@ def test_signed_in_callers_get_their_own_fields_never_the_shared_answer(settings
         (grant,) = parse_qs(urlsplit(url).query)["grant"]
         return selectors.playback_grant_user(stream_id=stream.pk, grant=grant)
 
-    assert grantee(hls_url(_signed_in(carol))) == carol
+    assert grantee(hls_url(api_with_token(carol))) == carol
     anonymous = hls_url(APIClient())
     assert "grant" not in anonymous
-    assert grantee(hls_url(_signed_in(dave))) == dave
-    assert grantee(hls_url(_signed_in(carol))) == carol
+    assert grantee(hls_url(api_with_token(dave))) == dave
+    assert grantee(hls_url(api_with_token(carol))) == carol
     assert hls_url(APIClient()) == anonymous

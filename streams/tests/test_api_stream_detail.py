@@ -6,21 +6,14 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.tokens import TokenObtainPairSerializer
 from socialflow.tests.helpers import assert_error
 from streams import services
 
 
-def _signed_in(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {TokenObtainPairSerializer.get_token(user).access_token}")
-    return client
-
-
 @pytest.mark.django_db
-def test_detail_in_one_query_and_the_callers(go_live, carol, django_assert_num_queries):
+def test_detail_in_one_query_and_the_callers(go_live, carol, api_with_token, django_assert_num_queries):
     stream = go_live(title="Speedrun")
-    anonymous, signed_in = APIClient(), _signed_in(carol)
+    anonymous, signed_in = APIClient(), api_with_token(carol)
     with django_assert_num_queries(1):  # the broadcast with its streamer, category and channel
         assert anonymous.get(f"/api/v1/streams/{stream.pk}/").json()["title"] == "Speedrun"
     with django_assert_num_queries(2):  # and the caller
@@ -29,7 +22,7 @@ def test_detail_in_one_query_and_the_callers(go_live, carol, django_assert_num_q
 
 @pytest.mark.django_db
 def test_anonymous_callers_share_the_answer_until_it_lapses(
-    settings, go_live, carol, django_assert_num_queries
+    settings, go_live, carol, django_assert_num_queries, api_with_token
 ):
     settings.STREAMS_API_CACHE_SECONDS = 1
     stream = go_live()
@@ -39,8 +32,8 @@ def test_anonymous_callers_share_the_answer_until_it_lapses(
 
     with django_assert_num_queries(0):
         assert APIClient().get(url).json()["status"] == "live"
-    assert _signed_in(carol).get(url).json()["status"] == "ended"
-    owner = _signed_in(stream.owner).get(url).json()
+    assert api_with_token(carol).get(url).json()["status"] == "ended"
+    owner = api_with_token(stream.owner).get(url).json()
     assert owner["status"] == "ended" and owner["ingest"]["stream_key"] == stream.channel.stream_key
 
     time.sleep(1.1)
