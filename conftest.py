@@ -87,6 +87,21 @@ def api_as(api):
 
 
 @pytest.fixture
+def api_with_token():
+    """A new API client per call that sends `user`'s access token, as a mobile app does
+    (api_as skips authentication, and shares one client)."""
+    from accounts.tokens import TokenObtainPairSerializer
+
+    def make(user):
+        client = APIClient()
+        token = TokenObtainPairSerializer.get_token(user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
 def followers_of():
     def make(user, n):
         fans = UserFactory.create_batch(n)

@@ -40,6 +40,16 @@ class UserSummarySerializer(serializers.Serializer):
         return _absolute(self.context["request"], user.avatar_url)
 
 
+def user_summary(request, user: User) -> dict[str, str]:
+    """UserSummarySerializer's answer built by hand, for serializers that build theirs by
+    hand (streams.apis.StreamSerializer)."""
+    return {
+        "username": str(user.username),
+        "display_name": str(user.display_name),
+        "avatar_url": _absolute(request, user.avatar_url),
+    }
+
+
 class ProfileOutputSerializer(UserSummarySerializer):
     bio = serializers.CharField()
     follower_count = serializers.IntegerField()

@@ -39,7 +39,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_env(secret: str) -> dict[str, str]:
+def bench_env(secret: str, *, database_url: str = DB_URL, redis: str = REDIS) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "socialflow.settings",
@@ -47,25 +47,35 @@ def bench_env(secret: str) -> dict[str, str]:
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": DB_URL,
-        "REDIS_URL": REDIS,
-        "CACHE_URL": REDIS,
-        "CELERY_BROKER_URL": REDIS,
-        "CELERY_RESULT_BACKEND": REDIS,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis,
+        "CACHE_URL": redis,
+        "CELERY_BROKER_URL": redis,
+        "CELERY_RESULT_BACKEND": redis,
         "MEDIA_HOOK_SECRET": secret,
         "LOG_LEVEL": "WARNING",
     }
 
 
+def _psql_admin(sql: str, check: bool = True) -> None:
+    admin = ["psql", "-h", "127.0.0.1", "-U", "socialflow", "-d", "postgres", "-q", "-c", sql]
+    subprocess.run(admin, check=check, env={**os.environ, "PGPASSWORD": "socialflow"})
+
+
+def recreate_database(name: str) -> None:
+    """Drop and create the PostgreSQL database `name` (fails while a connection is open)."""
+    _psql_admin(f"DROP DATABASE IF EXISTS {name}")
+    _psql_admin(f"CREATE DATABASE {name}")
+
+
+def drop_database(name: str) -> None:
+    """At the end of a bench: drop `name`, or say why not (a connection still open)."""
+    _psql_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", check=False)
+
+
 def prepare_database(env: dict[str, str]) -> str:
     """Fresh database, migrated, with one exempt streamer; returns the stream key."""
-    admin = ["psql", "-h", "127.0.0.1", "-U", "socialflow", "-d", "postgres", "-q", "-c"]
-    subprocess.run(
-        [*admin, f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True, env={**env, "PGPASSWORD": "socialflow"}
-    )
-    subprocess.run(
-        [*admin, f"CREATE DATABASE {DB_NAME}"], check=True, env={**env, "PGPASSWORD": "socialflow"}
-    )
+    recreate_database(DB_NAME)
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)
     script = (
@@ -148,9 +158,11 @@ def start_daphne(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Pope
     return daphne, port
 
 
-def start_bare_channels(env: dict[str, str], workers: int = 1) -> tuple[list[subprocess.Popen], int]:
-    """The baseline of bench/chat.py: `workers` Daphne processes serving
-    bench.bare_channels:application on one socket, as socialflow.web shares its socket
+def start_bare_channels(
+    env: dict[str, str], workers: int = 1, application: str = "bench.bare_channels:application"
+) -> tuple[list[subprocess.Popen], int]:
+    """A baseline (bench/chat.py's by default; bench/api.py's is bench.bare_api): `workers`
+    Daphne processes serving `application` on one socket, as socialflow.web shares its socket
     (bound once here, handed over with `daphne --fd`), on a free port. Returns the processes
     (stop them with stop_processes) once the port accepts connections."""
     from socialflow.web import DAPHNE, listen
@@ -163,7 +175,7 @@ def start_bare_channels(env: dict[str, str], workers: int = 1) -> tuple[list[sub
         for _ in range(workers):
             processes.append(
                 subprocess.Popen(
-                    [*DAPHNE, "--fd", str(fd), "bench.bare_channels:application"],
+                    [*DAPHNE, "--fd", str(fd), application],
                     cwd=BASE_DIR,
                     env=env,
                     pass_fds=(fd,),

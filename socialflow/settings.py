@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # Last, as axes asks: turns a sign-in refused for the lockout into its page (429).
     "axes.middleware.AxesMiddleware",
+    # Not a middleware of its own: it keeps the chain above in one thread under ASGI.
+    "socialflow.lib.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "socialflow.urls"
@@ -150,6 +152,8 @@ CACHES = {
     # Throttle counters and rate limits must be shared by every web process: Redis.
     "default": env.cache_url("CACHE_URL", default="redis://127.0.0.1:6379/1"),
 }
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "socialflow.lib.cache.RedisCache"  # Django's, cheaper per call
 
 # pubsub: one PUBLISH per group message, fanned out to sockets inside each web process
 # (several times cheaper than `core`, which queues one copy per socket in Redis). It drops
@@ -389,6 +393,11 @@ REST_FRAMEWORK = {
     # X-Forwarded-For, and a forged header would dodge every throttle.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+# GET /api/v1/streams/live/ and /api/v1/streams/{id}/ answer anonymous callers from the cache
+# for this long (0: never).
+STREAMS_API_CACHE_SECONDS = env.int("STREAMS_API_CACHE_SECONDS", default=2)
+if STREAMS_API_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("STREAMS_API_CACHE_SECONDS must be 0 or more.")
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),

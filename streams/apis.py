@@ -5,11 +5,17 @@ The stream key is serialized only in the owner's answers (`ingest`, the channel)
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from redis.exceptions import RedisError
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -17,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import apis as account_apis
-from accounts.apis import UserSummarySerializer
+from accounts.apis import UserSummarySerializer, user_summary
 from accounts.selectors import user_go_live_eligibility
 from socialflow.lib.api import PageNumberPagination, QuerySerializer
 from socialflow.lib.schema import PAGE_PARAMETERS, page_of
@@ -135,12 +141,52 @@ class StreamSerializer(serializers.Serializer):
         scheme = "wss" if request.is_secure() else "ws"
         return f"{scheme}://{request.get_host()}/ws/streams/{stream.pk}/"
 
+    def to_representation(self, stream) -> dict[str, Any]:
+        # The declared fields' answer built by hand, in their order and formats: DRF's walk
+        # over them cost more than everything else in a page of the live list (bench/api.py).
+        # The fields above stay the documentation (drf-spectacular), and test_api_representation
+        # holds this to DRF's own walk.
+        request = self.context["request"]
+        category = stream.category
+        return {
+            "id": str(stream.pk),
+            "title": str(stream.title),
+            "description": str(stream.description),
+            "status": str(stream.status),
+            "owner": user_summary(request, stream.owner),
+            "category": None
+            if category is None
+            else {"slug": str(category.slug), "name": str(category.name)},
+            "tags": [None if tag is None else str(tag) for tag in stream.tags],
+            "visibility": str(stream.visibility),
+            "scheduled_for": _DATETIME.to_representation(stream.scheduled_for),
+            "started_at": _DATETIME.to_representation(stream.started_at),
+            "ended_at": _DATETIME.to_representation(stream.ended_at),
+            "end_reason": str(stream.end_reason),
+            "record": bool(stream.record),
+            "dvr_enabled": bool(stream.dvr_enabled),
+            "dvr_window_seconds": self.get_dvr_window_seconds(stream),
+            "viewer_count": int(stream.viewer_count),
+            "peak_viewer_count": int(stream.peak_viewer_count),
+            "low_latency": bool(stream.low_latency),
+            "source_passthrough": bool(stream.source_passthrough),
+            "hls_url": self.get_hls_url(stream),
+            "thumbnail_url": self.get_thumbnail_url(stream),
+            "ws_url": self.get_ws_url(stream),
+        }
+
+
+_DATETIME = serializers.DateTimeField()  # its format, for StreamSerializer.to_representation
+
 
 class OwnerStreamSerializer(StreamSerializer):
     ingest = serializers.SerializerMethodField()
 
     def get_ingest(self, stream) -> dict:
         return IngestSerializer(services.channel_ingest(channel=stream.channel)).data
+
+    def to_representation(self, stream) -> dict[str, Any]:
+        return {**super().to_representation(stream), "ingest": self.get_ingest(stream)}
 
 
 def _stream_response(request, stream: Stream, status_code=status.HTTP_200_OK) -> Response:
@@ -213,7 +259,40 @@ class StreamListCreateApi(APIView):
         return _stream_response(request, stream, status.HTTP_201_CREATED)
 
 
-class StreamDetailApi(APIView):
+class _SharedWithAnonymous:
+    """Anonymous callers share one answer per address for STREAMS_API_CACHE_SECONDS, kept in
+    the cache so that every web process serves the same one: a broadcast that ends leaves
+    the live list, and shows as ended, within that time. Signed-in callers are answered
+    afresh: their answers differ (`hls_url` carries a playback grant for the caller when a
+    broadcast's media is private, the owner gets `ingest`). Errors are never shared."""
+
+    def shared_with_anonymous(self, request, answer: Callable[[], Response]) -> HttpResponseBase:
+        seconds = settings.STREAMS_API_CACHE_SECONDS
+        if request.user.is_authenticated or not seconds:
+            return answer()
+        # Everything the answer is made of: the links in it carry the scheme and host, and
+        # the renderer follows the Accept header (`; indent=4`).
+        key: str | None = "streams:api:" + "|".join(
+            [request.scheme, request.get_host(), request.get_full_path(), str(request.accepted_media_type)]
+        )
+        try:
+            cached = cache.get(key)
+        except RedisError:  # the cache is away: answer afresh, as the throttles let it through
+            cached = key = None
+        if cached is not None:
+            content, content_type = cached
+            return HttpResponse(content, content_type=content_type)
+        response = self.finalize_response(request, answer())  # type: ignore[attr-defined]
+        response.render()
+        if key is not None and response.status_code == status.HTTP_200_OK:
+            with contextlib.suppress(RedisError):
+                cache.set(key, (response.content, response["Content-Type"]), seconds)
+        return response
+
+
+class StreamDetailApi(_SharedWithAnonymous, APIView):
+    """A broadcast anyone may see (anonymous callers share answers: _SharedWithAnonymous)."""
+
     permission_classes = [AllowAny]
 
     class InputSerializer(StreamFieldsInput):
@@ -221,7 +300,12 @@ class StreamDetailApi(APIView):
 
     @extend_schema(responses=StreamSerializer)
     def get(self, request, stream_id: str):
-        return _stream_response(request, selectors.stream_get_visible(stream_id=stream_id, user=request.user))
+        return self.shared_with_anonymous(
+            request,
+            lambda: _stream_response(
+                request, selectors.stream_get_visible(stream_id=stream_id, user=request.user)
+            ),
+        )
 
     @extend_schema(request=InputSerializer, responses=OwnerStreamSerializer)
     def patch(self, request, stream_id: str):
@@ -272,7 +356,9 @@ class StreamEndApi(APIView):
         return _stream_response(request, selectors.stream_get_visible(stream_id=stream.pk, user=request.user))
 
 
-class StreamLiveListApi(ListAPIView):
+class StreamLiveListApi(_SharedWithAnonymous, ListAPIView):
+    """The public directory (anonymous callers share answers: _SharedWithAnonymous)."""
+
     permission_classes = [AllowAny]
     serializer_class = StreamSerializer
 
@@ -283,7 +369,7 @@ class StreamLiveListApi(ListAPIView):
         ]
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        return self.shared_with_anonymous(request, lambda: super(StreamLiveListApi, self).get(request))
 
     def get_queryset(self):
         params = self.request.query_params

@@ -88,9 +88,10 @@ def streams_of_owner(*, user: User, status: str | None = None) -> QuerySet[Strea
 
 
 def streams_live(*, category: str | None = None, q: str | None = None) -> QuerySet[Stream]:
-    """Public live broadcasts, most viewers first."""
+    """Public live broadcasts, most viewers first (without their channels: a listing shows
+    no ingest)."""
     qs = (
-        _base()
+        Stream.objects.select_related("owner", "category")
         .live()
         .filter(visibility="public", owner__is_active=True)
         .order_by("-viewer_count", "-started_at")

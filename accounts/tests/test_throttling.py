@@ -55,3 +55,14 @@ def test_a_forged_x_forwarded_for_does_not_dodge_the_throttle(api, alice, rates)
         for i in range(6)
     ]
     assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429, 429]
+
+
+@pytest.mark.django_db
+def test_anonymous_callers_are_counted_once_at_the_anonymous_rate(api, alice, monkeypatch):
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "anon": "3/min", "user": "1/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    codes = [api.get("/api/v1/users/alice/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    api.force_authenticate(alice)
+    codes = [api.get("/api/v1/users/alice/").status_code for _ in range(2)]
+    assert codes == [200, 429]

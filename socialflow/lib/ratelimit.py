@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-_REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
+_REDIS_BACKENDS = {"django.core.cache.backends.redis.RedisCache", "socialflow.lib.cache.RedisCache"}
 
 
 @memoize
@@ -27,7 +27,7 @@ def _redis_client() -> redis.Redis | None:
     """A client on the cache's Redis (None for another backend, e.g. a developer's locmem):
     Django's cache API has no atomic "count with an expiry"."""
     config = settings.CACHES["default"]
-    if config["BACKEND"] != _REDIS_BACKEND:
+    if config["BACKEND"] not in _REDIS_BACKENDS:
         return None
     location = config["LOCATION"]
     url = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
