@@ -411,7 +411,7 @@ class NotificationsReadApi(APIView):
 
 class WebhookOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    url = serializers.URLField()
+    url = serializers.CharField()
     events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices))
     created_at = serializers.DateTimeField()
 

@@ -158,7 +158,10 @@ def webhook_deliveries(request, webhook_id):
 @require_POST
 def webhook_test(request, webhook_id):
     hook = _own_webhook(request, webhook_id)
-    webhooks.webhook_ping(webhook=hook)
+    try:
+        webhooks.webhook_ping(webhook=hook)
+    except AccountError:  # deleted meanwhile (another tab)
+        raise Http404("No such webhook.") from None
     messages.success(request, "A test delivery is on its way; its answer appears in the table below.")
     return redirect(f"{reverse('accounts:webhooks')}#webhook-{hook.pk}")
 

@@ -184,24 +184,33 @@ def webhooks_emit(*, owner_id: int, event: str, data: dict[str, Any]) -> int:
     wanted = [pk for pk, events in _subscriptions(owner_id) if event in events]
     if not wanted:
         return 0
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(webhook_id=pk, event=event, payload=data) for pk in wanted]
-    )
+    with transaction.atomic():
+        # Held (FOR NO KEY UPDATE) until the commit: a webhook deleted meanwhile is skipped,
+        # never a foreign-key violation at the caller's commit (a go-live, a chat message).
+        alive = list(
+            Webhook.objects.select_for_update(no_key=True).filter(pk__in=wanted).values_list("pk", flat=True)
+        )
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [WebhookDelivery(webhook_id=pk, event=event, payload=data) for pk in alive]
+        )
     _queue([delivery.pk for delivery in deliveries])
     return len(deliveries)
 
 
 def webhook_ping(*, webhook: Webhook) -> WebhookDelivery:
     """A test delivery (`ping`), whatever events the webhook asked for."""
-    delivery = WebhookDelivery.objects.create(
-        webhook=webhook,
-        event=PING,
-        payload={
-            "webhook": webhook.pk,
-            "events": webhook.events,
-            "message": "A test delivery from SocialFlow.",
-        },
-    )
+    with transaction.atomic():
+        if not Webhook.objects.select_for_update(no_key=True).filter(pk=webhook.pk).exists():
+            raise AccountError("No such webhook.", code="not_found", status_code=404)
+        delivery = WebhookDelivery.objects.create(
+            webhook=webhook,
+            event=PING,
+            payload={
+                "webhook": webhook.pk,
+                "events": webhook.events,
+                "message": "A test delivery from SocialFlow.",
+            },
+        )
     _queue([delivery.pk])
     return delivery
 

@@ -17,16 +17,17 @@ from django.conf import settings
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from chat.models import ChatMessage
 from dvr.selectors import site_storage_use
+from socialflow.lib import latency
 from socialflow.lib.api import json_error
 from streams.models import Stream, StreamHealthSample
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("default", "transcode", "analytics")
+QUEUES = ("default", "transcode", "analytics", "webhooks")
 
 
 class PlatformCollector:
@@ -51,6 +52,7 @@ class PlatformCollector:
         yield CounterMetricFamily("socialflow_chat_messages", "Chat messages posted.", value=posted)
         yield from self._transcoders([stream_id for stream_id, _ in live])
         yield self._queues()
+        yield self._hook_latency()
         storage = GaugeMetricFamily(
             "socialflow_storage_bytes", "Media kept in storage, by kind.", labels=["kind"]
         )
@@ -90,6 +92,19 @@ class PlatformCollector:
         except (redis.RedisError, ValueError) as exc:  # a broker that is not Redis, or away
             log.warning("metrics: no queue depths: %s", exc)
         return depth
+
+    def _hook_latency(self) -> Metric:
+        family = HistogramMetricFamily(
+            "socialflow_hook_seconds",
+            "Time to answer a media-server hook (what OBS waits for on a publish), by server and action.",
+            labels=["server", "action"],
+        )
+        try:
+            for labels, buckets, total in latency.read("hook"):
+                family.add_metric(list(labels), buckets, total)
+        except redis.RedisError as exc:
+            log.warning("metrics: no hook latencies: %s", exc)
+        return family
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

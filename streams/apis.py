@@ -362,18 +362,22 @@ class StreamLiveListApi(_SharedWithAnonymous, ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = StreamSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("category", str, description="category slug"),
-            OpenApiParameter("q", str, description="search in titles and streamer names"),
-        ]
-    )
+    class FilterSerializer(QuerySerializer):
+        category = serializers.CharField(max_length=50, required=False, help_text="category slug")
+        q = serializers.CharField(
+            max_length=100, required=False, help_text="search in titles and streamer names"
+        )
+
+    @extend_schema(parameters=[FilterSerializer])
     def get(self, request, *args, **kwargs):
         return self.shared_with_anonymous(request, lambda: super(StreamLiveListApi, self).get(request))
 
     def get_queryset(self):
-        params = self.request.query_params
-        return selectors.streams_live(category=params.get("category"), q=params.get("q"))
+        filters = self.FilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.streams_live(
+            category=filters.validated_data.get("category"), q=filters.validated_data.get("q")
+        )
 
 
 class StreamEventsApi(ListAPIView):

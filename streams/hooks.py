@@ -8,10 +8,12 @@ and enqueue; they never wait on FFmpeg.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import json
 import logging
+import time
 import urllib.parse
 
 from django.conf import settings
@@ -19,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from socialflow.lib import latency
 from socialflow.lib.api import json_error
 from streams import services
 
@@ -84,8 +87,44 @@ def _srs_refuse(reason: str) -> HttpResponse:
     return JsonResponse({"code": 403, "reason": reason})
 
 
+_ACTIONS = {
+    SRS: {"on_publish", "on_unpublish", "on_play", "on_stop", "on_connect", "on_close", "on_dvr", "on_hls"},
+    NGINX: {"publish", "publish_done", "update_publish", "update_play", "play", "play_done", "record_done"},
+}
+
+
+def _action(dialect: str, request: HttpRequest) -> str:
+    if dialect == NGINX:
+        action = request.POST.get("call", "")
+    else:
+        try:
+            data = json.loads(request.body)
+            action = data.get("action", "") if isinstance(data, dict) else ""
+        except ValueError:
+            action = ""
+    return action if action in _ACTIONS[dialect] else "other"
+
+
+def _timed(dialect: str):
+    """The hook's answer time, for /metrics (`socialflow_hook_seconds`, a histogram by media
+    server and action): what OBS waits for on a publish."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def timed(request: HttpRequest) -> HttpResponse:
+            started = time.perf_counter()
+            response = view(request)
+            latency.observe("hook", (dialect, _action(dialect, request)), time.perf_counter() - started)
+            return response
+
+        return timed
+
+    return wrap
+
+
 @csrf_exempt
 @require_POST
+@_timed(SRS)
 def srs_hook(request: HttpRequest) -> HttpResponse:
     if not _secret_ok(request):
         return _forbidden()
@@ -133,6 +172,7 @@ def _nginx_refuse(reason: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@_timed(NGINX)
 def nginx_rtmp_hook(request: HttpRequest) -> HttpResponse:
     if not _secret_ok(request):
         return _forbidden()

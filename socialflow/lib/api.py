@@ -170,8 +170,9 @@ def strict_json_types() -> None:
 
 
 class QuerySerializer(serializers.Serializer):
-    """A view's query parameters, each given at most once: `?days=7&days=30` is 400 `repeated`,
-    where a QueryDict would quietly take the last. Pass the class to extend_schema's
+    """A view's query parameters, each given at most once and not empty: `?days=7&days=30` is
+    400 `repeated` and `?days=` 400 `blank`, where a QueryDict would quietly take the last, or
+    take an empty one for none. Pass the class to extend_schema's
     `parameters` and the schema documents each with its bounds."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -179,4 +180,14 @@ class QuerySerializer(serializers.Serializer):
             repeated = [str(name) for name in self.fields if len(data.getlist(str(name))) > 1]
             if repeated:
                 raise exceptions.ValidationError({repeated[0]: ["Give it once."]}, code="repeated")
+            # `?unread=` is not `unread` left out: a value the field does not take.
+            empty = [
+                str(name)
+                for name, field in self.fields.items()
+                if data.get(str(name)) == "" and not getattr(field, "allow_blank", False)
+            ]
+            if empty:
+                raise exceptions.ValidationError(
+                    {empty[0]: ["Give it a value, or leave it out."]}, code="blank"
+                )
         return super().to_internal_value(data)

@@ -29,10 +29,10 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 MAX_URL_LENGTH = 2000
 # What `parse` takes, as a JSON-schema pattern for the API's documentation: http(s), a host
 # name or an IPv4 address (no IPv6 literal), a port up to 65535, no user name or password,
-# no spaces.
+# and RFC 3986's characters after it (no spaces, no quotes or brackets).
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-URL_PATTERN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?(?:[/?#][!-~]*)?\Z"
+URL_PATTERN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?(?:[/?#][A-Za-z0-9._~!$&'()*+,;=:@/?#%-]*)?\Z"
 BODY_EXCERPT_BYTES = 1024  # of an answer: what a log needs, whatever the receiver sends
 
 

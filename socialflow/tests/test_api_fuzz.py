@@ -19,6 +19,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "100"))
 SEED = 14
+# The generated phases. "coverage" (schemathesis' boundary cases, derived rather than
+# generated) doubles the run; API_FUZZ_PHASES=examples,coverage,fuzzing,stateful adds it.
+PHASES = os.environ.get("API_FUZZ_PHASES", "examples,fuzzing,stateful")
 
 
 @pytest.fixture
@@ -35,6 +38,8 @@ def server(tmp_path):
 def fuzz(base: str, tmp_path: Path, *headers: str) -> None:
     args = [
         str(SCHEMATHESIS),
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         f"{base}/api/schema/",
         "--checks",
@@ -52,6 +57,8 @@ def fuzz(base: str, tmp_path: Path, *headers: str) -> None:
         "true",
         "--request-timeout",
         "20",
+        "--phases",
+        PHASES,
         *[part for header in headers for part in ("-H", header)],
     ]
     done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=1200)

@@ -54,12 +54,16 @@ APP_IMAGE_ENV = [
     "GO_LIVE_MIN_FOLLOWERS",
     "EMAIL_URL",
 ]
-APP_SERVICES = {"migrate", "web", "worker-default", "worker-transcode", "beat"}
+APP_SERVICES = {"migrate", "web", "worker-default", "worker-transcode", "beat", "flower"}
 SRS_HOOKS = ["on_publish", "on_unpublish", "on_play", "on_stop", "on_dvr", "on_hls"]
 HOOK_PATH = "/hooks/srs/"
 
 # Values for the `${VAR:?message}` interpolations when a compose CLI validates the file.
-CLI_ENV = {"SECRET_KEY": "test-only-secret-key", "MEDIA_HOOK_SECRET": "test-only-hook-secret"}
+CLI_ENV = {
+    "SECRET_KEY": "test-only-secret-key",
+    "MEDIA_HOOK_SECRET": "test-only-hook-secret",
+    "FLOWER_BASIC_AUTH": "ops:test-only",
+}
 
 
 @pytest.fixture(scope="module")
@@ -396,3 +400,11 @@ def test_workers_may_pull_the_raw_feed_from_inside_the_network(compose):
     allowed = compose["x-app"]["environment"]["MEDIA_PULL_ALLOWED_IPS"]
     default = allowed.split(":-", 1)[1].rstrip("}")
     assert any(subnet.subnet_of(ipaddress.ip_network(net)) for net in default.split(","))
+
+
+def test_flower_watches_celery_behind_a_password_on_loopback(services):
+    flower = services["flower"]
+    command = flower["command"]
+    assert command[:4] == ["celery", "-A", "socialflow", "flower"]
+    assert "--basic-auth=${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH=user:password in .env}" in command
+    assert flower["ports"] == ["127.0.0.1:5555:5555"]  # not on the host's public addresses

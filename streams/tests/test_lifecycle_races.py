@@ -133,7 +133,11 @@ def test_malformed_keys_are_refused_not_500(nginx_hook, key):
 
 @pytest.mark.django_db
 def test_live_search_with_nul_is_not_a_500(api):
-    assert api.get("/api/v1/streams/live/?q=%00&category=%00").status_code == 200
+    from socialflow.tests.helpers import assert_error
+
+    assert_error(api.get("/api/v1/streams/live/?q=%00&category=%00"), 400, "null_characters_not_allowed")
+    assert_error(api.get("/api/v1/streams/live/?q=a&q=b"), 400, "repeated")
+    assert api.get("/api/v1/streams/live/?q=a").status_code == 200
 
 
 @pytest.mark.django_db
