@@ -10,7 +10,7 @@ MEDIA_HOOK_BASE_URL ?= http://127.0.0.1:$(PORT)
 SOCIALFLOW_VAR ?= $(CURDIR)/var
 export PORT BIND MEDIA_HOOK_BASE_URL SOCIALFLOW_VAR
 
-.PHONY: run test test-fast test-faults lint lint-only migrations-check vendor setup-run setup-test clean
+.PHONY: run test test-fast test-faults test-fuzz lint lint-only migrations-check vendor setup-run setup-test clean
 
 setup-run:
 	@scripts/setup.sh apt-run venv redis envfile
@@ -44,6 +44,10 @@ test-fast: setup-test
 # off under load, hooks replayed and reordered (also part of `make test`).
 test-faults: setup-test
 	@$(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
+
+# The API fuzzed against its OpenAPI schema (schemathesis, about 5 min; also part of `make test`).
+test-fuzz: setup-test
+	@$(VENV)/bin/pytest -m fuzz $(PYTEST_ARGS)
 
 lint: setup-run lint-only
 

@@ -14,7 +14,7 @@ import pytest
 from chat.tests.helpers import token_for
 from socialflow.tests.processes import daphne_server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "100"))
