@@ -17,11 +17,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.middleware import JwtQueryAuthMiddleware  # noqa: E402
+from socialflow.lib.microcache import AnonymousMicroCache  # noqa: E402
 from socialflow.routing import websocket_urlpatterns  # noqa: E402
+
+# The API's public reads, anonymous, answered from a shared cache before Django for
+# STREAMS_API_CACHE_SECONDS (socialflow/lib/microcache.py).
+PUBLIC_READS = r"^/api/v1/streams/(?:live/|[A-Za-z0-9]{12}/)$"
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": AnonymousMicroCache(django_asgi_app, paths=PUBLIC_READS),
         # Origin check, then the session user, then a mobile app's ?token= JWT.
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(JwtQueryAuthMiddleware(URLRouter(websocket_urlpatterns)))
