@@ -264,3 +264,35 @@ def test_at_most_the_limit_per_user(local_targets, alice):
         webhooks.webhook_create(owner=alice, url="http://127.0.0.1:9/", events=["stream.started"])
     assert refused.value.status_code == 409
     webhooks.webhook_create(owner=UserFactory(), url="http://127.0.0.1:9/", events=["stream.started"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_and_a_delivery_at_once_never_clash(local_targets, alice):
+    """The fuzzer's 500: a delivery created (by a ping or an event) while the webhook was
+    being deleted, after the delete had collected its deliveries: a foreign-key error at the
+    webhook's DELETE. Here a delivery holds the webhook's row, uncommitted, while the delete
+    runs; the delete now locks the row first, waits, and takes the delivery with it."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    hook = webhooks.webhook_create(owner=alice, url="http://127.0.0.1:9/", events=["follower.new"])
+    holding = threading.Event()
+
+    def deliver_slowly():
+        try:
+            with transaction.atomic():
+                Webhook.objects.select_for_update(no_key=True).get(pk=hook.pk)  # as webhooks_emit does
+                WebhookDelivery.objects.create(webhook=hook, event="ping", payload={})
+                holding.set()
+                time.sleep(0.5)
+        finally:
+            connection.close()
+
+    delivery = threading.Thread(target=deliver_slowly)
+    delivery.start()
+    assert holding.wait(10)
+    webhooks.webhook_delete(webhook=hook)  # raised IntegrityError before the fix
+    delivery.join(10)
+    assert not Webhook.objects.exists() and not WebhookDelivery.objects.exists()
