@@ -106,6 +106,10 @@ def post(port: int, path: str, body: bytes, content_type: str) -> tuple[int, byt
 
 
 def hook_bodies(dialect: str, key: str, client_id: str) -> tuple[str, bytes, bytes, str]:
+    # OBS's key is `live_<channel>?key=<secret>`: the media server reports the stream by its
+    # name and hands the secret over as an argument (a `key` field, or SRS's `param`).
+    name, _, arguments = key.partition("?")
+    secret = dict(part.split("=", 1) for part in arguments.split("&") if "=" in part).get("key", "")
     if dialect == "srs":
         base = {
             "server_id": "vid-bench",
@@ -115,9 +119,9 @@ def hook_bodies(dialect: str, key: str, client_id: str) -> tuple[str, bytes, byt
             "vhost": "__defaultVhost__",
             "app": "live",
             "tcUrl": "rtmp://127.0.0.1:1935/live",
-            "stream": key,
-            "param": "",
-            "stream_url": f"/live/{key}",
+            "stream": name,
+            "param": f"?key={secret}",
+            "stream_url": f"/live/{name}",
             "stream_id": "vid-bench",
         }
         publish = json.dumps({**base, "action": "on_publish"}).encode()
@@ -131,7 +135,8 @@ def hook_bodies(dialect: str, key: str, client_id: str) -> tuple[str, bytes, byt
         "pageurl": "",
         "addr": "127.0.0.1",
         "clientid": client_id,
-        "name": key,
+        "name": name,
+        "key": secret,
     }
     publish = urlencode({**base, "call": "publish", "type": "live"}).encode()
     done = urlencode({**base, "call": "publish_done"}).encode()
