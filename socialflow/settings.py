@@ -294,6 +294,9 @@ TRANSCODE_WORK_DIR = Path(env.str("TRANSCODE_WORK_DIR", default=str(BASE_DIR / "
 # The default ladder; rungs above the source's height are skipped.
 TRANSCODE_RUNGS = env.list("TRANSCODE_RUNGS", default=["1080p", "720p", "480p", "360p"])
 TRANSCODE_PRESET = env.str("TRANSCODE_PRESET", default="veryfast")
+# The rungs below 720p, one preset faster by default: 14% less CPU for a 720p ladder
+# (docs/benchmarks.md); empty: TRANSCODE_PRESET for every rung.
+TRANSCODE_LOWER_PRESET = env.str("TRANSCODE_LOWER_PRESET", default="superfast")
 # The H.264 encoder: libx264 (the CPU), or a GPU's: h264_nvenc, h264_vaapi, h264_qsv. A
 # transcode worker refuses to start with any other name, and checks when it starts that its
 # encoder works; one that does not leaves that worker on libx264 (streams.encoders).

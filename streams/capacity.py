@@ -237,21 +237,28 @@ def candidates(source: Source, options: HlsOptions) -> list[list[Rung]]:
     if can_pass_through(source) and not full[0].passthrough:
         tops.append(passthrough(full[0], source))
     lower_all = full[1:]
-    slower_than = PRESETS.index(options.preset) if options.preset in PRESETS else 2
-    presets = [options.preset, *PRESETS[:slower_than][::-1]]  # veryfast, superfast, ultrafast
+    # Each step makes every lower rung one preset faster than its own (veryfast, superfast,
+    # ultrafast): the lower rungs may start at a faster preset than the top (lower_preset).
+    steps = range(max((_index(r.preset or options.preset) for r in full), default=0) + 1)
     out: list[list[Rung]] = []
     for top in tops:
         for keep in range(len(lower_all), -1, -1):  # drop the highest lower rungs first
             lower = lower_all[len(lower_all) - keep :]
-            for preset in presets if lower else [options.preset]:
-                out.append([top, *[replace(r, preset=preset) for r in lower]])
-    if can_pass_through(source) and not full[0].passthrough:
-        out.append([passthrough(full[0], source)])  # the source alone, remuxed
+            for step in steps if lower else [0]:
+                faster = [replace(r, preset=_faster_by(r.preset or options.preset, step)) for r in lower]
+                ladder = [top, *faster]
+                if ladder not in out:
+                    out.append(ladder)
+    alone = [passthrough(full[0], source)]  # the source alone, remuxed
+    if can_pass_through(source) and not full[0].passthrough and alone not in out:
+        out.append(alone)
     # An encoded top that is too costly: a cheaper encode of the lowest rung alone.
     smallest = full[-1] if not full[-1].passthrough else None
     if smallest is not None:
-        for preset in presets:
-            out.append([replace(smallest, preset=preset)])
+        for step in steps:
+            ladder = [replace(smallest, preset=_faster_by(smallest.preset or options.preset, step))]
+            if ladder not in out:
+                out.append(ladder)
     return out
 
 
@@ -326,6 +333,15 @@ def priced(plan: Plan, source: Source, model: CostModel) -> Plan:
 def _faster(preset: str) -> str | None:
     index = PRESETS.index(preset) if preset in PRESETS else 2
     return PRESETS[index - 1] if index > 0 else None
+
+
+def _index(preset: str) -> int:
+    return PRESETS.index(preset) if preset in PRESETS else 2
+
+
+def _faster_by(preset: str, steps: int) -> str:
+    """`steps` presets faster, at most ultrafast."""
+    return PRESETS[max(0, _index(preset) - steps)]
 
 
 # --- The per-worker ledger (Redis) --------------------------------------------------------

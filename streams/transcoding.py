@@ -6,7 +6,7 @@ Everything about the live process (running, watching, restarting) is in streams.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -98,6 +98,8 @@ class HlsOptions:
     segment_seconds: int = 2  # 1 in low-latency mode
     list_size: int = 6  # segments in a live playlist (the live window)
     preset: str = "veryfast"
+    # The x264 preset of the rungs below 720p (TRANSCODE_LOWER_PRESET); None: `preset`.
+    lower_preset: str | None = None
     passthrough_top: bool = False
     thumbnail_every: int = 30  # seconds
     record_source: bool = True  # a stream copy of the source, for recordings and clips
@@ -134,6 +136,16 @@ def ladder_for(source: Source, options: HlsOptions) -> list[Rung]:
     if not rungs:  # a source smaller than every rung: one rung at its own size
         smallest = min(options.ladder, key=lambda r: r.height)
         rungs = [Rung(f"{side}p", side - side % 2, smallest.video_kbps, smallest.audio_kbps)]
+    if options.lower_preset:
+        # Chosen by measurement (docs/benchmarks.md, "Transcode capacity"): a 720p ladder's
+        # 480p and 360p at superfast cost ~14% less CPU than at veryfast; at those sizes the
+        # preset's quality matters less than at the top, where viewers on good links are.
+        rungs = [
+            replace(r, preset=options.lower_preset)
+            if r.height < HIGH_FPS_MIN_HEIGHT and r.preset is None and not r.passthrough
+            else r
+            for r in rungs
+        ]
     if options.passthrough_top and can_pass_through(source):
         rungs[0] = passthrough(rungs[0], source)
     return rungs

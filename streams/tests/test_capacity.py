@@ -3,6 +3,7 @@ per-worker ledger in (real) Redis."""
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -445,3 +446,18 @@ def test_what_was_priced_by_a_replaced_measurement_teaches_nothing(worker):
     again = capacity.reserve(worker=worker, stream_id="a", source=HD, options=OPTIONS)
     assert again.model == "measured again"
     assert capacity.learn(worker=worker, plan=again, measured=again.ffmpeg_cost * 1.5) > 1.0
+
+
+def test_lower_rungs_that_start_faster_only_get_faster():
+    """With the lower rungs at superfast by default, no plan puts them back at veryfast (the
+    planner's steps start from each rung's own preset), and shedding steps on to ultrafast."""
+    options = replace(OPTIONS, lower_preset="superfast")
+    ladders = capacity.candidates(HD, options)
+    presets = {r.preset for ladder in ladders for r in ladder[1:] if not r.passthrough}
+    assert presets == {"superfast", "ultrafast"}
+    assert len(ladders) == len({tuple(ladder) for ladder in ladders})  # no ladder twice
+    full = plan_ladder(HD, options, 99, MODEL)
+    expected = [("720p", None), ("480p", "superfast"), ("360p", "superfast")]
+    assert [(r.name, r.preset) for r in full.rungs] == expected
+    assert not full.degraded
+    assert full.cost < plan_ladder(HD, OPTIONS, 99, MODEL).cost

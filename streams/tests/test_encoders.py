@@ -139,3 +139,11 @@ def test_a_transcode_worker_refuses_an_unknown_encoder():
     assert proc.returncode != 0, output
     assert "TRANSCODE_ENCODER must be one of libx264, h264_nvenc, h264_vaapi, h264_qsv, not 'bogus'" in output
     assert " ready." not in output
+
+
+@pytest.mark.parametrize("name", ["TRANSCODE_PRESET", "TRANSCODE_LOWER_PRESET"])
+def test_a_transcode_worker_refuses_an_unknown_preset_by_name(settings, name):
+    setattr(settings, name, "fastest")
+    refusal = f"{name} must be one of ultrafast, superfast, .*not 'fastest'"
+    with pytest.raises(ImproperlyConfigured, match=refusal):
+        transcoder.worker_check_encoder(hostname="transcode@test")

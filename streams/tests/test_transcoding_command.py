@@ -413,3 +413,19 @@ def test_joining_mid_stream_probes_until_the_video_shows():
     )
     assert fresh[fresh.index("-probesize") + 1] == "32768"
     assert joined[joined.index("-probesize") + 1] == "2000000"
+
+
+def test_the_rungs_below_720p_take_the_lower_preset():
+    options = HlsOptions(lower_preset="superfast")
+    rungs = ladder_for(Source(1920, 1080, 30), options)
+    assert [(r.name, r.preset) for r in rungs] == [
+        ("1080p", None),
+        ("720p", None),
+        ("480p", "superfast"),
+        ("360p", "superfast"),
+    ]
+    args = argv(lower_preset="superfast")  # a 720p source: 720p, 480p, 360p
+    assert [value(args, f"-preset:v:{i}") for i in range(3)] == ["veryfast", "superfast", "superfast"]
+    # A source passed through keeps its copy; without a lower preset every rung takes the ladder's.
+    assert ladder_for(HD, HlsOptions(lower_preset="superfast", passthrough_top=True))[0].passthrough
+    assert [value(argv(), f"-preset:v:{i}") for i in range(3)] == ["veryfast"] * 3
