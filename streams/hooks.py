@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import time
 import urllib.parse
 
@@ -62,10 +63,22 @@ def _text(value, *, max_length: int, required: bool = True) -> str:
     return text
 
 
-def _key_argument(arguments: dict[str, list[str]]) -> str | None:
-    """The `key` argument of a stream's query string (SRS's `param`), or None."""
-    values = arguments.get("key")
-    return values[0] if values else None
+def _key_argument(param: str) -> str | None:
+    """The `key` argument of SRS's `param` (`?key=<secret>`), or None without one.
+
+    SRS 6, and SRS 7 before 7.0.156, send the query twice for OBS's stream key
+    (`?key=<secret>?key=<secret>`, SRS issue #4622): SRS parses the request on connect and
+    again once the stream is known, and appends the query it already has. Both `?` and `&`
+    separate arguments here, a repeated equal value is that value, and differing values are
+    no secret at all (an empty one, which matches no channel)."""
+    values = []
+    for argument in re.split(r"[?&]", param or ""):
+        name, has_value, value = argument.partition("=")
+        if has_value and urllib.parse.unquote_plus(name) == "key":
+            values.append(urllib.parse.unquote_plus(value))
+    if not values:
+        return None
+    return values[0] if all(value == values[0] for value in values) else ""
 
 
 def _ip(value) -> str | None:
@@ -143,7 +156,7 @@ def srs_hook(request: HttpRequest) -> HttpResponse:
 
     if action in ("on_publish", "on_play") and data.get("app") != APP:
         return _srs_refuse(f"Unknown application '{str(data.get('app'))[:40]}'; publish to /{APP}/.")
-    key = services.stream_key_from_hook(name, _key_argument(urllib.parse.parse_qs((param or "").lstrip("?"))))
+    key = services.stream_key_from_hook(name, _key_argument(param))
     if action == "on_publish":
         result = services.broadcast_publish(dialect=SRS, key=key, client_id=client_id, ip=ip)
         return _srs_allow() if result.allowed else _srs_refuse(result.reason)

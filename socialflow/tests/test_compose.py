@@ -283,9 +283,19 @@ def test_workers_listen_on_the_right_queues(services):
 # --- media server --------------------------------------------------------------
 
 
+# SRS 7's release tag (7.0.162): past 7.0.151 (the on_publish race, SRS #4182) and 7.0.156
+# (the doubled hook param, SRS #4622). A release tag, never a moving one (`7`, `latest`).
+SRS_IMAGE = "ossrs/srs:v7.0-a0"
+
+
+def test_srs_is_pinned_to_an_srs7_release_with_the_fixes(services):
+    assert services["srs"]["image"] == SRS_IMAGE
+    # The conf says what it was checked against; keep the two in step when bumping.
+    assert "ossrs/srs:v7.0-a0" in SRS_CONF.read_text(encoding="utf-8")
+
+
 def test_srs_mounts_the_config(services):
     srs = services["srs"]
-    assert str(srs["image"]).startswith("ossrs/srs:6")
     mounts = [str(v) for v in srs.get("volumes") or []]
     target = "./deploy/srs.conf:/usr/local/srs/conf/srs.conf"
     assert any(m.startswith(target) for m in mounts), mounts
@@ -310,7 +320,29 @@ def test_srs_conf_keeps_own_hls_and_dvr_off():
     assert not srs_section_enabled(text, "hls")
     assert not srs_section_enabled(text, "dvr")
     assert re.search(r"^\s*daemon\s+off\s*;", text, re.MULTILINE)
-    assert re.search(r"^\s*listen\s+1935\s*;", text, re.MULTILINE)
+
+
+def test_srs_conf_uses_srs7_directives():
+    """SRS 7 (7.0.64) reads the RTMP listen from rtmp {}; its checker refuses unknown root
+    directives. The root set is SRS 7's (srs_app_config.cpp check_normal_config, 5466d99c)."""
+    text = re.sub(r"#[^\n]*", "", SRS_CONF.read_text(encoding="utf-8"))
+    block = re.search(r"^rtmp\s*\{(.*?)\}", text, re.DOTALL | re.MULTILINE)
+    assert block and re.search(r"\blisten\s+1935\s*;", block.group(1))
+    depth, roots, last = 0, set(), ";"
+    for token in re.findall(r"[{};]|[^\s{};]+", text):
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+        elif token != ";" and depth == 0 and last in ("{", "}", ";"):
+            roots.add(token)  # the name that starts a root statement
+        last = token
+    assert "listen" not in roots and "chunk_size" not in roots  # SRS 6's top-level forms
+    srs7_roots = {"max_connections", "daemon", "srs_log_tank", "srs_log_level", "rtmp", "http_api"}
+    srs7_roots |= {"http_server"}
+    assert roots <= srs7_roots | {"vhost"}, roots
+    # warn keeps stream names, params (OBS's ?key=) and hook bodies out of SRS's trace lines.
+    assert re.search(r"^srs_log_level\s+warn\s*;", text, re.MULTILINE)
 
 
 def test_srs_hooks_carry_no_secret_and_srs_is_allowed_by_its_address(services):

@@ -16,12 +16,23 @@ HOOK_SECRET = "test-hook-secret"
 SRS_PAYLOADS: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "srs_payloads.json").read_text()
 )["hooks"]
+# SRS 7's bodies (compose's pin), field for field from its source; see the file's "source".
+SRS7 = json.loads((Path(__file__).parent / "srs7_payloads.json").read_text())
+SRS7_PAYLOADS: dict[str, dict[str, Any]] = SRS7["hooks"]
 
 
-def srs(client: Any, action: str, stream: str | None = None, secret: str = HOOK_SECRET, **overrides: Any):
-    """POST SRS's documented `action` hook body (with `stream` and `overrides`) to /hooks/srs/.
-    `stream` is what OBS sent: SRS splits `live_1?key=s` into stream `live_1`, param `?key=s`."""
-    body = copy.deepcopy(SRS_PAYLOADS[action])
+def srs(
+    client: Any,
+    action: str,
+    stream: str | None = None,
+    secret: str = HOOK_SECRET,
+    payloads: dict[str, dict[str, Any]] = SRS_PAYLOADS,
+    **overrides: Any,
+):
+    """POST SRS's `action` hook body from `payloads` (with `stream` and `overrides`) to
+    /hooks/srs/. `stream` is what OBS sent: SRS splits `live_1?key=s` into stream `live_1`,
+    param `?key=s`."""
+    body = copy.deepcopy(payloads[action])
     if stream is not None and "?" in stream:
         stream, arguments = stream.split("?", 1)
         body["param"] = f"?{arguments}"

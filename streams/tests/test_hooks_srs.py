@@ -5,7 +5,7 @@ import json
 import pytest
 
 from streams.models import Stream, StreamEvent
-from streams.tests.helpers import HOOK_SECRET, SRS_PAYLOADS, srs
+from streams.tests.helpers import HOOK_SECRET, SRS7, SRS7_PAYLOADS, SRS_PAYLOADS, srs
 
 
 def test_fixtures_carry_every_field_srs_sends():
@@ -146,3 +146,99 @@ def test_a_media_server_at_an_allowed_address_needs_no_secret_in_the_url(client,
     assert post("/hooks/srs/?secret=wrong", "172.28.0.10").status_code == 403  # a wrong one is wrong
     assert post("/hooks/srs/", "172.28.0.10").content == b"0"
     assert Stream.objects.get(channel=channel).status == "live"
+
+
+# --- SRS 7 (compose's pin) ----------------------------------------------------------
+# Bodies from SRS 7's srs_app_http_hooks.cpp (streams/tests/srs7_payloads.json names the
+# commit); no SRS 7 binary runs here, so these are SRS's side of the contract as read.
+
+
+def srs7_accepts(response) -> bool:
+    """Whether SRS 7 takes a hook answer as success: SrsHttpHooks::do_post (ossrs/srs
+    trunk/src/app/srs_app_http_hooks.cpp, commit 5466d99c) transcribed. HTTP 200 or 201; a
+    non-empty JSON body; a non-object must be exactly `0`; an object needs an integer `code`
+    of 0. Anything else fails, which refuses on_publish and on_play."""
+    if response.status_code not in (200, 201) or not response.content:
+        return False
+    text = response.content.decode()
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(info, dict):
+        return text == "0"
+    code = info.get("code")
+    return isinstance(code, int) and not isinstance(code, bool) and code == 0
+
+
+def test_srs7_fixtures_carry_what_srs7_sends():
+    for action, body in SRS7_PAYLOADS.items():
+        assert body["action"] == action
+        assert all(isinstance(body[f], str) for f in ("server_id", "service_id", "client_id", "ip", "param"))
+        assert {"tcUrl", "stream_url", "stream_id", "vhost", "app", "stream"} <= set(body)
+    # 7.0.107 (#4147): on_play/on_stop count the stream's clients, as an integer.
+    assert isinstance(SRS7_PAYLOADS["on_play"]["clients"], int)
+    assert isinstance(SRS7_PAYLOADS["on_stop"]["clients"], int)
+    assert any("5466d99c9cc11621fe1771a73b02293c546220c4" in line for line in SRS7["source"])
+
+
+@pytest.mark.django_db
+def test_srs7_publish_goes_live_and_srs7_takes_the_answer(client, channel):
+    response = srs(client, "on_publish", channel.stream_key, payloads=SRS7_PAYLOADS)
+    assert response.content == b"0" and srs7_accepts(response)
+    stream = Stream.objects.get(channel=channel)
+    assert stream.status == "live" and stream.publisher_client_id == SRS7_PAYLOADS["on_publish"]["client_id"]
+    unpublish = srs(client, "on_unpublish", channel.stream_key, payloads=SRS7_PAYLOADS)
+    assert srs7_accepts(unpublish)
+    assert Stream.objects.get(channel=channel).status == "ended"
+
+
+@pytest.mark.django_db
+def test_srs7_refusals_are_refusals_to_srs7(client, channel):
+    wrong = srs(client, "on_publish", f"{channel.stream_name}?key=not-it", payloads=SRS7_PAYLOADS)
+    assert wrong.status_code == 200 and not srs7_accepts(wrong)
+    other_app = srs(client, "on_publish", channel.stream_key, payloads=SRS7_PAYLOADS, app="other")
+    assert not srs7_accepts(other_app)
+    bad_secret = srs(client, "on_publish", channel.stream_key, secret="wrong", payloads=SRS7_PAYLOADS)
+    assert bad_secret.status_code == 403 and not srs7_accepts(bad_secret)
+    assert not Stream.objects.exists()
+
+
+@pytest.mark.django_db
+def test_srs7_play_with_a_client_count_is_judged_as_before(client, channel):
+    srs(client, "on_publish", channel.stream_key, payloads=SRS7_PAYLOADS)
+    worker = srs(client, "on_play", channel.stream_name, payloads=SRS7_PAYLOADS, ip="127.0.0.1")
+    assert worker.content == b"0" and srs7_accepts(worker)
+    outsider = srs(client, "on_play", channel.stream_name, payloads=SRS7_PAYLOADS, ip="203.0.113.9")
+    assert not srs7_accepts(outsider)
+    stop = srs(client, "on_stop", channel.stream_name, payloads=SRS7_PAYLOADS)
+    assert srs7_accepts(stop)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["on_dvr", "on_hls"])
+def test_srs7_informational_hooks_are_accepted(client, channel, action):
+    assert srs7_accepts(srs(client, action, channel.stream_key, payloads=SRS7_PAYLOADS))
+
+
+@pytest.mark.django_db
+def test_a_param_srs_sent_twice_is_one_key(client, channel):
+    # SRS 6 and SRS 7 before 7.0.156 repeat OBS's query (SRS issue #4622, srs7_payloads.json
+    # "param_duplicated_before_7_0_156"): `?key=s?key=s`. It is still OBS's one secret.
+    twice = f"?key={channel.key_secret}?key={channel.key_secret}"
+    tc_url = f"rtmp://localhost:1935/live/{channel.stream_name}?key={channel.key_secret}"
+    body = {"tcUrl": tc_url, "param": twice}
+    response = srs(client, "on_publish", channel.stream_name, payloads=SRS7_PAYLOADS, **body)
+    assert response.content == b"0"
+    assert Stream.objects.get(channel=channel).status == "live"
+    unpublish = srs(client, "on_unpublish", channel.stream_name, payloads=SRS7_PAYLOADS, **body)
+    assert unpublish.content == b"0" and Stream.objects.get(channel=channel).status == "ended"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("param", ["?key={s}?key=other", "?key={s}&key=other", "?key=", "?token={s}"])
+def test_a_param_without_one_clear_key_is_refused(client, channel, param):
+    param = param.format(s=channel.key_secret)
+    response = srs(client, "on_publish", channel.stream_name, payloads=SRS7_PAYLOADS, param=param)
+    assert not srs7_accepts(response)
+    assert not Stream.objects.exists()

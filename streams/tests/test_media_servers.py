@@ -81,3 +81,15 @@ def test_unreachable_media_server():
         Srs("http://127.0.0.1:9").drop_publisher(channel_id=1, client_id="x")
     with pytest.raises(MediaServerError):
         NginxRtmp("http://127.0.0.1:9").drop_publisher(channel_id=1, client_id="1")
+
+
+def test_srs7_clients_list_with_its_total_is_read_the_same(fake_srs, monkeypatch):
+    # SRS 7 adds `total` to /api/v1/clients (srs7_payloads.json "api"); the rest is SRS 6's.
+    import streams.tests.test_media_servers as this
+
+    srs7 = json.loads((Path(__file__).parent / "srs7_payloads.json").read_text())["api"]
+    listing = clients_list()
+    monkeypatch.setattr(this, "clients_list", lambda: {**listing, **srs7["clients_list_extra_fields"]})
+    url, requests = fake_srs
+    assert Srs(url).publishers() == {(7, "341w361a")}
+    assert "count=10000" in requests[0][1]  # SRS 7 reads count as max(1, count)
