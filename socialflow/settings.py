@@ -297,6 +297,9 @@ TRANSCODE_PRESET = env.str("TRANSCODE_PRESET", default="veryfast")
 # The rungs below 720p, one preset faster by default: 14% less CPU for a 720p ladder
 # (docs/benchmarks.md); empty: TRANSCODE_PRESET for every rung.
 TRANSCODE_LOWER_PRESET = env.str("TRANSCODE_LOWER_PRESET", default="superfast")
+# On a worker already transcoding, a broadcast's first run remuxes its source (playable within
+# seconds however busy the worker), and its ladder starts beside it once that plays.
+TRANSCODE_REMUX_FIRST = env.bool("TRANSCODE_REMUX_FIRST", default=True)
 # The H.264 encoder: libx264 (the CPU), or a GPU's: h264_nvenc, h264_vaapi, h264_qsv. A
 # transcode worker refuses to start with any other name, and checks when it starts that its
 # encoder works; one that does not leaves that worker on libx264 (streams.encoders).

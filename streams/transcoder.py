@@ -43,7 +43,14 @@ from streams.services import (
     transcode_dequeued,
     transcode_enqueue_once,
 )
-from streams.transcoding import DEFAULT_LADDER, HlsOptions, Source, build_transcode_command
+from streams.transcoding import (
+    DEFAULT_LADDER,
+    HlsOptions,
+    Source,
+    build_transcode_command,
+    can_pass_through,
+    passthrough,
+)
 
 log = logging.getLogger(__name__)
 
@@ -440,6 +447,8 @@ class _Steering:
     next_share: float = 0.0
     warned: bool = False
     deferred: bool = False  # let a richer broadcast on this worker shed first, once
+    # The ladder to start once this run's master is out (a first run that remuxes the source).
+    pending: capacity.Plan | None = None
 
     def _warn_once(self, plan: capacity.Plan, speed: float, status: str, message: str) -> bool:
         """Slow, and nothing to shed: say so once (a speed below 1.0 is never silent), keep
@@ -456,6 +465,9 @@ class _Steering:
         plan = self.held.plan
         if plan is None:
             return False
+        if self.pending is not None:
+            self.next_plan, self.pending, self.why = self.pending, None, ""
+            return True
         media = (ffmpeg.number(block.get("out_time_us")) or 0) / 1_000_000
         speed = self.watch.observe(now, media)
         if speed is not None:
@@ -693,6 +705,14 @@ def _runs(
             held,
             capacity.SpeedWatch(window=settings.TRANSCODE_SLOW_SECONDS, idle=capacity.cpu_times),
         )
+        running = list(plan.rungs)
+        if _remux_first(stream, source, plan, held, attempt, media_seen):
+            # The first picture without waiting for an encoder on a busy worker: the source
+            # remuxed (a few percent of a core) until its master is out, then the planned
+            # ladder beside it (make-before-break). Its cores stay held for it.
+            running = [passthrough(plan.rungs[0], source)]
+            steering.pending = plan
+            held.switching_cost = plan.cost  # nor is the remux's cost learned as the ladder's
         attempt += 1
         # Names this run's segments: no run overwrites another's, on any worker.
         run = int(time.time() * 1000)
@@ -720,7 +740,7 @@ def _runs(
             source=source,
             options=options,
             run=run,
-            rungs=list(plan.rungs),
+            rungs=running,
             mid_stream=attempt > 1
             or (stream.started_at is not None and timezone.now() - stream.started_at > timedelta(seconds=10)),
         )
@@ -739,12 +759,15 @@ def _runs(
         health_meter.source_fps, health_meter.restarts, health_meter.ladder = (
             source.fps or None,
             attempt - 1,
-            [r.name for r in plan.rungs],
+            [r.name for r in running],
         )
         _event(
             stream,
             f"Transcoder restarted (attempt {restarts})."
             if restarts
+            else "Transcoder started: the source remuxed first (this worker is busy), the ladder "
+            "follows once it plays."
+            if steering.pending is not None
             else "Transcoder started."
             if attempt == 1
             else "Transcoder started the new ladder; the old one plays until it is out.",
@@ -781,16 +804,19 @@ def _runs(
                 proc=proc,
                 publisher=publisher,
                 work_dir=work_dir,
-                gone={r.name for r in held.plan.rungs} - {r.name for r in plan.rungs},
+                gone={r.name for r in running} - {r.name for r in plan.rungs},
                 deadline=time.monotonic() + HANDOVER_SECONDS,
             )
-            _tell(
-                stream,
-                plan,
-                steering.why,
-                StreamEvent.Severity.WARNING if plan.cost < held.plan.cost else StreamEvent.Severity.INFO,
-                held,
-            )
+            if steering.why:
+                _tell(
+                    stream,
+                    plan,
+                    steering.why,
+                    StreamEvent.Severity.WARNING if plan.cost < held.plan.cost else StreamEvent.Severity.INFO,
+                    held,
+                )
+            elif [r.name for r in running] != [r.name for r in plan.rungs]:
+                held.announce = [r.name for r in plan.rungs]  # the planned ladder, already told
             forced = plan
             continue  # at once: no backoff, it is no failure
         if time.monotonic() - started > HEALTHY_RESET_SECONDS:
@@ -820,6 +846,28 @@ def _runs(
         if restarts > settings.TRANSCODE_MAX_RESTARTS:
             return _give_up(stream)
         lock.sleep(_backoff(restarts - 1, stream, media_seen))
+
+
+def _remux_first(
+    stream: Stream, source: Source, plan: capacity.Plan, held: _Held, attempt: int, media_seen: bool
+) -> bool:
+    """On a worker that is already transcoding, a broadcast's first run remuxes its source
+    (TRANSCODE_REMUX_FIRST), when its ladder encodes anything and the source plays as sent:
+    its first segment then waits for no encoder competing for the CPU (six go-lives at once
+    on 2 cores took 5.3-6.6 s to play). The first broadcast on an idle worker starts its
+    ladder at once."""
+    if not (
+        settings.TRANSCODE_REMUX_FIRST
+        and attempt == 0
+        and not media_seen
+        and not plan.remux_only
+        and can_pass_through(source)
+    ):
+        return False
+    try:
+        return capacity.used(held.worker, besides=stream.pk) > 0
+    except redis.exceptions.RedisError:
+        return False
 
 
 def _seconds_live(stream: Stream) -> float:

@@ -289,3 +289,69 @@ def test_a_ladder_change_leaves_viewers_no_gap(stack, streaming_settings, follow
         for publisher in publishers:
             publisher.kill()
             publisher.wait(10)
+
+
+@pytest.fixture
+def roomy_stack(tmp_path):
+    """A worker whose budget takes two whole ladders."""
+    with live_stack(
+        tmp_path,
+        transcode=True,
+        transcode_pool=("--pool", "threads", "--concurrency", "8"),
+        TRANSCODE_CPU_BUDGET="8",
+    ) as running:
+        yield running
+
+
+def test_on_a_busy_worker_a_broadcast_plays_its_source_first_then_its_ladder(
+    roomy_stack, streaming_settings, followers_of, clip_720p
+):
+    """The first broadcast on an idle worker starts its ladder at once; the next one, on a
+    worker already encoding, is played as sent first (no encoder to wait for), and its ladder
+    follows beside it, make-before-break."""
+    channels = []
+    for name in ("ann", "ben"):
+        user = UserFactory(username=name)
+        followers_of(user, 2)
+        channels.append(stream_services.channel_get_or_create(user=user))
+    publishers, streams = [], []
+
+    def master(s):
+        status, body = get(f"{roomy_stack['web']}/streams/{s.pk}/live.m3u8")
+        return (
+            [p.uri.rsplit("/", 2)[-2] for p in m3u8.loads(body.decode()).playlists] if status == 200 else None
+        )
+
+    try:
+        for channel in channels:
+            started = time.monotonic()
+            publishers.append(
+                publish_clip(f"{roomy_stack['rtmp_url']}/{channel.stream_key}", clip_720p, seconds=60)
+            )
+            stream = wait_for(lambda c=channel: Stream.objects.live().filter(channel=c).first(), what="live")
+            streams.append(stream)
+            rungs = wait_for(lambda s=stream: master(s), timeout=20, what="the master", interval=0.05)
+            print(f"{stream.pk}: first master after {time.monotonic() - started:.1f} s: {rungs}")
+            assert time.monotonic() - started <= 6.0
+            # ann's ladder at once; ben's source alone first, while ann's FFmpeg encodes
+            assert rungs == (["720p", "480p", "360p"] if channel is channels[0] else ["720p"])
+        ann, ben = streams
+        assert StreamEvent.objects.filter(stream=ann, message="Transcoder started.").exists()
+        assert StreamEvent.objects.filter(
+            stream=ben, message__startswith="Transcoder started: the source remuxed first"
+        ).exists()
+        # The planned ladder was told at once, and the source alone played until it was out.
+        planned = (
+            StreamEvent.objects.filter(stream=ben, details__has_key="ladder").order_by("created_at").first()
+        )
+        assert planned.details["ladder"]["rungs"] == ["720p", "480p", "360p"]
+        grown = wait_for(lambda: (m := master(ben)) and len(m) == 3 and m, timeout=25, what="ben's ladder")
+        assert grown == ["720p", "480p", "360p"]
+        assert StreamEvent.objects.filter(
+            stream=ben, message__startswith="Transcoder started the new ladder"
+        ).exists()
+        assert not StreamEvent.objects.filter(stream=ben, message__startswith="Restart gap").exists()
+    finally:
+        for publisher in publishers:
+            publisher.kill()
+            publisher.wait(10)
