@@ -314,7 +314,7 @@ TRANSCODE_MAX_RESTARTS = env.int("TRANSCODE_MAX_RESTARTS", default=20)
 # stopped and restarted like one that died.
 TRANSCODE_STALL_SECONDS = env.int("TRANSCODE_STALL_SECONDS", default=20)
 # A live broadcast whose feed cannot be read this long after the publish (the media server
-# took OBS, but no video comes through) drops OBS, which reconnects (SRS issue #4182).
+# took OBS, but no video comes through, as SRS 6 could: issue #4182) drops OBS, which reconnects.
 TRANSCODE_NO_MEDIA_SECONDS = env.int("TRANSCODE_NO_MEDIA_SECONDS", default=10)
 # A transcoder holds a per-broadcast Redis lock this long, renewed every third of it; a
 # worker that vanished frees its broadcasts for another transcoder after at most this long.
