@@ -607,6 +607,7 @@ def _run(stream: Stream, base_dir: Path, lock: _Lock, worker: str | None, held: 
             work_dir=work_dir,
             prefix=stream.media_prefix,
             storage=storages["live"],
+            stream=stream,  # follows a narrowing to followers-only while live (S-04)
             index=SegmentIndex(stream=stream, run=run, on_gap=lambda gap: _gap_event(stream, gap))
             if keeps
             else None,
