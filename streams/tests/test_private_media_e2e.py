@@ -79,9 +79,7 @@ def _sequence(text: bytes) -> int:
     return m3u8.loads(text.decode()).media_sequence or 0
 
 
-def test_narrowed_while_live_the_media_leaves_public_storage_and_followers_play_on(
-    tmp_path, streamer, carol
-):
+def test_narrowed_while_live_the_media_leaves_public_storage_and_followers_play_on(tmp_path, streamer, carol):
     stream_services.stream_create(owner=streamer, title="Open, then members only", visibility="public")
     channel = stream_services.channel_get_or_create(user=streamer)
     follow_create(follower=carol, followee=streamer)
