@@ -14,7 +14,7 @@ work it does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -217,7 +217,7 @@ def media_move_private(*, stream: Stream, storage: Storage | None = None) -> int
     return len(copied)
 
 
-def _walk(storage: Storage, folder: str):
+def _walk(storage: Storage, folder: str) -> Iterator[str]:
     """Every file's name below `folder` (none when it does not exist)."""
     try:
         folders, files = storage.listdir(folder)
@@ -238,7 +238,7 @@ def _copy(storage: Storage, source: str, target: str) -> None:
         from storages.utils import clean_name
 
         def key(name: str) -> str:
-            return storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
+            return storage._normalize_name(clean_name(name))
 
         try:
             bucket.meta.client.copy_object(
