@@ -401,6 +401,11 @@ def _follow_visibility(stream: Stream) -> None:
     )
     stream_id = stream.pk
     transaction.on_commit(lambda: stream_media_private_task.delay(stream_id), robust=True)
+    # Players read the master again (static/js/ladder.js): a public master pointed them
+    # straight at storage, and those addresses are going; the new one goes through the check.
+    realtime.send_on_commit(
+        stream_id, {"type": realtime.STREAM_LADDER, "stream_id": stream_id, "rungs": None}
+    )
 
 
 def stream_media_move_private(*, stream_id: str) -> int:

@@ -63,8 +63,12 @@ def files_under(prefix: str) -> list[str]:
 
 
 def test_narrowing_a_live_public_broadcast_moves_its_media_out_of_public_storage(
-    client, go_live, carol, django_capture_on_commit_callbacks
+    client, go_live, carol, django_capture_on_commit_callbacks, monkeypatch
 ):
+    frames: list[dict] = []
+    monkeypatch.setattr(
+        stream_services.realtime, "send_on_commit", lambda _id, payload, **m: frames.append(payload)
+    )
     stream = go_live("dora")
     write_ladder(stream)
     (Path(settings.MEDIA_ROOT) / stream.media_prefix / "recording").mkdir()
@@ -78,6 +82,7 @@ def test_narrowing_a_live_public_broadcast_moves_its_media_out_of_public_storage
     stream = narrow(stream, django_capture_on_commit_callbacks)
 
     assert stream.media_private and stream.media_prefix.startswith("private/")
+    assert {"type": "stream.ladder", "stream_id": stream.pk, "rungs": None} in frames  # players reload
     assert files_under(public) == []
     for name in ("master.m3u8", "360p/index.m3u8", "thumb.jpg", "recording/rec_1.ts", "360p/seg_2.ts"):
         assert client.get(f"/media/{public}/{name}").status_code == 404, name
