@@ -2,6 +2,7 @@
 FFmpeg) writes under private/; a follower plays it through the checked playlists and their
 signed segment URLs, and nobody gets a byte of it by name."""
 
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,8 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.services import follow_create
+from dvr.clips import clip_create
+from dvr.models import Clip
 from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import live_stack
 from streams import services as stream_services
@@ -145,6 +148,24 @@ def test_narrowed_while_live_the_media_leaves_public_storage_and_followers_play_
                 what="the follower's playlist to advance",
             )
             assert fetch(segment.split("?")[0])[0] == 404  # not by name
+
+            # A clip cut now is followers-only too: private files, checked page and API.
+            made = clip_create(stream=stream, by=carol, seconds=5)
+            clip = wait_for(
+                lambda: Clip.objects.filter(pk=made.pk).exclude(status="processing").first(),
+                timeout=30,
+                what="the clip",
+            )
+            assert clip.status == "ready", clip.reason
+            assert clip.visibility == "followers" and clip.mp4_path.startswith("private/clips/")
+            assert fetch(f"{web}/media/{clip.mp4_path}")[0] == 404
+            assert fetch(f"{web}/clips/{clip.pk}/")[0] == 404
+            assert fetch(f"{web}/api/v1/clips/{clip.pk}/")[0] == 404
+            status, page = fetch(f"{web}/clips/{clip.pk}/", session)
+            assert status == 200
+            mp4 = re.search(rb'src="([^"]+clip\.mp4[^"]*)"', page).group(1).decode().replace("&amp;", "&")
+            status, data = fetch(urljoin(web, mp4))
+            assert status == 200 and b"ftyp" in data[:64]
         finally:
             obs.kill()
             obs.wait()
