@@ -27,6 +27,7 @@ from django.core.files.storage import Storage
 from socialflow.lib.media_urls import is_private
 from streams.models import MediaSegment, Stream
 from streams.segments import Entry, SegmentIndex, parse_media_playlist
+from streams.tasks import stream_media_private_task
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,6 @@ class HlsPublisher:
         self.dropped += [(at, self.prefix + name[len(old) :]) for at, name in self.dropped]
         self.dropped.sort()
         log.info("publishing %s under %s from now on", self.stream.pk, self.prefix)
-        from streams.tasks import stream_media_private_task
-
         try:
             stream_media_private_task.delay(self.stream.pk)
         except Exception as exc:  # the broker away: the narrowing's own pass still runs
