@@ -141,6 +141,12 @@ class HlsPublisher:
         if self.master_text:
             self._put("master.m3u8", self.master_text.encode())
         self.thumbnail_mtime = 0.0  # republished below
+        # The public ways in go at once (the move takes the segments, even if it runs late).
+        for relative in [*self.playlists, "master.m3u8", "thumb.jpg"]:
+            try:
+                self.storage.delete(f"{old}/{relative}")
+            except Exception as exc:
+                log.warning("could not delete %s/%s: %s", old, relative, exc)
         # What leaves the window later leaves both places.
         self.dropped += [(at, self.prefix + name[len(old) :]) for at, name in self.dropped]
         self.dropped.sort()

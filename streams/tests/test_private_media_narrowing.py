@@ -150,6 +150,7 @@ def test_the_publisher_writes_under_private_from_its_next_round(
     assert publisher.prefix == private and stream.media_private  # the transcoder's object too
     assert queued == [stream.pk]  # the rest (the recording so far) is to be moved
     assert "360p/seg_3.ts" not in files_under(public)  # new segments: private only
+    assert {"master.m3u8", "thumb.jpg", "360p/index.m3u8"}.isdisjoint(files_under(public))
     assert {"master.m3u8", "thumb.jpg", "360p/index.m3u8", "360p/seg_2.ts", "360p/seg_3.ts"} <= set(
         files_under(private)
     )
@@ -184,7 +185,9 @@ def test_widening_again_keeps_it_private_and_a_prepared_broadcast_moves_nothing(
     assert not prepared.events.filter(details__has_key="media_private").exists()
 
 
-def test_on_s3_the_move_is_a_server_side_copy_and_the_public_keys_go(tmp_path, monkeypatch, go_live):
+def test_on_s3_the_publisher_follows_and_the_move_is_a_server_side_copy(tmp_path, monkeypatch, go_live):
+    monkeypatch.setattr(hls_publisher, "PLACE_CHECK_SECONDS", 0)
+    monkeypatch.setattr("streams.tasks.stream_media_private_task.delay", lambda stream_id: None)
     bucket = "socialflow-narrowing"
     stream = go_live("dora")
     public = stream.media_prefix
@@ -199,20 +202,52 @@ def test_on_s3_the_move_is_a_server_side_copy_and_the_public_keys_go(tmp_path, m
             querystring_auth=False,
             default_acl=None,
         )
+
+        def keys() -> list[str]:
+            return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
         work = tmp_path / "work"
         (work / "360p").mkdir(parents=True)
+        (work / "recording").mkdir()
         (work / "360p" / "seg_1.ts").write_bytes(b"\x47" * 188)
         (work / "360p" / "index.m3u8").write_text(playlist("seg_1.ts"))
+        (work / "recording" / "rec_1.ts").write_bytes(b"\x47" * 188)
+        (work / "recording" / "index.m3u8").write_text(playlist("rec_1.ts"))
+        (work / "master.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n360p/index.m3u8\n")
         publisher = HlsPublisher(
-            work_dir=work, prefix=public, storage=storage, index=SegmentIndex(stream=stream, run=1)
+            work_dir=work,
+            prefix=public,
+            storage=storage,
+            index=SegmentIndex(stream=stream, run=1),
+            stream=stream,
         )
         publisher.sync()
-        Stream.objects.filter(pk=stream.pk).update(media_private=True)
-        stream.refresh_from_db()
+        assert f"{public}/recording/rec_1.ts" in keys()
+
+        stream_services.stream_update(stream=Stream.objects.get(pk=stream.pk), visibility="followers")
+        (work / "360p" / "seg_2.ts").write_bytes(b"\x47" * 188)
+        (work / "360p" / "index.m3u8").write_text(playlist("seg_1.ts", "seg_2.ts"))
+        publisher.sync()
+        private = stream.media_prefix
+        assert private.startswith("private/")
+        assert keys() == sorted(
+            [
+                f"{public}/360p/seg_1.ts",  # left for the move (its index row names it)
+                f"{public}/recording/rec_1.ts",
+                f"{private}/360p/index.m3u8",
+                f"{private}/360p/seg_1.ts",
+                f"{private}/360p/seg_2.ts",
+                f"{private}/master.m3u8",
+            ]
+        )
+
         assert segments.media_move_private(stream=stream, storage=storage) == 2
-        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
-        assert keys == [f"{stream.media_prefix}/360p/index.m3u8", f"{stream.media_prefix}/360p/seg_1.ts"]
-        head = client.head_object(Bucket=bucket, Key=f"{stream.media_prefix}/360p/seg_1.ts")
-        assert head["ContentType"] == "video/mp2t" and "immutable" in head["CacheControl"]
-        assert MediaSegment.objects.get(stream=stream).name == f"{stream.media_prefix}/360p/seg_1.ts"
+        assert all(key.startswith(f"{private}/") for key in keys())
+        head = client.head_object(Bucket=bucket, Key=f"{private}/recording/rec_1.ts")
+        assert head["ContentType"] == "video/mp2t" and "immutable" in head["CacheControl"]  # copied with it
+        assert sorted(MediaSegment.objects.filter(stream=stream).values_list("name", flat=True)) == [
+            f"{private}/360p/seg_1.ts",
+            f"{private}/360p/seg_2.ts",
+            f"{private}/recording/rec_1.ts",
+        ]
         assert segments.media_move_private(stream=stream, storage=storage) == 0  # nothing left
