@@ -124,6 +124,28 @@ class HlsPublisher:
         old = self.prefix
         self.stream.media_private = True
         self.prefix = self.stream.media_prefix
+        try:
+            self._republish(old)
+        except Exception:  # the storage failing: the whole switch again next round
+            self.prefix, self.stream.media_private, self.place_checked_at = old, False, 0.0
+            raise
+        # The public ways in go at once (the move takes the segments, even if it runs late).
+        for relative in [*self.playlists, "master.m3u8", "thumb.jpg"]:
+            try:
+                self.storage.delete(f"{old}/{relative}")
+            except Exception as exc:
+                log.warning("could not delete %s/%s: %s", old, relative, exc)
+        # What leaves the window later leaves both places.
+        self.dropped += [(at, self.prefix + name[len(old) :]) for at, name in self.dropped]
+        self.dropped.sort()
+        log.info("publishing %s under %s from now on", self.stream.pk, self.prefix)
+        try:
+            stream_media_private_task.delay(self.stream.pk)
+        except Exception as exc:  # the broker away: the narrowing's own pass still runs
+            log.warning("could not ask for the move of %s: %s", self.stream.pk, exc)
+
+    def _republish(self, old: str) -> None:
+        """The live window as viewers have it now, under the new place."""
         for relative_playlist, text in self.playlists.items():
             rung = relative_playlist.split("/", 1)[0]
             for entry in parse_media_playlist(text):
@@ -140,21 +162,7 @@ class HlsPublisher:
             self._put(relative_playlist, text.encode())
         if self.master_text:
             self._put("master.m3u8", self.master_text.encode())
-        self.thumbnail_mtime = 0.0  # republished below
-        # The public ways in go at once (the move takes the segments, even if it runs late).
-        for relative in [*self.playlists, "master.m3u8", "thumb.jpg"]:
-            try:
-                self.storage.delete(f"{old}/{relative}")
-            except Exception as exc:
-                log.warning("could not delete %s/%s: %s", old, relative, exc)
-        # What leaves the window later leaves both places.
-        self.dropped += [(at, self.prefix + name[len(old) :]) for at, name in self.dropped]
-        self.dropped.sort()
-        log.info("publishing %s under %s from now on", self.stream.pk, self.prefix)
-        try:
-            stream_media_private_task.delay(self.stream.pk)
-        except Exception as exc:  # the broker away: the narrowing's own pass still runs
-            log.warning("could not ask for the move of %s: %s", self.stream.pk, exc)
+        self.thumbnail_mtime = 0.0  # republished in this round
 
     def _flush_index(self) -> None:
         """Index what was uploaded; a failure (the database blinked) leaves it pending for
