@@ -170,6 +170,7 @@ class ClipSerializer(serializers.Serializer):
     reason = serializers.CharField()
     seconds = serializers.IntegerField()
     duration_seconds = serializers.FloatField(allow_null=True)
+    visibility = serializers.CharField(help_text="Inherited from the broadcast when it was cut.")
     mp4_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()

@@ -5,6 +5,11 @@ when the broadcast is recorded, else the top rung the DVR window keeps. The cut 
 keyframes, so a clip is within a keyframe interval (2 s from OBS's usual settings) of the
 length asked for. Its MP4 and thumbnail are files of its own: a clip outlives the
 recording's retention.
+
+A clip takes the visibility of what it was cut from (the broadcast, or the recording's own
+when it has one) at creation. A followers-only clip's files are under `private/clips/`,
+fetched by signed URLs only after the visibility check (S-04); the others under `clips/`,
+public by name as clips are made to be shared.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from dvr.selectors import clip_can_delete
 from dvr.services import FinalizeError, local_copies, probe_duration, run_ffmpeg, upload
 from dvr.tasks import clip_make_task
 from socialflow.lib import ratelimit
+from socialflow.lib.media_urls import PRIVATE_ROOT
 from streams import segments
-from streams.models import MediaSegment, Stream
+from streams.models import MediaSegment, Stream, Visibility
 from streams.services import stream_webhook_data
 
 log = logging.getLogger(__name__)
@@ -81,6 +87,20 @@ def _media_start(stream: Stream, rendition: str, end: datetime, seconds: int) ->
     return end - timedelta(seconds=seconds)  # not enough kept: the window check below says so
 
 
+def clip_visibility(stream: Stream, recording: Recording | None) -> str:
+    """What a new clip inherits: the recording's visibility when it is cut from one that has
+    its own, else the broadcast's."""
+    if not stream.is_live and recording is not None and recording.visibility:
+        return recording.visibility
+    return stream.visibility
+
+
+def clip_folder(clip: Clip) -> str:
+    """Where a clip's files go: unguessable, and private for a followers-only clip."""
+    folder = f"clips/{clip.pk}-{secrets.token_hex(10)}"
+    return f"{PRIVATE_ROOT}/{folder}" if clip.visibility == Visibility.FOLLOWERS else folder
+
+
 def clip_create(
     *, stream: Stream, by: User, title: str = "", seconds: int, end_offset: float | None = None
 ) -> Clip:
@@ -128,6 +148,7 @@ def clip_create(
             title=title,
             starts_at=max(start, earliest),
             seconds=seconds,
+            visibility=clip_visibility(stream, recording),
         )
         clip_id = clip.pk
         transaction.on_commit(lambda: clip_make_task.delay(clip_id), robust=True)
@@ -220,8 +241,7 @@ def _cut(clip: Clip) -> dict:
         run_ffmpeg(
             ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)]
         )
-        # Unguessable: a clip of a followers-only broadcast is no public file by its id.
-        prefix = clip.mp4_path.rpartition("/")[0] or f"clips/{clip.pk}-{secrets.token_hex(10)}"
+        prefix = clip.mp4_path.rpartition("/")[0] or clip_folder(clip)
         upload(storage, mp4, f"{prefix}/clip.mp4")
         upload(storage, thumb, f"{prefix}/thumb.jpg")
         size = mp4.stat().st_size + thumb.stat().st_size

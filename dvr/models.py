@@ -81,6 +81,9 @@ class Clip(models.Model):
     starts_at = models.DateTimeField(help_text="Wall-clock time of the broadcast where it begins.")
     seconds = models.PositiveSmallIntegerField(help_text="The length asked for.")
     duration_seconds = models.FloatField(null=True, blank=True, help_text="Of the MP4, by ffprobe.")
+    # What was clipped was this visible when the clip was cut (the broadcast's, or the
+    # recording's own); a followers-only clip's files are under private/ (S-04).
+    visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
     mp4_path = models.CharField(max_length=255, blank=True)
     thumbnail_path = models.CharField(max_length=255, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)

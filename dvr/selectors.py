@@ -186,10 +186,16 @@ def clip_can_delete(*, clip: Clip, user: User) -> bool:
 
 
 def clips_visible(*, user: User) -> QuerySet[Clip]:
-    """Clips of broadcasts `user` may watch."""
-    return Clip.objects.filter(stream__in=Stream.objects.visible_to(user)).select_related(
-        "stream__owner", "creator"
-    )
+    """Clips `user` may watch: of broadcasts `user` may watch, and a followers-only clip
+    (cut while its broadcast was followers-only) only for followers, even when the broadcast
+    was made public later (S-04)."""
+    rows = Clip.objects.filter(stream__in=Stream.objects.visible_to(user))
+    allowed = ~Q(visibility=Visibility.FOLLOWERS)
+    if user.is_authenticated:
+        allowed |= Q(stream__owner=user) | Q(
+            stream__owner__in=Follow.objects.filter(follower=user).values("followee_id")
+        )
+    return rows.filter(allowed).select_related("stream__owner", "creator")
 
 
 def clip_get_visible(*, clip_id: int, user: User) -> Clip:
@@ -207,7 +213,7 @@ def user_clips(*, owner: User, viewer: User, limit: int = 50) -> list[Clip]:
     """Ready clips of `owner`'s broadcasts, most viewed first."""
     rows = clips_visible(user=viewer).filter(stream__owner=owner, status=Clip.Status.READY)
     if viewer.pk != owner.pk:
-        rows = rows.exclude(stream__visibility=Visibility.UNLISTED)
+        rows = rows.exclude(stream__visibility=Visibility.UNLISTED).exclude(visibility=Visibility.UNLISTED)
     return list(rows.order_by("-views", "-created_at")[:limit])
 
 

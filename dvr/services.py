@@ -188,6 +188,10 @@ def vod_prefix(stream: Stream) -> str:
 def _make_vod(recording: Recording) -> dict:
     stream = recording.stream
     storage = live_storage()
+    if stream.media_private:
+        # Narrowed to followers-only while live: nothing of it left in public storage, and
+        # every segment where the VOD playlists expect it (S-04).
+        segments.media_move_private(stream=stream, storage=storage)
     source = segments.segments_of(stream=stream, rendition=MediaSegment.RECORDING)
     if not source:
         raise FinalizeError("Nothing was recorded: the transcoder never wrote a segment of the source.")

@@ -47,7 +47,11 @@ def recording(request, recording_id: int):
         if recording.is_playable
         else None,
         "visibilities": [("", "Same as the broadcast"), *Visibility.choices],
-        "clips": [c for c in recording.clips.filter(status=Clip.Status.READY).order_by("-views")[:8]],
+        "clips": list(
+            selectors.clips_visible(user=request.user)
+            .filter(recording=recording, status=Clip.Status.READY)
+            .order_by("-views")[:8]
+        ),
     }
     return render(request, "dvr/recording.html", context)
 

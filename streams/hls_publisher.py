@@ -5,6 +5,12 @@ after its segments, the ladder (and its index rows) before the source copy, the 
 every variant exists. Segments that fall out of a live
 playlist are removed from storage after a grace period, unless the broadcast keeps them
 (DVR or a recording): those are added to the segment index instead.
+
+Given the broadcast, the publisher follows its place in storage: a broadcast narrowed to
+followers-only while live (streams.services.stream_update) is marked `media_private`, and
+within PLACE_CHECK_SECONDS the publisher writes under `private/` instead of `live/`,
+republishes the live window there (FFmpeg and its local folder carry on untouched), and
+asks for what stayed under `live/` to be moved (streams.segments.media_move_private, S-04).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
-from streams.models import MediaSegment
+from socialflow.lib.media_urls import is_private
+from streams.models import MediaSegment, Stream
 from streams.segments import Entry, SegmentIndex, parse_media_playlist
+from streams.tasks import stream_media_private_task
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,8 @@ DROPPED_SEGMENT_GRACE_SECONDS = 30
 # The recording (a stream copy of the source) is not played live: its segments are
 # indexed (streams.segments) and leave local disk once they are in storage.
 RECORDING = MediaSegment.RECORDING
+# How often the publisher asks where the broadcast's media goes (S-04: narrowed while live).
+PLACE_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -41,7 +51,7 @@ class SyncResult:
 @dataclass
 class HlsPublisher:
     work_dir: Path
-    prefix: str  # live/<stream id>/<media token>
+    prefix: str  # live/<stream id>/<media token>, or private/... (Stream.media_prefix)
     storage: Storage
     # Kept segments (DVR or a recording) are added here and stay in storage after they
     # leave the live playlist; without an index they are deleted after a grace period.
@@ -55,12 +65,17 @@ class HlsPublisher:
     # The wall-clock span of the ladder published so far (what a restart gap is measured by).
     first_segment_at: datetime | None = None
     last_segment_end: datetime | None = None
+    # The broadcast, when the publisher is to follow its place in storage (the transcoder's
+    # object: its media_private is set here when the place changes).
+    stream: Stream | None = None
+    place_checked_at: float = 0.0
 
     def _put(self, relative: str, content: bytes) -> None:
         self.storage.save(f"{self.prefix}/{relative}", ContentFile(content))
 
     def sync(self, *, final: bool = False) -> SyncResult:
         result = SyncResult()
+        self._follow_place()
         variants = sorted(self.work_dir.glob("*/index.m3u8"))
         ladder = [p for p in variants if p.parent.name != RECORDING]
         # What viewers play first: the ladder's segments and playlists, then their index rows
@@ -90,6 +105,64 @@ class HlsPublisher:
                 result.thumbnail_published = True
         self._delete_expired()
         return result
+
+    def _follow_place(self) -> None:
+        """Write under `private/` from now on when the broadcast was narrowed to
+        followers-only while live: republish the live window there (so a follower's next
+        playlist finds its segments), then have the rest moved and the public copies
+        deleted. Only this way: a broadcast widened again stays private."""
+        if self.stream is None or is_private(self.prefix):
+            return
+        now = time.monotonic()
+        if now - self.place_checked_at < PLACE_CHECK_SECONDS:
+            return
+        self.place_checked_at = now
+        if not Stream.objects.filter(pk=self.stream.pk, media_private=True).exists():
+            return
+        # Index rows of what went up under the old place first: the move renames them.
+        self._flush_index()
+        old = self.prefix
+        self.stream.media_private = True
+        self.prefix = self.stream.media_prefix
+        try:
+            self._republish(old)
+        except Exception:  # the storage failing: the whole switch again next round
+            self.prefix, self.stream.media_private, self.place_checked_at = old, False, 0.0
+            raise
+        # The public ways in go at once (the move takes the segments, even if it runs late).
+        for relative in [*self.playlists, "master.m3u8", "thumb.jpg"]:
+            try:
+                self.storage.delete(f"{old}/{relative}")
+            except Exception as exc:
+                log.warning("could not delete %s/%s: %s", old, relative, exc)
+        # What leaves the window later leaves both places.
+        self.dropped += [(at, self.prefix + name[len(old) :]) for at, name in self.dropped]
+        self.dropped.sort()
+        log.info("publishing %s under %s from now on", self.stream.pk, self.prefix)
+        try:
+            stream_media_private_task.delay(self.stream.pk)
+        except Exception as exc:  # the broker away: the narrowing's own pass still runs
+            log.warning("could not ask for the move of %s: %s", self.stream.pk, exc)
+
+    def _republish(self, old: str) -> None:
+        """The live window as viewers have it now, under the new place."""
+        for relative_playlist, text in self.playlists.items():
+            rung = relative_playlist.split("/", 1)[0]
+            for entry in parse_media_playlist(text):
+                relative = f"{rung}/{entry.uri}"
+                try:
+                    data = (self.work_dir / relative).read_bytes()
+                except FileNotFoundError:
+                    try:  # FFmpeg removed it already: from the old place
+                        with self.storage.open(f"{old}/{relative}") as published:
+                            data = published.read()
+                    except Exception:
+                        continue  # the move brings it if it is anywhere
+                self._put(relative, data)
+            self._put(relative_playlist, text.encode())
+        if self.master_text:
+            self._put("master.m3u8", self.master_text.encode())
+        self.thumbnail_mtime = 0.0  # republished in this round
 
     def _flush_index(self) -> None:
         """Index what was uploaded; a failure (the database blinked) leaves it pending for
@@ -144,13 +217,13 @@ class HlsPublisher:
             if self.index is None:
                 gone = {e.uri for e in parse_media_playlist(previous)} - set(listed)
                 now = time.monotonic()
-                self.dropped += [(now, f"{rung}/{name}") for name in sorted(gone)]
+                self.dropped += [(now, f"{self.prefix}/{rung}/{name}") for name in sorted(gone)]
 
     def _delete_expired(self) -> None:
         cutoff = time.monotonic() - DROPPED_SEGMENT_GRACE_SECONDS
         while self.dropped and self.dropped[0][0] < cutoff:
-            _, relative = self.dropped.pop(0)
+            _, name = self.dropped.pop(0)
             try:
-                self.storage.delete(f"{self.prefix}/{relative}")
+                self.storage.delete(name)
             except OSError as exc:
-                log.warning("could not delete %s: %s", relative, exc)
+                log.warning("could not delete %s: %s", name, exc)

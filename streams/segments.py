@@ -14,15 +14,17 @@ work it does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.core.files.storage import Storage, storages
-from django.db.models import Max, QuerySet
+from django.db.models import Max, QuerySet, Value
+from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from socialflow.lib.media_urls import PRIVATE_ROOT
 from streams.models import MediaSegment, Stream
 
 log = logging.getLogger(__name__)
@@ -175,6 +177,80 @@ def _delete(rows: QuerySet[MediaSegment], storage: Storage | None = None) -> int
         MediaSegment.objects.filter(pk=pk).delete()
         deleted += 1
     return deleted
+
+
+def media_move_private(*, stream: Stream, storage: Storage | None = None) -> int:
+    """Move what a broadcast published under its public place (`live/<id>/<token>/`) to its
+    private one (`private/<id>/<token>/`, the same names below it): the broadcast was narrowed
+    to followers-only while live (S-04). Returns the number of files moved.
+
+    Each file is copied first (one already at its private name, which the transcoder
+    republished, is kept: it is the fresher), then the index rows are renamed, then the
+    public files are deleted, so a follower's player always finds each segment under one
+    name or the other, and a URL copied from the public place stops working. Running it again
+    moves what a transcoder wrote under `live/` meanwhile (the transcoder asks for a second
+    pass once it writes under `private/`)."""
+    storage = storage or storages["live"]
+    public = f"live/{stream.pk}/{stream.media_token}"
+    private = f"{PRIVATE_ROOT}/{stream.pk}/{stream.media_token}"
+    copied: list[str] = []
+    for name in _walk(storage, public):
+        target = private + name[len(public) :]
+        try:
+            if not storage.exists(target):
+                _copy(storage, name, target)
+        except FileNotFoundError:
+            continue  # gone meanwhile (the window slid on, or another pass moved it)
+        except Exception as exc:  # the storage failing: left public, a later pass tries again
+            log.warning("could not move %s to private storage: %s", name, exc)
+            continue
+        copied.append(name)
+    for start in range(0, len(copied), 500):
+        MediaSegment.objects.filter(stream=stream, name__in=copied[start : start + 500]).update(
+            name=Concat(Value(private), Substr("name", len(public) + 1))
+        )
+    for name in copied:
+        try:
+            storage.delete(name)
+        except Exception as exc:
+            log.warning("could not delete %s from public storage: %s", name, exc)
+    return len(copied)
+
+
+def _walk(storage: Storage, folder: str) -> Iterator[str]:
+    """Every file's name below `folder` (none when it does not exist)."""
+    try:
+        folders, files = storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from _walk(storage, f"{folder}/{sub}")
+
+
+def _copy(storage: Storage, source: str, target: str) -> None:
+    """A copy inside the storage: server-side on S3 (its headers go with it), else by
+    reading the file."""
+    bucket = getattr(storage, "bucket", None)
+    if bucket is not None and hasattr(storage, "_normalize_name"):
+        from botocore.exceptions import ClientError
+        from storages.utils import clean_name
+
+        def key(name: str) -> str:
+            return storage._normalize_name(clean_name(name))
+
+        try:
+            bucket.meta.client.copy_object(
+                Bucket=bucket.name, Key=key(target), CopySource={"Bucket": bucket.name, "Key": key(source)}
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(source) from exc
+            raise
+        return
+    with storage.open(source) as content:
+        storage.save(target, content)
 
 
 def segments_of(*, stream: Stream, rendition: str, since: datetime | None = None) -> list[MediaSegment]:

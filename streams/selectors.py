@@ -175,15 +175,16 @@ def stream_hls_master(*, stream: Stream, absolute: Callable[[str], str]) -> str 
     storage (segments never pass through Django); None while there is nothing to play."""
     if not stream.is_live or stream.hls_ready_at is None:
         return None
-    text = _read_live(f"{stream.media_prefix}/master.m3u8")
-    if text is None:
+    placed = _read_placed(stream, "master.m3u8")
+    if placed is None:
         return None
+    prefix, text = placed
     if stream.visibility == Visibility.FOLLOWERS or stream.media_private:
         # Variant playlists go through Django too (a visibility check per refresh), and
         # hand out signed segment URLs (S-04).
         base = absolute(reverse("streams:hls", args=[stream.pk])).rsplit("/", 1)[0] + "/"
     else:
-        base = absolute(storages["live"].url(f"{stream.media_prefix}/"))
+        base = absolute(storages["live"].url(f"{prefix}/"))
     return _absolute_uris(text, base)
 
 
@@ -192,11 +193,12 @@ def stream_hls_variant(*, stream: Stream, rung: str, absolute: Callable[[str], s
     lapsing in MEDIA_SIGNED_URL_SECONDS, for a private broadcast."""
     if not stream.is_live:
         return None
-    folder = f"{stream.media_prefix}/{rung}/"
-    text = _read_live(f"{folder}index.m3u8")
-    if text is None:
+    placed = _read_placed(stream, f"{rung}/index.m3u8")
+    if placed is None:
         return None
-    if stream.media_private:
+    prefix, text = placed
+    folder = f"{prefix}/{rung}/"
+    if is_private(folder):
         return _signed_uris(text, folder, absolute)
     return _absolute_uris(text, absolute(storages["live"].url(folder)))
 
@@ -206,9 +208,10 @@ def stream_dvr_master(*, stream: Stream, absolute: Callable[[str], str]) -> str 
     None without DVR or before there is anything to play."""
     if not stream.dvr_enabled or stream.hls_ready_at is None:
         return None
-    text = _read_live(f"{stream.media_prefix}/master.m3u8")
-    if text is None:
+    placed = _read_placed(stream, "master.m3u8")
+    if placed is None:
         return None
+    text = placed[1]
     lines = []
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -247,12 +250,17 @@ def stream_dvr_variant(
         return None
     target = max(1, round(first.duration))
     can_skip_until = DVR_SKIP_TARGET_DURATIONS * target
-    base = absolute(storages["live"].url(f"{stream.media_prefix}/{rung}/"))
+    bases: dict[str, str] = {}
 
     def url(segment: MediaSegment) -> str:
         if is_private(segment.name):
             return media_url(segment.name, absolute)  # signed (S-04)
-        return base + segment.name.rsplit("/", 1)[1]
+        # By the row's own name: a broadcast narrowed while live has rows in both places
+        # until its media has moved.
+        folder, _, name = segment.name.rpartition("/")
+        if folder not in bases:
+            bases[folder] = absolute(storages["live"].url(f"{folder}/"))
+        return bases[folder] + name
 
     def render(listed: list[MediaSegment], previous: MediaSegment | None = None, skipped: int = 0) -> str:
         return segments.render_media_playlist(
@@ -287,6 +295,21 @@ def _skip_boundary(tail: list[MediaSegment], can_skip_until: float) -> int:
         if covered >= can_skip_until:
             break
     return end
+
+
+def _read_placed(stream: Stream, relative: str) -> tuple[str, str] | None:
+    """(prefix, text) of one of the broadcast's live files. A broadcast narrowed to
+    followers-only while live is private at once, but for a moment its files may still be
+    only in the public place (the transcoder switches within a second, S-04): read there."""
+    text = _read_live(f"{stream.media_prefix}/{relative}")
+    if text is not None:
+        return stream.media_prefix, text
+    if stream.media_private:
+        public = f"live/{stream.pk}/{stream.media_token}"
+        text = _read_live(f"{public}/{relative}")
+        if text is not None:
+            return public, text
+    return None
 
 
 def _read_live(name: str) -> str | None:

@@ -39,6 +39,7 @@ from streams.models import (
 from streams.signals import broadcast_ended, broadcast_started
 from streams.tasks import (
     media_drop_publisher_task,
+    stream_media_private_task,
     stream_notify_followers_task,
     stream_segments_purge_task,
     transcode_stream_task,
@@ -374,8 +375,54 @@ def stream_update(*, stream: Stream, moderating: bool = False, **changes: Any) -
             stream_event_record(
                 stream=stream, kind=EventType.UPDATED, message="Details changed.", details={"fields": fields}
             )
+            if "visibility" in fields:
+                _follow_visibility(stream)
             _broadcast_status(stream)
     return stream
+
+
+def _follow_visibility(stream: Stream) -> None:
+    """A live broadcast narrowed to followers-only takes its media out of public storage
+    (S-04): from now on the transcoder writes under `private/`, and what it published under
+    `live/` (the live window, the rewind window, the recording so far, the thumbnail) moves
+    there, so a link copied while it was public stops working. Widened again, it stays
+    private: its playlists go through the check and hand out signed URLs to everyone who may
+    watch, which is all a public broadcast needs."""
+    if not stream.is_live or stream.visibility != Visibility.FOLLOWERS or stream.media_private:
+        return
+    stream.media_private = True
+    stream.save(update_fields=["media_private"])
+    stream_event_record(
+        stream=stream,
+        kind=EventType.UPDATED,
+        message="Followers only while live: the broadcast's media moves to private storage, and "
+        "links to it shared while it was public stop working.",
+        details={"media_private": True},
+    )
+    stream_id = stream.pk
+    transaction.on_commit(lambda: stream_media_private_task.delay(stream_id), robust=True)
+    # Players read the master again (static/js/ladder.js): a public master pointed them
+    # straight at storage, and those addresses are going; the new one goes through the check.
+    realtime.send_on_commit(
+        stream_id, {"type": realtime.STREAM_LADDER, "stream_id": stream_id, "rungs": None}
+    )
+
+
+def stream_media_move_private(*, stream_id: str) -> int:
+    """Move what a broadcast narrowed to followers-only published under `live/` to
+    `private/` (the narrowing asks for it, and the transcoder again once it writes there)."""
+    stream = Stream.objects.filter(pk=stream_id, media_private=True).first()
+    if stream is None:
+        return 0
+    moved = segments.media_move_private(stream=stream)
+    if moved:
+        stream_event_record(
+            stream=stream,
+            kind=EventType.UPDATED,
+            message=f"{moved} file(s) of the broadcast moved from public to private storage.",
+            details={"media_private": True, "moved": moved},
+        )
+    return moved
 
 
 def stream_start(*, stream: Stream) -> Ingest:

@@ -33,6 +33,13 @@ def stream_segments_purge_task(stream_id: str) -> int:
     return services.stream_segments_purge(stream_id=stream_id)
 
 
+@shared_task(name="streams.tasks.stream_media_private_task", ignore_result=True)
+def stream_media_private_task(stream_id: str) -> int:
+    from streams import services
+
+    return services.stream_media_move_private(stream_id=stream_id)
+
+
 @shared_task(name="streams.tasks.broadcasts_reap_stale_task", ignore_result=True)
 def broadcasts_reap_stale_task() -> int:
     from streams import services

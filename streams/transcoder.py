@@ -727,6 +727,7 @@ def _runs(
             work_dir=work_dir,
             prefix=stream.media_prefix,
             storage=storages["live"],
+            stream=stream,  # follows a narrowing to followers-only while live (S-04)
             # A seamless change leaves no gap (the runs overlap): none to report.
             index=SegmentIndex(
                 stream=stream, run=run, on_gap=None if seamless else lambda gap: _gap_event(stream, gap)
