@@ -12,7 +12,8 @@ Django serves the playlists. Per broadcast:
   - first playable: from the publish to the master playlist answering 200 (as the player asks),
   - playlist advance: media seconds of the segments that appeared in the top variant's
     playlist, per wall-clock second between their appearances, over the measured window
-    (1.00 = real time; below it viewers buffer),
+    (1.00 = real time; below it viewers buffer); the first segment of each FFmpeg that
+    takes over (make-before-break: it may repeat the last one) is left out,
   - CPU seconds per second of its FFmpeg processes over the same window.
 
 Baseline, in the same run, after the broadcasts ended: the same K clips, each read with `-re`
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import secrets
 import shutil
 import statistics
@@ -167,24 +169,44 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+# A segment's FFmpeg run, from its name (streams.transcoding: seg_<run>_<n>.ts).
+RUN_OF_SEGMENT = re.compile(r"seg_(\d+)_\d+\.ts")
+
+
 @dataclass
 class Advance:
     """Segments of a live playlist as they appear, by their first sighting."""
 
-    seen: dict[str, tuple[float, float]] = field(default_factory=dict)  # uri -> (when, duration)
+    # uri -> (when, duration, the FFmpeg run that made it)
+    seen: dict[str, tuple[float, float, str]] = field(default_factory=dict)
+    switches: int = 0  # new runs that appeared in the last measured window
 
     def feed(self, text: str, now: float) -> None:
         for segment in m3u8.loads(text).segments:
-            self.seen.setdefault(segment.uri, (now, segment.duration or 0.0))
+            run = RUN_OF_SEGMENT.search(segment.uri or "")
+            self.seen.setdefault(segment.uri, (now, segment.duration or 0.0, run.group(1) if run else ""))
 
     def rate(self, start: float, end: float) -> float | None:
         """Media seconds per wall second between the first and last segment that appeared
-        within [start, end] (the first one's own duration is before the measured span)."""
-        inside = sorted((when, duration) for when, duration in self.seen.values() if start <= when <= end)
+        within [start, end] (the first one's own duration is before the measured span).
+
+        A ladder change is make-before-break: the new run's first segment may repeat up to
+        a segment of what the old run published last. It is not counted, so the figure is a
+        lower bound of how much new media reached viewers (a repeat counted would put the
+        advance above 1.00)."""
+        inside = sorted(entry for entry in self.seen.values() if start <= entry[0] <= end)
         if len(inside) < 3:
             return None
         span = inside[-1][0] - inside[0][0]
-        return sum(duration for _, duration in inside[1:]) / span if span > 0 else None
+        known = {run for when, _, run in self.seen.values() if when <= inside[0][0]}
+        media, self.switches = 0.0, 0
+        for _, duration, run in inside[1:]:
+            if run not in known:
+                known.add(run)
+                self.switches += 1
+                continue
+            media += duration
+        return media / span if span > 0 else None
 
 
 class CpuMeter:
@@ -350,6 +372,11 @@ def run_socialflow(clip: Path, count: int, seconds: int) -> tuple[list[Result], 
                             advance.feed(variant, time.monotonic())
                     time.sleep(0.25)
                 result.advance = advance.rate(start, end)
+                if advance.switches:
+                    result.notes.append(
+                        f"{advance.switches} FFmpeg switch(es) in the window: each new run's first "
+                        "segment (a possible repeat) left out of the advance"
+                    )
                 result.cpu = meter.seconds(stream.pk) / (time.monotonic() - start) if marked else None
                 events = StreamEvent.objects.filter(stream=stream, details__has_key="ladder").order_by(
                     "created_at"
