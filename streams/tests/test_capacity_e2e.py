@@ -35,14 +35,19 @@ def clip_720p(tmp_path_factory):
     return encode_clip(tmp_path_factory.mktemp("clip") / "720p.flv", size="1280x720")
 
 
-@pytest.fixture
-def stack(tmp_path):
-    with live_stack(
+def threaded_stack(tmp_path, budget: str):
+    """The whole stack, its transcode worker a thread pool (as `make run` starts it)."""
+    return live_stack(
         tmp_path,
         transcode=True,
         transcode_pool=("--pool", "threads", "--concurrency", "8"),
-        TRANSCODE_CPU_BUDGET=BUDGET,
-    ) as running:
+        TRANSCODE_CPU_BUDGET=budget,
+    )
+
+
+@pytest.fixture
+def stack(tmp_path):
+    with threaded_stack(tmp_path, BUDGET) as running:
         yield running
 
 
@@ -294,12 +299,7 @@ def test_a_ladder_change_leaves_viewers_no_gap(stack, streaming_settings, follow
 @pytest.fixture
 def roomy_stack(tmp_path):
     """A worker whose budget takes two whole ladders."""
-    with live_stack(
-        tmp_path,
-        transcode=True,
-        transcode_pool=("--pool", "threads", "--concurrency", "8"),
-        TRANSCODE_CPU_BUDGET="8",
-    ) as running:
+    with threaded_stack(tmp_path, "8") as running:
         yield running
 
 
