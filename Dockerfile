@@ -7,11 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# ffmpeg: the transcode worker runs it. tini: PID 1 that forwards signals and reaps
+# ffmpeg: the transcode worker runs it, under a seccomp filter (libseccomp2). tini: PID 1 that forwards signals and reaps
 # FFmpeg children. psycopg[binary] and Pillow wheels bundle their C libraries;
 # libpq5 is only a fallback for psycopg on a platform without a binary wheel.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg libpq5 tini \
+    && apt-get install -y --no-install-recommends ffmpeg libpq5 libseccomp2 tini \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -58,6 +58,7 @@ HOST = "live.socialflow.example"  # playlists carry absolute URLs: a realistic h
 if redis.Redis.from_url(REDIS).dbsize():
     raise SystemExit(f"Redis DB {REDIS_DB} holds keys: someone else uses it (or a run was killed).")
 TMP = Path(tempfile.mkdtemp(prefix="bench-dvr-"))
+TMP.chmod(0o711)  # FFmpeg's own user (FFMPEG_USER, when run as root) passes through
 (TMP / "static").mkdir()  # whitenoise (DEBUG off) wants the folder
 os.environ.update(
     {

@@ -231,7 +231,8 @@ def _cut(clip: Clip) -> dict:
                         *("-f", "concat", "-safe", "0", "-ss", f"{offset:.3f}", "-i", str(listing)),
                         *("-t", str(clip.seconds), "-map", "0", "-c", "copy", "-bsf:a", "aac_adtstoasc"),
                         *("-movflags", "+faststart", str(mp4)),
-                    ]
+                    ],
+                    workdir=work,
                 )
         except FileNotFoundError as exc:
             raise FinalizeError("Some of the clip's segments are missing from storage.") from exc
@@ -239,7 +240,8 @@ def _cut(clip: Clip) -> dict:
         thumb = work / "thumb.jpg"
         seek = f"{min(duration / 2, 2):.2f}"
         run_ffmpeg(
-            ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)]
+            ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)],
+            workdir=work,
         )
         prefix = clip.mp4_path.rpartition("/")[0] or clip_folder(clip)
         upload(storage, mp4, f"{prefix}/clip.mp4")

@@ -227,13 +227,15 @@ def _make_vod(recording: Recording) -> dict:
                     *("-f", "concat", "-safe", "0", "-i", str(listing)),
                     *("-map", "0", "-c", "copy", "-bsf:a", "aac_adtstoasc"),
                     *("-movflags", "+faststart", str(mp4)),
-                ]
+                ],
+                workdir=work,
             )
         duration = probe_duration(mp4)
         thumb = work / "thumb.jpg"
         seek = f"{min(duration * 0.1, 30):.2f}"
         run_ffmpeg(
-            ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)]
+            ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)],
+            workdir=work,
         )
         mp4_path, thumb_path = f"{prefix}/recording.mp4", f"{prefix}/thumb.jpg"
         upload(storage, mp4, mp4_path)
@@ -339,9 +341,10 @@ def upload(storage: Storage, path: Path, name: str) -> None:
         storage.save(name, File(f))
 
 
-def run_ffmpeg(args: list[str]) -> None:
+def run_ffmpeg(args: list[str], *, workdir: Path) -> None:
+    """FFmpeg on files in `workdir` (handed over to FFmpeg's user first: the sandbox)."""
     try:
-        ffmpeg.run(args, timeout=FINALIZE_TIMEOUT_SECONDS)
+        ffmpeg.run(args, timeout=FINALIZE_TIMEOUT_SECONDS, workdir=workdir)
     except (ffmpeg.FFmpegError, subprocess.TimeoutExpired) as exc:
         raise FinalizeError(str(exc)) from exc
 

@@ -24,8 +24,9 @@ apt_install() {
 
 step_apt_run() {
   command -v redis-server >/dev/null || apt_install redis-server
-  # The local media server (nginx + RTMP module) and the transcoder.
-  apt_install nginx libnginx-mod-rtmp ffmpeg
+  # The local media server (nginx + RTMP module) and the transcoder; libseccomp2 for the
+  # seccomp filter FFmpeg runs under (socialflow/lib/sandbox.py).
+  apt_install nginx libnginx-mod-rtmp ffmpeg libseccomp2
   $PYTHON -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 }
 

@@ -12,6 +12,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialflow.settings")
 # Django must be set up before anything imports models (consumers, middleware).
 django_asgi_app = get_asgi_application()
 
+from socialflow.lib import sandbox  # noqa: E402
+
+# Its environment holds the platform's secrets: no other process of this user (an FFmpeg
+# of a non-root worker) may read it through /proc (S-12).
+sandbox.protect_self()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -1,8 +1,11 @@
+import contextlib
 import logging
 import os
+import tempfile
+from pathlib import Path
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import beat_init, worker_init, worker_ready, worker_shutting_down
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialflow.settings")
@@ -12,6 +15,17 @@ log = logging.getLogger(__name__)
 app = Celery("socialflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def _protect(**kwargs):
+    # Their environment holds the platform's secrets: a process of the same user (an FFmpeg
+    # where the worker is not root) must not read it through /proc (S-12). Inherited by the
+    # pool's forked children.
+    from socialflow.lib import sandbox
+
+    sandbox.protect_self()
 
 
 @worker_shutting_down.connect
@@ -28,18 +42,33 @@ def _stop_transcoders(sender=None, **kwargs):
 @worker_ready.connect
 def _worker_started(sender=None, **kwargs):
     # Imported here for app loading (see above).
+    from socialflow.lib import sandbox
     from streams.transcoder import clear_worker_shutdown, worker_calibrate, worker_check_encoder
 
     hostname = str(sender.hostname) if hasattr(sender, "hostname") else str(sender)
     clear_worker_shutdown(hostname=hostname)
     consumer = getattr(sender, "task_consumer", None)
     queues = {queue.name for queue in getattr(consumer, "queues", [])}
-    if "transcode" in queues:
-        try:
+    try:
+        sandbox.check(folders=_ffmpeg_folders())
+        if "transcode" in queues:
             worker_check_encoder(hostname=hostname)
-        except ImproperlyConfigured as exc:
-            # Celery logs what a signal handler raises and carries on; a worker that cannot
-            # encode must not take broadcasts: SystemExit stops it before its first task.
-            log.critical("%s", exc)
-            raise SystemExit(1) from exc
+    except ImproperlyConfigured as exc:
+        # Celery logs what a signal handler raises and carries on; a worker that cannot
+        # run FFmpeg safely, or encode, must not take tasks: SystemExit stops it before its first.
+        log.critical("%s", exc)
+        raise SystemExit(1) from exc
+    if "transcode" in queues:
         worker_calibrate(hostname=hostname)
+
+
+def _ffmpeg_folders() -> dict[str, Path]:
+    """Where a worker's FFmpeg reads and writes, which its user must reach: the temp folder
+    (recordings and clips are made there) and, with local storage, the media it reads in
+    place. (A transcode worker checks TRANSCODE_WORK_DIR too.)"""
+    from django.core.files.storage import storages
+
+    folders = {"TMPDIR": Path(tempfile.gettempdir())}
+    with contextlib.suppress(NotImplementedError):  # S3: FFmpeg reads downloads in the temp folder
+        folders["MEDIA_ROOT"] = Path(storages["live"].path(""))
+    return folders

@@ -289,6 +289,12 @@ MEDIA_HEARTBEAT_TIMEOUT = env.int("MEDIA_HEARTBEAT_TIMEOUT", default=35)
 MEDIA_SERVER_TIMEOUT = env.float("MEDIA_SERVER_TIMEOUT", default=3.0)
 # --- Transcoding (FFmpeg on the "transcode" Celery queue) -----------------------
 
+# FFmpeg and ffprobe parse what publishers send, so they run confined (S-12,
+# socialflow/lib/sandbox.py): a minimal environment always; with the sandbox on, no new
+# privileges and a seccomp filter, and, where the worker is root, FFMPEG_USER's identity.
+# Its working folders (TRANSCODE_WORK_DIR, the temp folder) must be reachable by that user.
+FFMPEG_SANDBOX = env.bool("FFMPEG_SANDBOX", default=True)
+FFMPEG_USER = env.str("FFMPEG_USER", default="nobody")
 # Where FFmpeg writes before segments are published to the "live" storage.
 TRANSCODE_WORK_DIR = Path(env.str("TRANSCODE_WORK_DIR", default=str(BASE_DIR / "var" / "transcode")))
 # The default ladder; rungs above the source's height are skipped.

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from socialflow.lib.ffmpeg import die_with_parent
+from socialflow.lib.sandbox import die_with_parent, protect_self
 
 # Daphne with an access log that redacts secrets from query strings (socialflow.serve).
 DAPHNE = [sys.executable, "-m", "socialflow.serve"]
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY or the CPU count")
     args, daphne_args = parser.parse_known_args(argv)
+    protect_self()  # its environment holds the secrets (socialflow.lib.sandbox)
     if args.workers is not None and args.workers < 1:
         raise SystemExit("--workers must be at least 1.")
     workers = args.workers or default_workers()

@@ -697,7 +697,7 @@ def _cpu_seconds(args: list[str]) -> float:
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=ffmpeg.environment()
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, **ffmpeg.spawn_kwargs()
         )
         timer = threading.Timer(120, proc.kill)
         timer.start()
@@ -726,6 +726,7 @@ def measure_cost_model(*, seconds: float = 2.0) -> CostModel:
     small = _mpx(640, 360, fps) * seconds
     with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
         clip = Path(tmp) / "clip.ts"
+        ffmpeg.hand_over(Path(tmp))
         subprocess.run(
             [
                 *("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"),
@@ -735,7 +736,7 @@ def measure_cost_model(*, seconds: float = 2.0) -> CostModel:
             check=True,
             capture_output=True,
             timeout=120,
-            env=ffmpeg.environment(),
+            **ffmpeg.spawn_kwargs(),
         )
         null = ["-f", "null", "-"]
         decode = _cpu_seconds(["-i", str(clip), "-map", "0:v", *null])

@@ -50,7 +50,7 @@ def probe(encoder: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool
             text=True,
             errors="replace",
             timeout=timeout,
-            env=ffmpeg.environment(),
+            **ffmpeg.spawn_kwargs(),
         )
     except subprocess.TimeoutExpired:
         return False, f"FFmpeg did not finish in {timeout:g} s"

@@ -30,7 +30,7 @@ from django.core.files.storage import storages
 from django.db import close_old_connections
 from django.utils import timezone
 
-from socialflow.lib import ffmpeg, realtime
+from socialflow.lib import ffmpeg, realtime, sandbox
 from streams import capacity, encoders, health
 from streams.hls_publisher import HlsPublisher
 from streams.media_servers import get_media_server, is_publishing
@@ -133,6 +133,7 @@ def worker_check_encoder(*, hostname: str) -> encoders.EncoderCheck:
     this machine leaves the worker's broadcasts on libx264. ImproperlyConfigured for a name
     that is no encoder (socialflow.celery stops the worker on it)."""
     _check_presets()
+    sandbox.check(folders={"TRANSCODE_WORK_DIR": Path(settings.TRANSCODE_WORK_DIR)})
     result = encoders.check(settings.TRANSCODE_ENCODER)
     if result.fell_back:
         log.warning(
@@ -745,6 +746,7 @@ def _runs(
             mid_stream=attempt > 1
             or (stream.started_at is not None and timezone.now() - stream.started_at > timedelta(seconds=10)),
         )
+        ffmpeg.hand_over(base_dir)  # FFmpeg's own user writes there (the sandbox)
         started = time.monotonic()
         proc = subprocess.Popen(
             argv,
@@ -752,8 +754,7 @@ def _runs(
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            preexec_fn=ffmpeg.die_with_parent,
-            env=ffmpeg.environment(),  # no platform secret for a parser of publisher media
+            **ffmpeg.spawn_kwargs(),  # no platform secret, its own user: it parses publisher media
         )
         rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
         health_meter.new_run()

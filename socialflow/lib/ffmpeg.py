@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -11,15 +10,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-PR_SET_PDEATHSIG = 1
-# Loaded once here, not in the forked child: a child of a threaded worker (the transcode
-# pool is threads) must not take the dynamic loader's lock another thread may hold.
-_prctl: Callable[..., int] | None
-try:
-    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-except OSError:  # not Linux
-    _prctl = None
+from socialflow.lib import sandbox
+from socialflow.lib.sandbox import die_with_parent, hand_over
+
+__all__ = ["die_with_parent", "hand_over"]  # re-exported: the spawn sites' one import
 
 
 # What FFmpeg and ffprobe may see of the worker's environment. They parse media a publisher
@@ -39,6 +36,14 @@ def environment() -> dict[str, str]:
     }
 
 
+def spawn_kwargs() -> dict[str, Any]:
+    """What every FFmpeg and ffprobe is started with (`subprocess.run/Popen(**...)`): the
+    minimal environment, and the sandbox (its own user, no new privileges, a seccomp
+    filter: socialflow.lib.sandbox). Its working folder must be handed over first
+    (`hand_over`)."""
+    return {"env": environment(), **sandbox.popen_kwargs()}
+
+
 class ProbeError(Exception):
     pass
 
@@ -47,14 +52,17 @@ class FFmpegError(Exception):
     """An FFmpeg or ffprobe run failed; the message ends with what it said."""
 
 
-def run(args: list[str], *, timeout: float = 1800) -> None:
-    """Run FFmpeg with `args` (overwriting outputs, quiet but for errors)."""
+def run(args: list[str], *, timeout: float = 1800, workdir: Path | None = None) -> None:
+    """Run FFmpeg with `args` (overwriting outputs, quiet but for errors). `workdir`, the
+    folder of its inputs and outputs, is handed over to FFmpeg's user first."""
+    if workdir is not None:
+        hand_over(workdir)
     result = subprocess.run(
         ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=environment(),
+        **spawn_kwargs(),
     )
     if result.returncode != 0:
         raise FFmpegError(f"FFmpeg failed: {result.stderr.strip()[-200:]}")
@@ -67,7 +75,7 @@ def duration(path: str) -> float:
         capture_output=True,
         text=True,
         timeout=60,
-        env=environment(),
+        **spawn_kwargs(),
     )
     try:
         return float(json.loads(result.stdout)["format"]["duration"])
@@ -79,14 +87,6 @@ def duration(path: str) -> float:
 
 class NoVideoError(ProbeError):
     """The feed was read, and it has no video track (an audio-only OBS setup)."""
-
-
-def die_with_parent() -> None:
-    """preexec_fn: the kernel kills the child if the worker dies, even by SIGKILL."""
-    # Not Linux: the supervisor's own cleanup still applies. Under a thread pool the
-    # "parent" is the thread that started FFmpeg, which lives as long as the worker.
-    if _prctl is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def probe(
@@ -124,7 +124,7 @@ def probe(
             capture_output=True,
             text=True,
             timeout=20,
-            env=environment(),
+            **spawn_kwargs(),
         )
         if result.returncode == 0:
             streams = json.loads(result.stdout or "{}").get("streams", [])

@@ -440,3 +440,14 @@ def test_flower_watches_celery_behind_a_password_on_loopback(services):
     assert command[:4] == ["celery", "-A", "socialflow", "flower"]
     assert "--basic-auth=${FLOWER_BASIC_AUTH:?set FLOWER_BASIC_AUTH=user:password in .env}" in command
     assert flower["ports"] == ["127.0.0.1:5555:5555"]  # not on the host's public addresses
+
+
+def test_app_processes_hold_no_capability_and_gain_no_privilege(services):
+    """S-12: FFmpeg, under the transcode worker, parses publisher media; no app container
+    keeps a capability or lets a set-user-ID program raise it."""
+    for name in APP_SERVICES:
+        assert services[name].get("cap_drop") == ["ALL"], name
+        assert "no-new-privileges:true" in services[name].get("security_opt", []), name
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "libseccomp2" in dockerfile  # FFmpeg's own filter (socialflow/lib/sandbox.py)
+    assert "\nUSER app\n" in dockerfile

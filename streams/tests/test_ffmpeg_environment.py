@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from socialflow.lib import ffmpeg
+from socialflow.tests.processes import ffmpeg_workdir
 from streams import capacity, encoders
 
 SECRETS = {
@@ -24,20 +25,26 @@ SECRETS = {
 
 
 @pytest.fixture
-def recording_binaries(tmp_path, monkeypatch):
+def recording_binaries(monkeypatch):
     """`ffmpeg` and `ffprobe` that record their environment (one file per run) and fail."""
-    bin_dir, seen = tmp_path / "bin", tmp_path / "seen"
+    with ffmpeg_workdir() as folder:  # FFmpeg's own user reaches it (the sandbox)
+        yield from _recording_binaries(folder, monkeypatch)
+
+
+def _recording_binaries(folder, monkeypatch):
+    bin_dir, seen = folder / "bin", folder / "seen"
     bin_dir.mkdir()
     seen.mkdir()
+    seen.chmod(0o777)  # written by the scripts, as FFmpeg's user
     for name in ("ffmpeg", "ffprobe"):
         script = bin_dir / name
         script.write_text(f'#!/bin/sh\nenv > "{seen}/{name}.$$"\nexit 1\n')
-        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXOTH)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     monkeypatch.setenv("LIBVA_DRIVER_NAME", "iHD")  # a hardware encoder's driver setting
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    return seen
+    yield seen
 
 
 def environments(seen: Path) -> list[dict[str, str]]:

@@ -3,6 +3,8 @@
 nginx-rtmp, Daphne, a default and a transcode Celery worker, FFmpeg: nothing mocked.
 """
 
+import os
+import pwd
 import subprocess
 import time
 import urllib.request
@@ -130,6 +132,14 @@ def test_a_720p_publish_becomes_a_playable_ladder(stack, api, channel, tmp_path)
         assert f"/live/{channel.stream_name}" in cmdline_of(int(ffmpeg_pids[0]))
         ffmpeg_env = environ_of(int(ffmpeg_pids[0]))
         assert ffmpeg_env.keys() <= {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"}, ffmpeg_env.keys()
+        # ... and runs confined: its own user (the tests run as root), no new privileges, a
+        # seccomp filter (socialflow.lib.sandbox; test_ffmpeg_confinement tries the escapes).
+        status = dict(
+            line.split(":\t", 1) for line in Path(f"/proc/{ffmpeg_pids[0]}/status").read_text().splitlines()
+        )
+        assert (status["NoNewPrivs"], status["Seccomp"]) == ("1", "2")
+        if os.geteuid() == 0:
+            assert status["Uid"].split() == [str(pwd.getpwnam("nobody").pw_uid)] * 4
     finally:
         ffmpeg.wait(40)
     # The publisher left: the broadcast ends, the transcoder stops, its files are gone.
