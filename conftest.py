@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts.permissions import MODERATORS
 from accounts.tests.factories import FollowFactory, UserFactory
 from accounts.tests.push_service import LocalPushService, vapid_key_pair
-from socialflow.tests.processes import CHROMIUM_ARGS, daphne_server, ffmpeg_workdir
+from socialflow.tests.processes import CHROMIUM_ARGS, daphne_server
 from streams import services as stream_services
 from streams.models import Stream
 from streams.tests.helpers import HOOK_SECRET
@@ -50,12 +50,8 @@ def celery_queue(settings):
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings):
-    # Not under tmp_path (a 0700 folder): FFmpeg runs as its own user (FFMPEG_USER, the
-    # tests run as root) and reads local media in place (recordings, clips).
-    with ffmpeg_workdir() as folder:
-        settings.MEDIA_ROOT = folder / "media"
-        yield
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture

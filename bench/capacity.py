@@ -56,7 +56,6 @@ from socialflow.tests.processes import RedisServer  # noqa: E402  (no Django nee
 
 DB_NAME = "socialflow_bench_capacity"
 TMP = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
-TMP.chmod(0o711)  # FFmpeg's own user (FFMPEG_USER, when run as root) passes through
 (TMP / "static").mkdir()  # whitenoise (DEBUG off) wants the folder
 CLIPS = Path("/tmp/socialflow-bench-clips")
 REDIS = RedisServer(TMP)

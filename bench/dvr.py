@@ -58,7 +58,6 @@ HOST = "live.socialflow.example"  # playlists carry absolute URLs: a realistic h
 if redis.Redis.from_url(REDIS).dbsize():
     raise SystemExit(f"Redis DB {REDIS_DB} holds keys: someone else uses it (or a run was killed).")
 TMP = Path(tempfile.mkdtemp(prefix="bench-dvr-"))
-TMP.chmod(0o711)  # FFmpeg's own user (FFMPEG_USER, when run as root) passes through
 (TMP / "static").mkdir()  # whitenoise (DEBUG off) wants the folder
 os.environ.update(
     {
@@ -176,7 +175,8 @@ def concat_mp4(files: list[Path], out: Path, *before_input: str, after_input: tu
         [
             *("-f", "concat", "-safe", "0", *before_input, "-i", str(listing), *after_input),
             *("-c", "copy", "-movflags", "+faststart", str(out)),
-        ]
+        ],
+        workdir=TMP,  # FFmpeg's own folder (the sandbox, as the platform runs it)
     )
 
 
@@ -190,7 +190,7 @@ def segment_number(path: Path) -> int:
 def storage_per_hour(seconds: int) -> Path:
     """The real ladder command over `seconds` of 720p30 at 4.5 Mbps; GB per broadcast hour."""
     clip = TMP / "source.flv"
-    ffmpeg.run([*SOURCE_CLIP[:8], "-t", str(seconds), *SOURCE_CLIP[8:], "-f", "flv", str(clip)])
+    ffmpeg.run([*SOURCE_CLIP[:8], "-t", str(seconds), *SOURCE_CLIP[8:], "-f", "flv", str(clip)], workdir=TMP)
     out = TMP / "ladder"
     (out / "recording").mkdir(parents=True)
     # list_size=0: every segment stays in the work folder (the live publisher copies each one

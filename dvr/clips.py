@@ -223,14 +223,14 @@ def _cut(clip: Clip) -> dict:
                 # A plain list (no durations): with them, FFmpeg 5.1's concat demuxer cut a
                 # live clip of the DVR rung 4 s short (16 s for 20 s); the recording MP4 keeps them.
                 listing = work / "concat.txt"
-                listing.write_text("".join(f"file '{f}'\n" for f in files))
+                listing.write_text("".join(f"file '{f.relative_to(work)}'\n" for f in files))
                 mp4 = work / "clip.mp4"
                 offset = max(0.0, (clip.starts_at - rows[0].started_at).total_seconds())
                 run_ffmpeg(
                     [
-                        *("-f", "concat", "-safe", "0", "-ss", f"{offset:.3f}", "-i", str(listing)),
+                        *("-f", "concat", "-safe", "0", "-ss", f"{offset:.3f}", "-i", listing.name),
                         *("-t", str(clip.seconds), "-map", "0", "-c", "copy", "-bsf:a", "aac_adtstoasc"),
-                        *("-movflags", "+faststart", str(mp4)),
+                        *("-movflags", "+faststart", mp4.name),
                     ],
                     workdir=work,
                 )
@@ -240,7 +240,7 @@ def _cut(clip: Clip) -> dict:
         thumb = work / "thumb.jpg"
         seek = f"{min(duration / 2, 2):.2f}"
         run_ffmpeg(
-            ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)],
+            ["-ss", seek, "-i", mp4.name, "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", thumb.name],
             workdir=work,
         )
         prefix = clip.mp4_path.rpartition("/")[0] or clip_folder(clip)

@@ -10,7 +10,9 @@ grabs a thumbnail, so running it again gives the same files.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -222,11 +224,11 @@ def _make_vod(recording: Recording) -> dict:
         with local_copies(storage, source, work / "src") as files:
             listing = concat_listing(work / "concat.txt", files, source)
             mp4 = work / "recording.mp4"
-            run_ffmpeg(
+            run_ffmpeg(  # in `work`: every path relative to it
                 [
-                    *("-f", "concat", "-safe", "0", "-i", str(listing)),
+                    *("-f", "concat", "-safe", "0", "-i", listing.name),
                     *("-map", "0", "-c", "copy", "-bsf:a", "aac_adtstoasc"),
-                    *("-movflags", "+faststart", str(mp4)),
+                    *("-movflags", "+faststart", mp4.name),
                 ],
                 workdir=work,
             )
@@ -234,7 +236,7 @@ def _make_vod(recording: Recording) -> dict:
         thumb = work / "thumb.jpg"
         seek = f"{min(duration * 0.1, 30):.2f}"
         run_ffmpeg(
-            ["-ss", seek, "-i", str(mp4), "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(thumb)],
+            ["-ss", seek, "-i", mp4.name, "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", thumb.name],
             workdir=work,
         )
         mp4_path, thumb_path = f"{prefix}/recording.mp4", f"{prefix}/thumb.jpg"
@@ -307,20 +309,30 @@ def _master_line(rows: list[MediaSegment], rendition: str) -> str:
 
 @contextmanager
 def local_copies(storage: Storage, rows: list[MediaSegment], folder: Path) -> Iterator[list[Path]]:
-    """Local paths of the segments: the files themselves on a local disk, downloads from S3."""
-    try:
-        yield [Path(storage.path(row.name)) for row in rows]
-        return
-    except NotImplementedError:
-        pass
+    """The segments as files in `folder`, where FFmpeg runs (its sandbox reaches nothing
+    else): hard links to the stored files on a local disk (no copy; they stay the worker's
+    and read-only to FFmpeg), copies where a link cannot be made, downloads from S3."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index, row in enumerate(rows):
         path = folder / f"{index:06d}.ts"
-        with storage.open(row.name) as src, path.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
+        if not _link(storage, row.name, path):
+            with storage.open(row.name) as src, path.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
         paths.append(path)
     yield paths
+
+
+def _link(storage: Storage, name: str, path: Path) -> bool:
+    """Hard-link a stored file that others may read (Django stores 0644) to `path`."""
+    try:
+        stored = Path(storage.path(name))
+        if not stored.stat().st_mode & stat.S_IROTH:
+            return False
+        os.link(stored, path)
+    except (NotImplementedError, OSError):  # S3; another file system
+        return False
+    return True
 
 
 def concat_listing(path: Path, files: list[Path], rows: list[MediaSegment]) -> Path:
@@ -330,8 +342,11 @@ def concat_listing(path: Path, files: list[Path], rows: list[MediaSegment]) -> P
     audio of a source-copy segment starts ~55 ms before its video, so every joint would add
     that much (a one-hour MP4 came out 97 s long). The indexed duration is the video's.
     """
-    path.write_text(
-        "".join(f"file '{f}'\nduration {row.duration:.6f}\n" for f, row in zip(files, rows, strict=True))
+    path.write_text(  # relative to the listing's folder, where FFmpeg runs
+        "".join(
+            f"file '{f.relative_to(path.parent)}'\nduration {row.duration:.6f}\n"
+            for f, row in zip(files, rows, strict=True)
+        )
     )
     return path
 
@@ -351,7 +366,7 @@ def run_ffmpeg(args: list[str], *, workdir: Path) -> None:
 
 def probe_duration(path: Path) -> float:
     try:
-        return ffmpeg.duration(str(path))
+        return ffmpeg.duration(path.name, workdir=path.parent)
     except (ffmpeg.FFmpegError, subprocess.TimeoutExpired) as exc:
         raise FinalizeError(str(exc)) from exc
 

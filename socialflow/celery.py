@@ -1,12 +1,11 @@
-import contextlib
 import logging
 import os
-import tempfile
-from pathlib import Path
 
 from celery import Celery
 from celery.signals import beat_init, worker_init, worker_ready, worker_shutting_down
 from django.core.exceptions import ImproperlyConfigured
+
+from socialflow.lib import sandbox
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "socialflow.settings")
 
@@ -23,8 +22,6 @@ def _protect(**kwargs):
     # Their environment holds the platform's secrets: a process of the same user (an FFmpeg
     # where the worker is not root) must not read it through /proc (S-12). Inherited by the
     # pool's forked children.
-    from socialflow.lib import sandbox
-
     sandbox.protect_self()
 
 
@@ -42,7 +39,6 @@ def _stop_transcoders(sender=None, **kwargs):
 @worker_ready.connect
 def _worker_started(sender=None, **kwargs):
     # Imported here for app loading (see above).
-    from socialflow.lib import sandbox
     from streams.transcoder import clear_worker_shutdown, worker_calibrate, worker_check_encoder
 
     hostname = str(sender.hostname) if hasattr(sender, "hostname") else str(sender)
@@ -50,7 +46,7 @@ def _worker_started(sender=None, **kwargs):
     consumer = getattr(sender, "task_consumer", None)
     queues = {queue.name for queue in getattr(consumer, "queues", [])}
     try:
-        sandbox.check(folders=_ffmpeg_folders())
+        sandbox.check()  # FFmpeg's confinement (S-12)
         if "transcode" in queues:
             worker_check_encoder(hostname=hostname)
     except ImproperlyConfigured as exc:
@@ -60,15 +56,3 @@ def _worker_started(sender=None, **kwargs):
         raise SystemExit(1) from exc
     if "transcode" in queues:
         worker_calibrate(hostname=hostname)
-
-
-def _ffmpeg_folders() -> dict[str, Path]:
-    """Where a worker's FFmpeg reads and writes, which its user must reach: the temp folder
-    (recordings and clips are made there) and, with local storage, the media it reads in
-    place. (A transcode worker checks TRANSCODE_WORK_DIR too.)"""
-    from django.core.files.storage import storages
-
-    folders = {"TMPDIR": Path(tempfile.gettempdir())}
-    with contextlib.suppress(NotImplementedError):  # S3: FFmpeg reads downloads in the temp folder
-        folders["MEDIA_ROOT"] = Path(storages["live"].path(""))
-    return folders

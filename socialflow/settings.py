@@ -291,8 +291,8 @@ MEDIA_SERVER_TIMEOUT = env.float("MEDIA_SERVER_TIMEOUT", default=3.0)
 
 # FFmpeg and ffprobe parse what publishers send, so they run confined (S-12,
 # socialflow/lib/sandbox.py): a minimal environment always; with the sandbox on, no new
-# privileges and a seccomp filter, and, where the worker is root, FFMPEG_USER's identity.
-# Its working folders (TRANSCODE_WORK_DIR, the temp folder) must be reachable by that user.
+# privileges and a seccomp filter, and, where the worker is root, FFMPEG_USER's identity
+# (each FFmpeg runs in a folder handed over to that user, with relative paths).
 FFMPEG_SANDBOX = env.bool("FFMPEG_SANDBOX", default=True)
 FFMPEG_USER = env.str("FFMPEG_USER", default="nobody")
 # Where FFmpeg writes before segments are published to the "live" storage.

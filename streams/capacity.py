@@ -690,14 +690,18 @@ class CostMeter:
         return (cpu - cpu0) / (media - media0)
 
 
-def _cpu_seconds(args: list[str]) -> float:
-    """CPU time (user + system) of one FFmpeg run: what it costs whatever else runs. Read
-    from that process alone (wait4): the worker's other children (an encoder probe, a
-    transcoder's ffprobe) may end meanwhile, and RUSAGE_CHILDREN would count them too."""
+def _cpu_seconds(args: list[str], *, workdir: Path | None = None) -> float:
+    """CPU time (user + system) of one FFmpeg run (in `workdir`): what it costs whatever
+    else runs. Read from that process alone (wait4): the worker's other children (an encoder
+    probe, a transcoder's ffprobe) may end meanwhile, and RUSAGE_CHILDREN would count them."""
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, **ffmpeg.spawn_kwargs()
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            **ffmpeg.spawn_kwargs(workdir),
         )
         timer = threading.Timer(120, proc.kill)
         timer.start()
@@ -725,31 +729,29 @@ def measure_cost_model(*, seconds: float = 2.0) -> CostModel:
     frames = _mpx(w, h, fps) * seconds  # megapixels in the clip
     small = _mpx(640, 360, fps) * seconds
     with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
-        clip = Path(tmp) / "clip.ts"
-        ffmpeg.hand_over(Path(tmp))
+        work, clip = Path(tmp), "clip.ts"  # FFmpeg runs in `work` (the sandbox)
         subprocess.run(
             [
                 *("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"),
                 *("-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}", "-t", str(seconds)),
-                *("-c:v", "libx264", "-preset", "ultrafast", "-g", str(2 * fps), "-b:v", "4500k", str(clip)),
+                *("-c:v", "libx264", "-preset", "ultrafast", "-g", str(2 * fps), "-b:v", "4500k", clip),
             ],
             check=True,
             capture_output=True,
             timeout=120,
-            **ffmpeg.spawn_kwargs(),
+            **ffmpeg.spawn_kwargs(work),
         )
         null = ["-f", "null", "-"]
-        decode = _cpu_seconds(["-i", str(clip), "-map", "0:v", *null])
-        scaled = _cpu_seconds(["-i", str(clip), "-map", "0:v", "-vf", "scale=-2:360", *null])
+        decode = _cpu_seconds(["-i", clip, "-map", "0:v", *null], workdir=work)
+        scaled = _cpu_seconds(["-i", clip, "-map", "0:v", "-vf", "scale=-2:360", *null], workdir=work)
         encode: dict[str, float] = {}
         base = []
         for preset in ("veryfast", "superfast", "ultrafast"):
             x264 = ["-c:v", "libx264", "-preset", preset, "-x264-params", X264_PARAMS, "-b:v", "2000k"]
             mpegts = ["-f", "mpegts", os.devnull]
-            big = _cpu_seconds(["-i", str(clip), "-map", "0:v", *x264, *mpegts]) - decode
-            little = (
-                _cpu_seconds(["-i", str(clip), "-map", "0:v", "-vf", "scale=-2:360", *x264, *mpegts]) - scaled
-            )
+            big = _cpu_seconds(["-i", clip, "-map", "0:v", *x264, *mpegts], workdir=work) - decode
+            small_args = ["-i", clip, "-map", "0:v", "-vf", "scale=-2:360", *x264, *mpegts]
+            little = _cpu_seconds(small_args, workdir=work) - scaled
             # cost = base + per_mpx * mpx, through the two sizes
             per_mpx = max(1e-4, (big - little) / (frames - small))
             encode[preset] = round(per_mpx, 5)

@@ -30,7 +30,7 @@ from django.core.files.storage import storages
 from django.db import close_old_connections
 from django.utils import timezone
 
-from socialflow.lib import ffmpeg, realtime, sandbox
+from socialflow.lib import ffmpeg, realtime
 from streams import capacity, encoders, health
 from streams.hls_publisher import HlsPublisher
 from streams.media_servers import get_media_server, is_publishing
@@ -133,7 +133,6 @@ def worker_check_encoder(*, hostname: str) -> encoders.EncoderCheck:
     this machine leaves the worker's broadcasts on libx264. ImproperlyConfigured for a name
     that is no encoder (socialflow.celery stops the worker on it)."""
     _check_presets()
-    sandbox.check(folders={"TRANSCODE_WORK_DIR": Path(settings.TRANSCODE_WORK_DIR)})
     result = encoders.check(settings.TRANSCODE_ENCODER)
     if result.fell_back:
         log.warning(
@@ -738,7 +737,7 @@ def _runs(
         )
         argv = build_transcode_command(
             input_url=input_url,
-            out_dir=work_dir,
+            out_dir=Path("."),  # FFmpeg runs in work_dir (the sandbox: the folders above are closed to it)
             source=source,
             options=options,
             run=run,
@@ -746,7 +745,6 @@ def _runs(
             mid_stream=attempt > 1
             or (stream.started_at is not None and timezone.now() - stream.started_at > timedelta(seconds=10)),
         )
-        ffmpeg.hand_over(base_dir)  # FFmpeg's own user writes there (the sandbox)
         started = time.monotonic()
         proc = subprocess.Popen(
             argv,
@@ -754,7 +752,9 @@ def _runs(
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            **ffmpeg.spawn_kwargs(),  # no platform secret, its own user: it parses publisher media
+            # No platform secret, its own user, writes only in work_dir, connects only to the
+            # media server: it parses publisher media (S-12).
+            **ffmpeg.spawn_kwargs(work_dir, pulls=True),
         )
         rungs = [arg.split("name:")[-1] for arg in argv[argv.index("-var_stream_map") + 1].split()]
         health_meter.new_run()

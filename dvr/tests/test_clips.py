@@ -14,7 +14,7 @@ from django.utils import timezone
 from dvr import clips, services
 from dvr.errors import DvrError
 from dvr.models import Clip, Recording
-from socialflow.lib.ffmpeg import duration
+from socialflow.tests.helpers import media_duration as duration
 from streams.models import MediaSegment
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from dvr import clips
 from dvr.models import Clip
-from socialflow.lib.ffmpeg import duration
+from socialflow.tests.helpers import media_duration as duration
 from socialflow.tests.helpers import wait_for
 from socialflow.tests.processes import BASE_DIR, live_stack
 from streams import services

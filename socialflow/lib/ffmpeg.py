@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from socialflow.lib import sandbox
 from socialflow.lib.sandbox import die_with_parent, hand_over
@@ -36,12 +37,23 @@ def environment() -> dict[str, str]:
     }
 
 
-def spawn_kwargs() -> dict[str, Any]:
+def spawn_kwargs(workdir: Path | None = None, *, pulls: bool = False) -> dict[str, Any]:
     """What every FFmpeg and ffprobe is started with (`subprocess.run/Popen(**...)`): the
-    minimal environment, and the sandbox (its own user, no new privileges, a seccomp
-    filter: socialflow.lib.sandbox). Its working folder must be handed over first
-    (`hand_over`)."""
-    return {"env": environment(), **sandbox.popen_kwargs()}
+    minimal environment, and the sandbox (its own user, no new privileges, Landlock, a
+    seccomp filter: socialflow.lib.sandbox). With `workdir`, FFmpeg runs there, handed over
+    to its user, and may write nowhere else: give it paths relative to that folder (the
+    folders above may be closed to it). `pulls`: it reads the media server (RTMP_PULL_URL),
+    the one TCP port it may connect to."""
+    if workdir is not None:
+        hand_over(workdir)
+    return {"env": environment(), **sandbox.popen_kwargs(workdir, pull_port() if pulls else None)}
+
+
+def pull_port() -> int:
+    """The media server's port in RTMP_PULL_URL (RTMP's 1935 when it names none)."""
+    from django.conf import settings
+
+    return urlsplit(settings.RTMP_PULL_URL).port or 1935
 
 
 class ProbeError(Exception):
@@ -53,35 +65,33 @@ class FFmpegError(Exception):
 
 
 def run(args: list[str], *, timeout: float = 1800, workdir: Path | None = None) -> None:
-    """Run FFmpeg with `args` (overwriting outputs, quiet but for errors). `workdir`, the
-    folder of its inputs and outputs, is handed over to FFmpeg's user first."""
-    if workdir is not None:
-        hand_over(workdir)
+    """Run FFmpeg with `args` (overwriting outputs, quiet but for errors), in `workdir`
+    (the folder of its inputs and outputs: `args` name them relative to it)."""
     result = subprocess.run(
         ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        **spawn_kwargs(),
+        **spawn_kwargs(workdir),
     )
     if result.returncode != 0:
         raise FFmpegError(f"FFmpeg failed: {result.stderr.strip()[-200:]}")
 
 
-def duration(path: str) -> float:
-    """The real duration of a media file, by ffprobe."""
+def duration(name: str, *, workdir: Path) -> float:
+    """The real duration of the media file `name` in `workdir`, by ffprobe."""
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", path],
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", name],
         capture_output=True,
         text=True,
         timeout=60,
-        **spawn_kwargs(),
+        **spawn_kwargs(workdir),
     )
     try:
         return float(json.loads(result.stdout)["format"]["duration"])
     except (ValueError, KeyError, TypeError) as exc:
         raise FFmpegError(
-            f"ffprobe could not read {path.rsplit('/', 1)[-1]}: {result.stderr.strip()[-200:]}"
+            f"ffprobe could not read {name.rsplit('/', 1)[-1]}: {result.stderr.strip()[-200:]}"
         ) from exc
 
 
@@ -124,7 +134,7 @@ def probe(
             capture_output=True,
             text=True,
             timeout=20,
-            **spawn_kwargs(),
+            **spawn_kwargs(pulls=True),
         )
         if result.returncode == 0:
             streams = json.loads(result.stdout or "{}").get("streams", [])

@@ -4,22 +4,27 @@ A decoder exploit must find as little as possible. What each FFmpeg gets:
 
 - **A minimal environment** (`socialflow.lib.ffmpeg.environment`): no platform secret.
 - **Its own user.** A worker running as root starts FFmpeg as `FFMPEG_USER` (default
-  `nobody`), with no supplementary group but the hardware encoders' devices'. It cannot read
-  the platform's files (`.env` is 0600), write outside its working folder, nor read another
+  `nobody`), with no supplementary group but the hardware encoders' devices'. It runs in its
+  working folder, handed over to it (`hand_over`), with every path relative to it: it cannot
+  read the platform's files (`.env` is 0600), write outside that folder, nor read another
   process's memory or environment. A worker that is not root (the compose image's `app`)
   cannot switch users; there the worker makes itself non-dumpable (`protect_self`), so a
   same-user FFmpeg cannot read its `/proc/<pid>/environ` or attach to it either.
 - **No new privileges** (`PR_SET_NO_NEW_PRIVS`): no set-user-ID program gains anything.
+- **Landlock** (where the kernel has it): FFmpeg reads only the system folders (libraries,
+  drivers, /etc, /proc, /sys), writes only its working folder and devices, and connects over
+  TCP only to the media server's port (none when it reads files): not to PostgreSQL or Redis
+  on the same host, which a local setup may trust. It can signal no process outside.
 - **A seccomp filter** (libseccomp, through pyseccomp): the system calls an escape needs
   and FFmpeg never makes fail with EPERM: ptrace and cross-process memory access, namespaces
   (unshare, setns, clone with a namespace flag), mounts, BPF, perf, kernel modules, keyrings,
   io_uring, userfaultfd, and sockets other than Unix, IPv4 and IPv6 (no raw packets, no
   netlink).
 
-The filter is compiled once in the parent and only installed in the child (two prctl calls
-on memory allocated beforehand): a forked child of a threaded worker must not allocate.
-`FFMPEG_SANDBOX=false` turns the user switch and the filter off (a machine without seccomp);
-the minimal environment always applies.
+The filter is compiled once in the parent and only installed in the child (a prctl call on
+memory allocated beforehand); the Landlock rules, a handful of system calls, are made in the
+child. `FFMPEG_SANDBOX=false` turns all but the minimal environment off (a machine without
+seccomp).
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ import glob
 import logging
 import os
 import pwd
+import shutil
 import signal
 import stat
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +173,105 @@ def _program() -> _Program:
     return _Program(code=code, fprog=_SockFprog(len(raw) // 8, ctypes.addressof(code)))
 
 
+# --- Landlock ---------------------------------------------------------------------------
+# Hand-written over the three system calls: PyPI's `landlock` (1.0.0.dev5, a development
+# release) has neither ABI 4's TCP rules nor ABI 6's scopes, and those are what keep FFmpeg
+# away from PostgreSQL and Redis on the same host. The numbers are the kernel's uapi
+# (include/uapi/linux/landlock.h); the system call numbers are the same on every architecture.
+_LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH, _RULE_NET_PORT = 1, 2
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+FS_TRUNCATE, FS_IOCTL_DEV = 1 << 14, 1 << 15
+NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
+_READ = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
+# What FFmpeg (its libraries, drivers, locale and time zone data) may read, besides its folder.
+READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys")
+
+_syscall: Any
+try:
+    _syscall = ctypes.CDLL(None, use_errno=True).syscall
+    _syscall.restype = ctypes.c_long
+except (OSError, AttributeError):  # not Linux
+    _syscall = None
+
+
+@functools.cache
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 without Landlock (old kernel, LSM off, a
+    container runtime that forbids it)."""
+    if _syscall is None:
+        return 0
+    version = _syscall(_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), _LANDLOCK_CREATE_RULESET_VERSION)
+    return max(0, int(version))
+
+
+@functools.cache
+def _binary_folders() -> tuple[str, ...]:
+    """Where ffmpeg and ffprobe are, when not in a system folder (/usr/local is in /usr)."""
+    found = (shutil.which(name) for name in ("ffmpeg", "ffprobe"))
+    return tuple(sorted({os.path.dirname(os.path.realpath(path)) for path in found if path}))
+
+
+def _fs_rights(abi: int) -> int:
+    rights = (1 << 13) - 1  # ABI 1: execute .. make_sym
+    if abi >= 2:
+        rights |= 1 << 13  # refer
+    if abi >= 3:
+        rights |= FS_TRUNCATE
+    if abi >= 5:
+        rights |= FS_IOCTL_DEV
+    return rights
+
+
+def _landlock(own_folder: bool, connect_port: int | None) -> None:
+    """In the child: FFmpeg reads only system folders (libraries, drivers, /etc, /proc),
+    writes only its folder and devices, connects over TCP only to the media server's port
+    (or nowhere), and signals no process outside. Best effort: nothing without Landlock."""
+    abi = landlock_abi()
+    if abi < 1:
+        return
+    fs = _fs_rights(abi)
+    net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
+    attr = struct.pack("QQQ", fs, net, scoped)[: 24 if abi >= 6 else 16]
+    ruleset = _syscall(_LANDLOCK_CREATE_RULESET, attr, ctypes.c_size_t(len(attr)), 0)
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+    try:
+        grants: list[tuple[str, int]] = [(path, _READ) for path in READABLE + _binary_folders()]
+        devices = FS_READ_FILE | FS_WRITE_FILE | FS_READ_DIR | (fs & (FS_TRUNCATE | FS_IOCTL_DEV))
+        grants.append(("/dev", devices))  # /dev/null, /dev/urandom, the GPU's nodes
+        if own_folder:
+            # Its working folder is its cwd, entered before the user switch: the folders
+            # above it may be closed to FFmpeg's user (a checkout in /root).
+            grants.append((".", fs))
+        for path, rights in grants:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                if path == ".":
+                    raise
+                continue  # not on this machine (/lib32, /opt)
+            try:
+                if not os.path.isdir(path):
+                    rights &= FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+                rule = struct.pack("=Qi", rights, fd)
+                if _syscall(_LANDLOCK_ADD_RULE, ruleset, _RULE_PATH_BENEATH, rule, 0) < 0:
+                    raise OSError(ctypes.get_errno(), f"landlock_add_rule {path} failed")
+            finally:
+                os.close(fd)
+        if net and connect_port is not None:
+            rule = struct.pack("QQ", NET_CONNECT_TCP, connect_port)
+            if _syscall(_LANDLOCK_ADD_RULE, ruleset, _RULE_NET_PORT, rule, 0) < 0:
+                raise OSError(ctypes.get_errno(), "landlock_add_rule (port) failed")
+        if _syscall(_LANDLOCK_RESTRICT_SELF, ruleset, 0) < 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(ruleset)
+
+
 @dataclass(frozen=True)
 class Identity:
     """Whom FFmpeg runs as when the worker is root."""
@@ -213,12 +319,19 @@ def identity() -> Identity | None:
     return _identity(getattr(settings, "FFMPEG_USER", "nobody"))
 
 
-def popen_kwargs() -> dict[str, Any]:
-    """subprocess keyword arguments that confine a child (with `env=` from ffmpeg)."""
+def popen_kwargs(workdir: Path | None = None, connect_port: int | None = None) -> dict[str, Any]:
+    """subprocess keyword arguments that confine a child (with `env=` from ffmpeg): it runs
+    in `workdir` (its cwd), may write only there, and connects over TCP only to
+    `connect_port`. Hand `workdir` over first (`hand_over`)."""
+    where: dict[str, Any] = {"cwd": workdir} if workdir is not None else {}
     if not enabled():
-        return {"preexec_fn": die_with_parent}
+        return {"preexec_fn": die_with_parent, **where}
     program = _program()  # compiled here, in the parent
-    kwargs: dict[str, Any] = {"preexec_fn": functools.partial(_confine, program.fprog)}
+    landlock_abi(), _binary_folders()  # found here too (cached): the child only applies them
+    kwargs: dict[str, Any] = {
+        "preexec_fn": functools.partial(_confine, program.fprog, workdir is not None, connect_port),
+        **where,
+    }
     who = identity()
     if who is not None:
         kwargs.update(user=who.uid, group=who.gid, extra_groups=list(who.groups))
@@ -233,11 +346,12 @@ def die_with_parent() -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _confine(fprog: _SockFprog) -> None:
+def _confine(fprog: _SockFprog, own_folder: bool, connect_port: int | None) -> None:
     """preexec_fn, in the child after the user switch (which clears the death signal)."""
     die_with_parent()
     if _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+    _landlock(own_folder, connect_port)
     if _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "installing the seccomp filter failed")
 
@@ -250,20 +364,26 @@ def protect_self() -> None:
 
 
 def hand_over(path: Path) -> None:
-    """Give a working folder, and all in it, to FFmpeg's user (when it has one): FFmpeg
-    writes there and reads its inputs there. The worker, root, still reads and deletes."""
+    """Give FFmpeg's working folder to its user (when it has one): it runs there (its cwd,
+    every path it is given relative to it), so no folder above need be open to it. Files
+    the worker put there become its too, but for hard links to stored media (inputs read in
+    place), which stay the worker's. The worker, root, still reads and deletes everything."""
     who = identity()
     if who is None:
         return
+    if path.stat().st_mode & stat.S_ISVTX:  # /tmp itself, say: never a working folder
+        raise ValueError(f"{path} is a shared folder, not FFmpeg's own")
     for root, dirs, files in os.walk(path):
         os.chown(root, who.uid, who.gid)
         for name in dirs + files:
-            os.lchown(os.path.join(root, name), who.uid, who.gid)
+            child = os.path.join(root, name)
+            if os.lstat(child).st_nlink == 1 or name in dirs:
+                os.lchown(child, who.uid, who.gid)
 
 
-def check(*, folders: dict[str, Path]) -> None:
-    """At a worker's start: the filter compiles, the user exists, and FFmpeg's user can reach
-    each working folder (`{setting name: path}`). ImproperlyConfigured names what to fix."""
+def check() -> None:
+    """At a worker's start: the filter compiles and FFmpeg's user exists and is not root.
+    ImproperlyConfigured names what to fix."""
     if not enabled():
         log.warning("FFMPEG_SANDBOX is off: FFmpeg runs as this worker's user, without seccomp")
         return
@@ -275,29 +395,18 @@ def check(*, folders: dict[str, Path]) -> None:
             "or set FFMPEG_SANDBOX=false"
         ) from exc
     who = identity()
-    if who is None:
-        return
-    for name, folder in folders.items():
-        folder.mkdir(parents=True, exist_ok=True)
-        blocked = _unreachable(folder, who)
-        if blocked is not None:
-            raise ImproperlyConfigured(
-                f"{name} ({folder}) is out of FFMPEG_USER {who.name}'s reach: {blocked} is mode "
-                f"{stat.S_IMODE(blocked.stat().st_mode):04o}; choose a folder others may pass "
-                "through (o+x), or set FFMPEG_USER"
-            )
-
-
-def _unreachable(folder: Path, who: Identity) -> Path | None:
-    """The first folder on the way to `folder` (itself included) FFmpeg's user may not pass."""
-    for part in [*reversed(folder.resolve().parents), folder.resolve()]:
-        st = part.stat()
-        if st.st_uid == who.uid:
-            ok = st.st_mode & stat.S_IXUSR
-        elif st.st_gid == who.gid or st.st_gid in who.groups:
-            ok = st.st_mode & stat.S_IXGRP
-        else:
-            ok = st.st_mode & stat.S_IXOTH
-        if not ok:
-            return part
-    return None
+    abi = landlock_abi()
+    if abi == 0:
+        log.warning(
+            "Landlock is not available here (Linux 5.13 or later with the landlock LSM): FFmpeg "
+            "may read any file its user may, write wherever its user may, and connect anywhere"
+        )
+    elif abi < 4:
+        log.warning(
+            "Landlock ABI %s: FFmpeg's files are confined, its TCP connections are not (Linux 6.7)", abi
+        )
+    log.info(
+        "FFmpeg runs as %s, without new privileges, under seccomp and Landlock ABI %s",
+        who.name if who else "this worker's user",
+        abi,
+    )

@@ -78,3 +78,16 @@ def manage(*args, env):
         text=True,
         timeout=60,
     )
+
+
+def media_duration(path: str | Path) -> float:
+    """A media file's duration by plain ffprobe: the tests' own measuring tool, outside the
+    platform's FFmpeg sandbox (which runs only in a folder handed over to it)."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return float(result.stdout.strip())

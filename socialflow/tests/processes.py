@@ -288,6 +288,23 @@ def nginx_rtmp(
 
 
 @contextmanager
+def open_folder() -> Iterator[Path]:
+    """A folder under /tmp that others may pass through (0711), removed at the end: for a
+    test that gives FFmpeg's user (FFMPEG_USER, the tests run as root) absolute paths, or
+    runs a program of its own as that user. (pytest's tmp_path is under a 0700 folder; the
+    platform itself runs FFmpeg in its folder with relative paths, and needs no such thing.)"""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="socialflow-"))
+    folder.chmod(0o711)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
 def live_stack(
     tmp_path: Path,
     *,
@@ -299,34 +316,6 @@ def live_stack(
     """Web, a default worker, the media server (and a transcode worker), wired as `make run`
     wires them, on free ports; yields their addresses. `extra_env`: more settings for
     every process (TRANSCODE_CPU_BUDGET="1.2", say)."""
-    with ffmpeg_workdir() as work_dir:
-        yield from _live_stack(tmp_path, work_dir, transcode, update_interval, transcode_pool, extra_env)
-
-
-@contextmanager
-def ffmpeg_workdir() -> Iterator[Path]:
-    """A folder FFmpeg's own user (FFMPEG_USER, when the tests run as root) can reach, for
-    TRANSCODE_WORK_DIR or MEDIA_ROOT: pytest's tmp_path is under a 0700 folder, which a
-    worker refuses at start."""
-    import shutil
-    import tempfile
-
-    work_dir = Path(tempfile.mkdtemp(prefix="socialflow-"))
-    work_dir.chmod(0o711)
-    try:
-        yield work_dir
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def _live_stack(
-    tmp_path: Path,
-    work_dir: Path,
-    transcode: bool,
-    update_interval: int,
-    transcode_pool: tuple[str, ...],
-    extra_env: dict[str, str],
-) -> Iterator[dict]:
     from django.conf import settings
 
     control_port, rtmp_port = free_port(), free_port()
@@ -336,7 +325,7 @@ def _live_stack(
         "MEDIA_SERVER_API_URL": f"http://127.0.0.1:{control_port}",
         "RTMP_PULL_URL": f"rtmp://127.0.0.1:{rtmp_port}/live",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "TRANSCODE_WORK_DIR": str(work_dir),
+        "TRANSCODE_WORK_DIR": str(tmp_path / "work"),
         "TRANSCODE_STALL_SECONDS": "5",
         # A killed worker frees its broadcasts quickly (tests start another one).
         "TRANSCODE_LOCK_SECONDS": "6",
@@ -362,7 +351,7 @@ def _live_stack(
         managers.append(celery_worker(tmp_path, queues="transcode", pool=transcode_pool, **env))
     # Started together (the Python ones spend seconds importing Django), ended in reverse.
     with started_together(*managers) as (web, media, _worker, *transcode_worker):
-        stack = {"web": web, "work_dir": work_dir, "env": env, **media}
+        stack = {"web": web, "work_dir": tmp_path / "work", "env": env, **media}
         if transcode_worker:
             stack["transcode_worker"] = transcode_worker[0]
         yield stack

@@ -8,19 +8,22 @@ tests see the difference. The probe is Debian's own Python (the virtualenv's int
 lives under /root, which FFmpeg's user cannot enter), the escape attempts are system calls.
 """
 
+import contextlib
 import json
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 
 from socialflow.lib import ffmpeg, sandbox
-from socialflow.tests.processes import ffmpeg_workdir
+from socialflow.tests.processes import open_folder
 
 PYTHON = "/usr/bin/python3"
 ROOT = os.geteuid() == 0
@@ -30,6 +33,7 @@ PROBE = r"""
 import ctypes, json, os, socket, sys
 libc = ctypes.CDLL(None, use_errno=True)
 worker, secret, folder, outside = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+public, media_port, other_port = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
 seen = {}
 
 def attempt(name, action):
@@ -47,7 +51,9 @@ attempt("read_secret_file", lambda: open(secret).read())
 attempt("write_outside", lambda: open(os.path.join(outside, "planted"), "w").write("x"))
 attempt("write_own_folder", lambda: open(os.path.join(folder, "segment.ts"), "w").write("x"))
 attempt("netlink_socket", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0).close())
-attempt("inet_socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close())
+attempt("read_public_file", lambda: open(public).read())
+attempt("connect_media_server", lambda: socket.create_connection(("127.0.0.1", media_port), 5).close())
+attempt("connect_other_port", lambda: socket.create_connection(("127.0.0.1", other_port), 5).close())
 # PTRACE_SEIZE: attaches without stopping the worker (detached when the probe exits).
 syscall_attempt("ptrace_worker", libc.ptrace(0x4206, worker, None, None))
 pid = os.fork()
@@ -61,22 +67,40 @@ print(json.dumps(seen))
 
 
 def probe(tmp: Path, *, worker: int) -> dict:
-    """What a process started as FFmpeg is could do (errno where it was refused)."""
+    """What a process started as the live transcoder's FFmpeg is could do (errno where it
+    was refused). The media server and "PostgreSQL" are two listeners on loopback."""
+    with (
+        listening() as media,
+        listening() as other,
+        override_settings(RTMP_PULL_URL=f"rtmp://127.0.0.1:{media}/live"),
+    ):
+        return _probe(tmp, worker, media, other)
+
+
+@contextlib.contextmanager
+def listening():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+def _probe(tmp: Path, worker: int, media_port: int, other_port: int) -> dict:
     secret = tmp / "secret.env"
     secret.write_text("SECRET_KEY=do-not-read\n")
     secret.chmod(0o600)
     outside = tmp / "platform"
     outside.mkdir(exist_ok=True)
     outside.chmod(0o755)
+    public = outside / "settings.py"  # the platform's code: readable by anyone
+    public.write_text("DEBUG = False\n")
+    public.chmod(0o644)
     folder = tmp / "run1"
     folder.mkdir(exist_ok=True)
-    ffmpeg.hand_over(folder)
     result = subprocess.run(
-        [PYTHON, "-c", PROBE, str(worker), str(secret), str(folder), str(outside)],
+        [PYTHON, "-c", PROBE, *map(str, (worker, secret, folder, outside, public, media_port, other_port))],
         capture_output=True,
         text=True,
         timeout=30,
-        **ffmpeg.spawn_kwargs(),
+        **ffmpeg.spawn_kwargs(folder, pulls=True),
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -84,7 +108,7 @@ def probe(tmp: Path, *, worker: int) -> dict:
 
 @pytest.fixture
 def reachable():
-    with ffmpeg_workdir() as folder:
+    with open_folder() as folder:
         yield folder
 
 
@@ -129,9 +153,9 @@ def test_ffmpeg_runs_as_its_own_user_without_new_privileges_under_a_seccomp_filt
 def test_a_confined_ffmpeg_can_do_its_work_and_none_of_an_exploits(reachable, worker):
     seen = probe(reachable, worker=worker)
     assert seen["write_own_folder"] == "ok"  # its segments
-    assert seen["inet_socket"] == "ok"  # the RTMP pull
+    assert seen["connect_media_server"] == "ok"  # the RTMP pull
     refused = {key: value for key, value in seen.items() if value != "ok"}
-    assert refused == {
+    expected = {
         "read_worker_environ": 13,  # EACCES: another user's process
         "read_secret_file": 13,
         "write_outside": 13,
@@ -139,6 +163,10 @@ def test_a_confined_ffmpeg_can_do_its_work_and_none_of_an_exploits(reachable, wo
         "ptrace_worker": 1,  # EPERM: the filter
         "new_user_namespace": 1,  # EPERM: the filter
     }
+    if sandbox.landlock_abi() >= 4:
+        expected["read_public_file"] = 13  # EACCES: Landlock (outside the system folders)
+        expected["connect_other_port"] = 13  # EACCES: Landlock (PostgreSQL, Redis on the host)
+    assert refused == expected
 
 
 @needs_root
@@ -150,9 +178,12 @@ def test_without_the_sandbox_the_same_probe_gets_everything(reachable, worker, s
 
 
 @pytest.mark.parametrize("protect", [True, False])
-def test_a_same_user_ffmpeg_cannot_read_a_protected_workers_environment(reachable, protect):
+def test_a_same_user_ffmpeg_cannot_read_a_protected_workers_environment(reachable, protect, settings):
     """Where the worker is not root (the compose image), FFmpeg runs as its user: the
-    worker is non-dumpable (sandbox.protect_self), so its /proc/<pid>/environ stays closed."""
+    worker is non-dumpable (sandbox.protect_self), so its /proc/<pid>/environ stays closed.
+    The probe runs without the rest of the sandbox here (Landlock alone also keeps it from
+    another domain's /proc), to see this one guard: it holds on a kernel without Landlock."""
+    settings.FFMPEG_SANDBOX = False
     if ROOT:
         nobody = pwd.getpwnam("nobody")
         os.chown(reachable, nobody.pw_uid, nobody.pw_gid)
@@ -197,13 +228,21 @@ def test_hand_over_gives_a_folder_and_its_files_to_ffmpegs_user(reachable, setti
     assert owners == {expected}
 
 
-@needs_root
-def test_a_worker_refuses_to_start_with_a_folder_ffmpeg_cannot_reach(tmp_path):
-    """pytest's tmp_path is under /tmp/pytest-of-root, mode 0700."""
-    reach = r"TRANSCODE_WORK_DIR .* out of FFMPEG_USER nobody's reach"
-    with pytest.raises(ImproperlyConfigured, match=reach):
-        sandbox.check(folders={"TRANSCODE_WORK_DIR": tmp_path / "work"})
-    sandbox.check(folders={"TMPDIR": Path("/tmp")})  # 1777: fine
+def test_ffmpeg_works_in_its_folder_under_folders_closed_to_its_user(tmp_path):
+    """pytest's tmp_path is under /tmp/pytest-of-root, mode 0700: FFmpeg runs in the folder
+    it is handed, with relative paths, and needs nothing above it (a checkout in /root)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    ffmpeg.run(["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "1", "clip.mp4"], workdir=work)
+    assert ffmpeg.duration("clip.mp4", workdir=work) == pytest.approx(1.0, abs=0.2)
+    if ROOT:
+        assert (work / "clip.mp4").stat().st_uid == pwd.getpwnam("nobody").pw_uid
+
+
+def test_hand_over_refuses_a_shared_folder():
+    if sandbox.identity() is not None:
+        with pytest.raises(ValueError, match="shared folder"):
+            ffmpeg.hand_over(Path("/tmp"))
 
 
 @needs_root
@@ -211,4 +250,4 @@ def test_a_worker_refuses_to_start_with_a_folder_ffmpeg_cannot_reach(tmp_path):
 def test_ffmpeg_user_must_be_an_unprivileged_user(settings, user, message):
     settings.FFMPEG_USER = user
     with pytest.raises(ImproperlyConfigured, match=f"FFMPEG_USER.*{message}"):
-        sandbox.check(folders={})
+        sandbox.check()

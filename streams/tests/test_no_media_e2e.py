@@ -36,6 +36,13 @@ def test_a_publish_whose_feed_cannot_be_read_drops_obs_within_the_limit(tmp_path
             )
             took = time.monotonic() - started
             obs.wait(timeout=10)  # the media server dropped it (OBS would reconnect)
+            # Its unpublish hook reaches the web tier a moment later (under load, seconds):
+            # wait for it while the stack still runs.
+            wait_for(
+                lambda: Stream.objects.filter(pk=stream.pk).exclude(status="live").exists(),
+                timeout=20,
+                what="the broadcast to end",
+            )
         finally:
             obs.kill()
             obs.wait()

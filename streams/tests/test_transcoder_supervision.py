@@ -164,6 +164,8 @@ def test_with_srs_the_source_is_probed_at_once(go_live, tmp_path, settings):
     from streams.tests.helpers import encode_clip
 
     settings.MEDIA_SERVER_API_URL = "http://127.0.0.1:9"  # nothing answers there
+    # A file stands in for the media server's feed; the sandbox lets a probe read only that.
+    settings.FFMPEG_SANDBOX = False
     clip = encode_clip(tmp_path / "source.flv", size="640x360", seconds=1)
     stream = go_live()
     stream.media_server = "srs"
