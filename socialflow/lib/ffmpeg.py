@@ -15,10 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from socialflow.lib import sandbox
-from socialflow.lib.sandbox import die_with_parent, hand_over
-
-__all__ = ["die_with_parent", "hand_over"]  # re-exported: the spawn sites' one import
-
 
 # What FFmpeg and ffprobe may see of the worker's environment. They parse media a publisher
 # controls, so a decoder exploit must find no platform secret there (SECRET_KEY, the
@@ -45,7 +41,7 @@ def spawn_kwargs(workdir: Path | None = None, *, pulls: bool = False) -> dict[st
     folders above may be closed to it). `pulls`: it reads the media server (RTMP_PULL_URL),
     the one TCP port it may connect to."""
     if workdir is not None:
-        hand_over(workdir)
+        sandbox.hand_over(workdir)
     return {"env": environment(), **sandbox.popen_kwargs(workdir, pull_port() if pulls else None)}
 
 

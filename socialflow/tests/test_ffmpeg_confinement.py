@@ -222,7 +222,7 @@ def test_a_same_user_ffmpeg_cannot_read_a_protected_workers_environment(reachabl
 def test_hand_over_gives_a_folder_and_its_files_to_ffmpegs_user(reachable, settings):
     (reachable / "src").mkdir()
     (reachable / "src" / "0.ts").write_bytes(b"x")
-    ffmpeg.hand_over(reachable)
+    sandbox.hand_over(reachable)
     expected = pwd.getpwnam(settings.FFMPEG_USER).pw_uid if ROOT else os.geteuid()
     owners = {p.stat().st_uid for p in [reachable, *reachable.rglob("*")]}
     assert owners == {expected}
@@ -242,7 +242,7 @@ def test_ffmpeg_works_in_its_folder_under_folders_closed_to_its_user(tmp_path):
 def test_hand_over_refuses_a_shared_folder():
     if sandbox.identity() is not None:
         with pytest.raises(ValueError, match="shared folder"):
-            ffmpeg.hand_over(Path("/tmp"))
+            sandbox.hand_over(Path("/tmp"))
 
 
 @needs_root
