@@ -317,9 +317,13 @@ def run_socialflow(clip: Path, count: int, seconds: int) -> tuple[list[Result], 
             for pid in children(transcode.pid):
                 line = cmdline(pid)
                 if "ffmpeg" in line.split(" ", 1)[0]:
-                    work = line.split(str(TMP / "work") + "/", 1)
-                    if len(work) == 2:
-                        found[pid] = work[1].split("/", 1)[0]
+                    # It runs in <TRANSCODE_WORK_DIR>/<stream id>/run<n> (the sandbox).
+                    try:
+                        work = Path(os.readlink(f"/proc/{pid}/cwd"))
+                    except OSError:
+                        continue
+                    if work.parent.parent == TMP / "work":
+                        found[pid] = work.parent.name
             return found
 
         meter = CpuMeter(ffmpegs)
