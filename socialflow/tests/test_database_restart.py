@@ -25,6 +25,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.django_db(transac
 # Down for longer than a request waits for a pooled connection (DB_POOL_TIMEOUT, 1 s here):
 # a shorter outage only delays the requests, which the pool then serves.
 DOWN_AFTER, DOWN_FOR, RUN_FOR = 2.0, 3.0, 9.0
+POOL_TIMEOUT = 1.0
+# How long after the database is back a request may still fail: one made as it came back
+# waits out POOL_TIMEOUT while the pool's retry (psycopg_pool backs off after a failed
+# connection) comes round; seen 1.19 s on a loaded CI machine, where 1.0 s was allowed.
+SETTLE = POOL_TIMEOUT + 1.0
 
 
 def _admin() -> psycopg.Connection:
@@ -57,7 +62,7 @@ def test_a_database_restart_fails_only_the_requests_made_while_it_is_down(tmp_pa
     name = connection.settings_dict["NAME"]
     results: list[tuple[float, int, str]] = []  # (when, status, what)
 
-    env = {"DB_POOL": "true", "DB_POOL_TIMEOUT": "1", "CHAT_RATE_MESSAGES": "100000"}
+    env = {"DB_POOL": "true", "DB_POOL_TIMEOUT": str(POOL_TIMEOUT), "CHAT_RATE_MESSAGES": "100000"}
     with web_server(tmp_path, workers=2, **env) as base:
         started = time.monotonic()
         stop = threading.Event()
@@ -103,6 +108,6 @@ def test_a_database_restart_fails_only_the_requests_made_while_it_is_down(tmp_pa
     assert any(status == 503 for _, status, _ in results)  # the outage was seen, and said so
     # Before it went down, and from a moment after it came back, everything is served: the
     # pool checks its connections instead of lending dead ones (one failure each, before).
-    assert all(went_down - 0.5 <= t <= came_back + 1.0 for t, _, _ in failed), failed
-    after = [status for t, status, _ in results if t > came_back + 0.5]
+    assert all(went_down - 0.5 <= t <= came_back + SETTLE for t, _, _ in failed), failed
+    after = [status for t, status, _ in results if t > came_back + SETTLE]
     assert len(after) > 20 and set(after) <= {200, 201}
