@@ -38,7 +38,7 @@ from dvr.tasks import recording_finalize_task
 from socialflow.lib import ffmpeg, ratelimit
 from streams import segments
 from streams.models import MediaSegment, Stream, StreamEvent, Visibility
-from streams.services import stream_event_record, stream_webhook_data
+from streams.services import stream_event_record, stream_media_make_private, stream_webhook_data
 from streams.transcoder import transcoder_running
 
 log = logging.getLogger(__name__)
@@ -446,7 +446,29 @@ def recording_update(
         recording.visibility, fields = visibility, [*fields, "visibility"]
     if fields:
         recording.save(update_fields=[*fields, "updated_at"])
+    if "visibility" in fields and recording.effective_visibility == Visibility.FOLLOWERS:
+        # Narrowed on its own: its files leave public storage, so a link to its MP4 or
+        # segments copied while it was public stops working (S-04). The broadcast's other
+        # media goes with it (one place per broadcast); its pages stay as they were.
+        stream_media_make_private(stream=recording.stream)
     return recording
+
+
+def recording_paths_follow(*, stream: Stream, public: str, private: str) -> int:
+    """The broadcast's files moved from `public` to `private` (S-04): its recordings' stored
+    names follow (the VOD playlists inside name their segments relatively)."""
+    changed = 0
+    for recording in Recording.objects.filter(stream=stream):
+        fields = []
+        for name in ("playlist_path", "mp4_path", "thumbnail_path"):
+            path = getattr(recording, name)
+            if path.startswith(public + "/"):
+                setattr(recording, name, private + path[len(public) :])
+                fields.append(name)
+        if fields:
+            recording.save(update_fields=[*fields, "updated_at"])
+            changed += 1
+    return changed
 
 
 def recording_keep(*, recording: Recording) -> Recording:

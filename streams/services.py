@@ -36,7 +36,7 @@ from streams.models import (
     Visibility,
     new_key_secret,
 )
-from streams.signals import broadcast_ended, broadcast_started
+from streams.signals import broadcast_ended, broadcast_started, media_moved_private
 from streams.tasks import (
     media_drop_publisher_task,
     stream_media_private_task,
@@ -382,30 +382,45 @@ def stream_update(*, stream: Stream, moderating: bool = False, **changes: Any) -
 
 
 def _follow_visibility(stream: Stream) -> None:
-    """A live broadcast narrowed to followers-only takes its media out of public storage
-    (S-04): from now on the transcoder writes under `private/`, and what it published under
-    `live/` (the live window, the rewind window, the recording so far, the thumbnail) moves
-    there, so a link copied while it was public stops working. Widened again, it stays
-    private: its playlists go through the check and hand out signed URLs to everyone who may
-    watch, which is all a public broadcast needs."""
-    if not stream.is_live or stream.visibility != Visibility.FOLLOWERS or stream.media_private:
-        return
+    """A broadcast narrowed to followers-only (live, or over, by a moderator) takes its media
+    out of public storage (S-04). Widened again, it stays private: its playlists go through
+    the check and hand out signed URLs to everyone who may watch, which is all a public
+    broadcast needs."""
+    if stream.visibility == Visibility.FOLLOWERS:
+        stream_media_make_private(stream=stream)
+
+
+def stream_media_make_private(*, stream: Stream) -> bool:
+    """Move a live or finished broadcast's media from `live/` to `private/` (S-04), so a
+    link copied while it was public stops working: live, the transcoder writes under
+    `private/` from now on, and what it published (the live window, the rewind window, the
+    recording so far, the thumbnail) moves there; over, what it left (its recording's VOD,
+    the thumbnail) does. dvr asks for it when a recording is narrowed on its own. False when
+    there is nothing to do (already private; not live yet: going live writes private)."""
+    if stream.media_private or not (stream.is_live or stream.is_over):
+        return False
     stream.media_private = True
     stream.save(update_fields=["media_private"])
     stream_event_record(
         stream=stream,
         kind=EventType.UPDATED,
-        message="Followers only while live: the broadcast's media moves to private storage, and "
-        "links to it shared while it was public stop working.",
+        message=(
+            "Followers only while live: the broadcast's media moves"
+            if stream.is_live
+            else "Followers only: the broadcast's files move"
+        )
+        + " to private storage, and links to it shared while it was public stop working.",
         details={"media_private": True},
     )
     stream_id = stream.pk
     transaction.on_commit(lambda: stream_media_private_task.delay(stream_id), robust=True)
-    # Players read the master again (static/js/ladder.js): a public master pointed them
-    # straight at storage, and those addresses are going; the new one goes through the check.
-    realtime.send_on_commit(
-        stream_id, {"type": realtime.STREAM_LADDER, "stream_id": stream_id, "rungs": None}
-    )
+    if stream.is_live:
+        # Players read the master again (static/js/ladder.js): a public master pointed them
+        # straight at storage, and those addresses are going; the new one goes through the check.
+        realtime.send_on_commit(
+            stream_id, {"type": realtime.STREAM_LADDER, "stream_id": stream_id, "rungs": None}
+        )
+    return True
 
 
 def stream_media_move_private(*, stream_id: str) -> int:
@@ -415,6 +430,13 @@ def stream_media_move_private(*, stream_id: str) -> int:
     if stream is None:
         return 0
     moved = segments.media_move_private(stream=stream)
+    # What other apps stored by name (dvr's recording paths) follows, moved now or before.
+    media_moved_private.send(
+        sender=Stream,
+        stream=stream,
+        public=f"live/{stream.pk}/{stream.media_token}",
+        private=stream.media_prefix,
+    )
     if moved:
         stream_event_record(
             stream=stream,

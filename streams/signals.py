@@ -10,3 +10,7 @@ from django.dispatch import Signal
 broadcast_started = Signal()
 # A live broadcast ended or failed: kwargs stream.
 broadcast_ended = Signal()
+# A broadcast's files moved from its public place to its private one (S-04): kwargs stream,
+# public and private (the two prefixes, `live/<id>/<token>` and `private/<id>/<token>`).
+# Sent by the move's task, outside any transaction; names stored elsewhere follow.
+media_moved_private = Signal()

@@ -272,3 +272,69 @@ def test_finalize_and_retention_on_s3(
     assert not (set(expiring_names) | {expiring.mp4_path, expiring.playlist_path}) & keys
     assert set(kept_names) <= keys and kept.mp4_path in keys
     assert clip.mp4_path in keys and clip.thumbnail_path in keys  # clips outlive retention
+
+
+def test_a_recording_narrowed_after_its_broadcast_leaves_public_storage(
+    client, go_live, carol, django_capture_on_commit_callbacks, record_segments
+):
+    """S-04: narrowing a public broadcast's finished recording to followers-only moves its
+    files out of public storage, so a link copied while it was public stops working; the
+    recording plays on for followers, from signed URLs."""
+    from urllib.parse import urlsplit
+
+    from accounts.models import Follow
+
+    stream = go_live()
+    record_segments(stream)
+    stream = end(stream, django_capture_on_commit_callbacks)
+    recording = services.recording_finalize(recording=Recording.objects.get(stream=stream))
+    assert recording.status == "ready" and recording.mp4_path.startswith("live/")
+    copied = [f"/media/{recording.mp4_path}", f"/media/{services.vod_prefix(stream)}/recording.m3u8"]
+    assert all(client.get(url).status_code == 200 for url in copied)  # public while it was
+
+    with django_capture_on_commit_callbacks() as queued:
+        services.recording_update(recording=recording, visibility="followers")
+    assert queued, "the narrowing queues the move"
+    stream_services.stream_media_move_private(stream_id=stream.pk)  # the worker's task
+
+    recording.refresh_from_db()
+    assert [client.get(url).status_code for url in copied] == [404, 404]
+    public = Path(settings.MEDIA_ROOT) / "live" / str(stream.pk)
+    assert not [p for p in public.rglob("*") if p.is_file()], "nothing of it left in public storage"
+    for path in (recording.playlist_path, recording.mp4_path, recording.thumbnail_path):
+        assert path.startswith(f"private/{stream.pk}/") and storages["live"].exists(path), path
+    assert StreamEvent.objects.filter(stream=stream, message__contains="move to private storage").exists()
+
+    # A follower plays it: every segment URL is signed and answers.
+    assert client.get(f"/recordings/{recording.pk}/master.m3u8").status_code == 404  # a stranger
+    Follow.objects.create(follower=carol, followee=stream.owner)
+    client.force_login(carol)
+    master = client.get(f"/recordings/{recording.pk}/master.m3u8").content.decode()
+    variants = [line for line in master.splitlines() if line and not line.startswith("#")]
+    playlist = client.get(urlsplit(variants[0]).path).content.decode()
+    urls = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    assert urls and all("?e=" in url and "&s=" in url for url in urls)
+    for url in urls:
+        parts = urlsplit(url)
+        response = client.get(f"{parts.path}?{parts.query}")
+        assert response.status_code == 200 and b"".join(response.streaming_content)[:1] == b"\x47"
+
+
+def test_a_moderator_narrowing_a_finished_broadcast_takes_its_recording_along(
+    client, go_live, django_capture_on_commit_callbacks, record_segments
+):
+    """The recording follows the broadcast's visibility (""): narrowed by a moderator after
+    the end (streamers cannot edit it then), its files leave public storage too."""
+    stream = go_live()
+    record_segments(stream)
+    stream = end(stream, django_capture_on_commit_callbacks)
+    recording = services.recording_finalize(recording=Recording.objects.get(stream=stream))
+    copied = f"/media/{recording.mp4_path}"
+    assert client.get(copied).status_code == 200
+    with django_capture_on_commit_callbacks() as queued:
+        stream_services.stream_update(stream=stream, moderating=True, visibility="followers")
+    assert queued
+    stream_services.stream_media_move_private(stream_id=stream.pk)
+    recording.refresh_from_db()
+    assert client.get(copied).status_code == 404
+    assert recording.mp4_path.startswith("private/") and storages["live"].exists(recording.mp4_path)
