@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from socialflow.lib import sandbox
 
 # What FFmpeg and ffprobe may see of the worker's environment. They parse media a publisher
@@ -47,8 +49,6 @@ def spawn_kwargs(workdir: Path | None = None, *, pulls: bool = False) -> dict[st
 
 def pull_port() -> int:
     """The media server's port in RTMP_PULL_URL (RTMP's 1935 when it names none)."""
-    from django.conf import settings
-
     return urlsplit(settings.RTMP_PULL_URL).port or 1935
 
 

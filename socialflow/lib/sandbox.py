@@ -59,10 +59,13 @@ SECCOMP_MODE_FILTER = 2
 # Loaded once here, not in the forked child: a child of a threaded worker (the transcode
 # pool is threads) must not take the dynamic loader's lock another thread may hold.
 _prctl: Any
+_syscall: Any
 try:
-    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    _prctl, _syscall = _libc.prctl, _libc.syscall
+    _syscall.restype = ctypes.c_long
 except OSError:  # not Linux
-    _prctl = None
+    _prctl = _syscall = None
 
 # Denied with EPERM. A name the running architecture lacks is skipped.
 DENIED_SYSCALLS = (
@@ -189,13 +192,6 @@ _READ = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
 # What FFmpeg (its libraries, drivers, locale and time zone data) may read, besides its folder.
 READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys")
 
-_syscall: Any
-try:
-    _syscall = ctypes.CDLL(None, use_errno=True).syscall
-    _syscall.restype = ctypes.c_long
-except (OSError, AttributeError):  # not Linux
-    _syscall = None
-
 
 @functools.cache
 def landlock_abi() -> int:
@@ -225,11 +221,11 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def _landlock(own_folder: bool, connect_port: int | None) -> None:
-    """In the child: FFmpeg reads only system folders (libraries, drivers, /etc, /proc),
-    writes only its folder and devices, connects over TCP only to the media server's port
-    (or nowhere), and signals no process outside. Best effort: nothing without Landlock."""
-    abi = landlock_abi()
+def _landlock(abi: int, readable: tuple[str, ...], own_folder: bool, connect_port: int | None) -> None:
+    """In the child: FFmpeg reads only `readable` (system folders: libraries, drivers, /etc,
+    /proc), writes only its folder and devices, connects over TCP only to the media server's
+    port (or nowhere), and signals no process outside. Best effort: nothing without Landlock
+    (`abi` 0). Both are found in the parent (`popen_kwargs`)."""
     if abi < 1:
         return
     fs = _fs_rights(abi)
@@ -240,7 +236,7 @@ def _landlock(own_folder: bool, connect_port: int | None) -> None:
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
-        grants: list[tuple[str, int]] = [(path, _READ) for path in READABLE + _binary_folders()]
+        grants: list[tuple[str, int]] = [(path, _READ) for path in readable]
         devices = FS_READ_FILE | FS_WRITE_FILE | FS_READ_DIR | (fs & (FS_TRUNCATE | FS_IOCTL_DEV))
         grants.append(("/dev", devices))  # /dev/null, /dev/urandom, the GPU's nodes
         if own_folder:
@@ -326,12 +322,9 @@ def popen_kwargs(workdir: Path | None = None, connect_port: int | None = None) -
     where: dict[str, Any] = {"cwd": workdir} if workdir is not None else {}
     if not enabled():
         return {"preexec_fn": die_with_parent, **where}
-    program = _program()  # compiled here, in the parent
-    landlock_abi(), _binary_folders()  # found here too (cached): the child only applies them
-    kwargs: dict[str, Any] = {
-        "preexec_fn": functools.partial(_confine, program.fprog, workdir is not None, connect_port),
-        **where,
-    }
+    # Compiled and found here, in the parent: the child only applies them.
+    landlock = (landlock_abi(), READABLE + _binary_folders(), workdir is not None, connect_port)
+    kwargs: dict[str, Any] = {"preexec_fn": functools.partial(_confine, _program().fprog, landlock), **where}
     who = identity()
     if who is not None:
         kwargs.update(user=who.uid, group=who.gid, extra_groups=list(who.groups))
@@ -346,12 +339,12 @@ def die_with_parent() -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _confine(fprog: _SockFprog, own_folder: bool, connect_port: int | None) -> None:
+def _confine(fprog: _SockFprog, landlock: tuple[int, tuple[str, ...], bool, int | None]) -> None:
     """preexec_fn, in the child after the user switch (which clears the death signal)."""
     die_with_parent()
     if _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
-    _landlock(own_folder, connect_port)
+    _landlock(*landlock)
     if _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "installing the seccomp filter failed")
 
@@ -373,11 +366,11 @@ def hand_over(path: Path) -> None:
         return
     if path.stat().st_mode & stat.S_ISVTX:  # /tmp itself, say: never a working folder
         raise ValueError(f"{path} is a shared folder, not FFmpeg's own")
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chown(root, who.uid, who.gid)
-        for name in dirs + files:
+        for name in files:
             child = os.path.join(root, name)
-            if os.lstat(child).st_nlink == 1 or name in dirs:
+            if os.lstat(child).st_nlink == 1:
                 os.lchown(child, who.uid, who.gid)
 
 
